@@ -80,7 +80,13 @@ def conform(df: pl.DataFrame) -> pl.DataFrame:
             elif isinstance(dt, pl.Datetime) and dt.time_zone != "UTC":
                 col = col.dt.convert_time_zone("UTC")
         exprs.append(col.cast(dtype))
-    return df.select(exprs)
+    try:
+        return df.select(exprs)
+    except (pl.exceptions.PolarsError, TypeError) as err:
+        # A column that cannot be cast (text in ``volume``, ...) is a schema violation, not a crash.
+        got = {k: str(v) for k, v in df.schema.items() if k in schema}
+        msg = f"schema mismatch: cannot cast to the bar schema {list(schema)} (got {got}): {err}"
+        raise InvariantError(msg) from err
 
 
 @dataclass(frozen=True)

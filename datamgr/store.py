@@ -40,6 +40,7 @@ from .timefmt import now_utc
 SCHEMA_VERSION = 1
 ROW_GROUP = 1_000_000
 META_KEY = b"datamgr"
+LEGACY_SOURCE = "legacy"
 
 _locks: dict[str, filelock.FileLock] = {}
 _locks_guard = threading.Lock()
@@ -155,6 +156,9 @@ def table_to_bars(table: pa.Table) -> pl.DataFrame:
     assert isinstance(df, pl.DataFrame)
     if "source" in df.columns:
         df = df.with_columns(pl.col("source").cast(pl.String))
+    elif "datetime" in df.columns:
+        # Legacy files written before datamgr often lack ``source``: label their bars "legacy".
+        df = df.with_columns(pl.lit(LEGACY_SOURCE, dtype=pl.String).alias("source"))
     return conform(df)
 
 
