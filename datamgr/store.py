@@ -294,10 +294,13 @@ class Store:
                 os.fsync(f.fileno())
             self._read_back(tmp, table)
             replace_with_retry(tmp, final)
-            fsync_dir(final.parent)
-        except BaseException:
+        except BaseException as err:
             tmp.unlink(missing_ok=True)
+            if isinstance(err, (OSError, pa.ArrowException)):
+                # Disk full, file too large, I/O error...: a StoreError the CLI maps to its exit code.
+                raise StoreError(f"{final.name}: write failed, the file is unchanged: {err}") from err
             raise
+        fsync_dir(final.parent)
 
     @staticmethod
     def _read_back(tmp: Path, table: pa.Table) -> None:
