@@ -6,10 +6,10 @@ clean-up, which must be 0), then ``wrote`` after every write. The crash test SIG
 
 from __future__ import annotations
 
-import _common  # noqa: F401
 import sys
 from pathlib import Path
 
+import _common  # noqa: F401
 import polars as pl
 
 from datamgr.atomic import TMP_MARK

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import _common  # noqa: F401
 import sys
+
+import _common  # noqa: F401
 
 from datamgr.config import Settings
 from datamgr.store import Store

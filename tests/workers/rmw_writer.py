@@ -6,10 +6,10 @@ Worker ``w`` (0 or 1) appends N one-minute bars, one per locked read-modify-writ
 
 from __future__ import annotations
 
-import _common  # noqa: F401
 import datetime as dt
 import sys
 
+import _common  # noqa: F401
 import polars as pl
 
 from datamgr.config import Settings

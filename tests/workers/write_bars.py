@@ -7,11 +7,11 @@ code of the error, 0 on success, 9 on any other exception (its type printed on s
 
 from __future__ import annotations
 
-import _common  # noqa: F401
 import resource
 import signal
 import sys
 
+import _common  # noqa: F401
 import polars as pl
 
 from datamgr.config import Settings
