@@ -42,7 +42,9 @@ ROW_GROUP = 1_000_000
 META_KEY = b"datamgr"
 LEGACY_SOURCE = "legacy"
 
-_locks: dict[str, filelock.FileLock] = {}
+# Per data folder: a thread lock (one writer thread per process; the app runs jobs in threads)
+# in front of the file lock (one writer process per folder). Both are reentrant for one thread.
+_locks: dict[str, tuple[threading.RLock, filelock.FileLock]] = {}
 _locks_guard = threading.Lock()
 
 
@@ -172,26 +174,37 @@ class Store:
     # ------------------------------------------------------------------ lock
     @contextmanager
     def lock(self, what: str = "write") -> Iterator[None]:
-        """Hold the cross-process write lock (reentrant within this process)."""
+        """Hold the write lock of the data folder: exclusive across processes *and* threads,
+        reentrant within one thread. Raises LockedError after ``settings.lock_timeout``."""
         self.root.mkdir(parents=True, exist_ok=True)
         key = str(self.settings.lock_path.resolve())
         with _locks_guard:
-            lk = _locks.setdefault(key, filelock.FileLock(key, thread_local=False))
-        try:
-            lk.acquire(timeout=self.settings.lock_timeout)
-        except filelock.Timeout as err:
+            if key not in _locks:
+                _locks[key] = (threading.RLock(), filelock.FileLock(key, thread_local=False))
+            rlock, lk = _locks[key]
+        if not rlock.acquire(timeout=self.settings.lock_timeout):
             owner = _read_owner(self.settings.lock_path)
-            msg = (f"data folder {self.root} is locked by another writer ({owner}); "
+            msg = (f"data folder {self.root} is locked by another writer in this process ({owner}); "
                    f"waited {self.settings.lock_timeout:.0f} s. Try again when it has finished.")
-            raise LockedError(msg) from err
+            raise LockedError(msg)
         try:
-            if lk.lock_counter == 1:
-                _write_owner(self.settings.lock_path, what)
-                clean_orphans(self.root)
-                clean_orphans(self.settings.backups_dir)
-            yield
+            try:
+                lk.acquire(timeout=self.settings.lock_timeout)
+            except filelock.Timeout as err:
+                owner = _read_owner(self.settings.lock_path)
+                msg = (f"data folder {self.root} is locked by another writer ({owner}); "
+                       f"waited {self.settings.lock_timeout:.0f} s. Try again when it has finished.")
+                raise LockedError(msg) from err
+            try:
+                if lk.lock_counter == 1:
+                    _write_owner(self.settings.lock_path, what)
+                    clean_orphans(self.root)
+                    clean_orphans(self.settings.backups_dir)
+                yield
+            finally:
+                lk.release()
         finally:
-            lk.release()
+            rlock.release()
 
     # ------------------------------------------------------------------ read
     def path(self, ticker: str, timeframe: str) -> Path:
@@ -314,7 +327,7 @@ class Store:
             raise ReadBackError(f"{tmp.name}: wrote {table.num_rows} rows, read back {back.num_rows}")
         if not back.schema.equals(table.schema, check_metadata=False):
             raise ReadBackError(f"{tmp.name}: schema changed on read-back")
-        if not back.equals(table):
+        if not _decoded(back).equals(_decoded(table)):
             raise ReadBackError(f"{tmp.name}: content read back differs from what was written")
 
     def write_json(self, path: Path, obj: Any, *, operation: str) -> Path:
@@ -323,6 +336,15 @@ class Store:
         with self.lock(f"{operation} {path.name}"):
             atomic_write_bytes(Path(path), data)
         return Path(path)
+
+
+def _decoded(table: pa.Table) -> pa.Table:
+    """``table`` with dictionary columns decoded: a frame built from several chunks (``pl.concat``)
+    carries one dictionary per chunk, while the file read back has one; the values are what count."""
+    for i, f in enumerate(table.schema):
+        if pa.types.is_dictionary(f.type):
+            table = table.set_column(i, f.name, table.column(i).cast(f.type.value_type))
+    return table
 
 
 def _iso(df: pl.DataFrame, i: int) -> str | None:

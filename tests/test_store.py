@@ -325,3 +325,17 @@ def test_a_frame_that_is_not_in_the_canonical_schema_fails_the_schema_check(week
 
     with pytest.raises(InvariantError, match="schema mismatch"):
         check_bars(week_bars.with_columns(pl.col("volume").cast(pl.Float64)))
+
+
+def test_a_frame_built_from_chunks_with_different_sources_writes_and_reads_back(store, week_bars):
+    """``pl.concat`` keeps one chunk (and one ``source`` dictionary) per part: the read-back must
+    compare values, not dictionary layouts."""
+    half = week_bars.height // 2
+    parts = [week_bars.head(half), week_bars.slice(half).with_columns(pl.lit("yahoo").alias("source"))]
+    df = pl.concat(parts, rechunk=False)
+    assert df.n_chunks() == 2
+    res = store.write("ES1", "1m", df, operation="test")
+    assert res.written
+    back = store.read("ES1", "1m")
+    assert back.equals(df)
+    assert dict(back.group_by("source").len().iter_rows()) == {"demo": half, "yahoo": week_bars.height - half}

@@ -276,3 +276,57 @@ def test_the_demo_command_exits_3_while_another_process_holds_the_lock(settings,
     assert r.returncode == 3, r.stderr
     assert "locked" in r.stderr and r.stdout == ""
     assert folder_hash(settings.data_dir) == before
+
+
+def _append_in_thread(store: Store, worker: int, n: int, errors: list) -> None:
+    base = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
+    try:
+        for i in range(n):
+            bar = pl.DataFrame({"datetime": [base + dt.timedelta(minutes=2 * i + worker)], "open": [1.0],
+                                "high": [1.0], "low": [1.0], "close": [1.0], "volume": [1], "source": [f"t{worker}"]})
+            with store.lock(f"thread {worker}"):
+                cur = store.read("ES1", "1m")
+                store.write("ES1", "1m", pl.concat([cur, bar.cast(cur.schema)]).sort("datetime"),
+                            operation="append", backup=False)
+    except BaseException as err:  # noqa: BLE001 - reported to the test
+        errors.append(err)
+
+
+def test_two_threads_of_one_process_doing_read_modify_writes_lose_no_update(store, settings, week_bars):
+    """The app runs writes in background threads: the lock must exclude threads, not only processes."""
+    import threading
+
+    store.write("ES1", "1m", week_bars, operation="test")
+    n, errors = 10, []
+    threads = [threading.Thread(target=_append_in_thread, args=(Store(settings), w, n, errors)) for w in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert errors == []
+    final = store.read("ES1", "1m")
+    assert final.height == week_bars.height + 2 * n
+    assert dict(final.group_by("source").len().iter_rows())["t1"] == n
+
+
+def test_a_thread_that_cannot_get_the_lock_fails_with_locked_error(store, settings, week_bars):
+    import threading
+
+    impatient = Store(dataclasses.replace(settings, lock_timeout=0.3))
+    errors: list = []
+
+    def attempt() -> None:
+        try:
+            impatient.write("ES1", "1m", week_bars, operation="test")
+        except BaseException as err:  # noqa: BLE001 - reported to the test
+            errors.append(err)
+
+    with store.lock("main thread"):
+        t = threading.Thread(target=attempt)
+        t.start()
+        t.join(30)
+    assert len(errors) == 1 and isinstance(errors[0], LockedError)
+    assert not settings.bar_path("ES1", "1m").exists()
+    # Reentrant for the thread that holds it: a write inside the lock goes through.
+    with store.lock("outer"):
+        assert store.write("ES1", "1m", week_bars, operation="test").written
