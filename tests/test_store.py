@@ -164,6 +164,7 @@ def _bad_frames(bars: pl.DataFrame):
         "low > high": (_break(bars, r, low=row["high"] + 1, open=row["high"] + 2, close=row["high"] + 2,
                               high=row["high"]), r),
         "volume < 0": (_break(bars, r, volume=-5), r),
+        "fractional volume": (_break(bars.with_columns(pl.col("volume").cast(pl.Float64)), r, volume=98.7), r),
         "duplicate": (dup, r + 1),
         "out of order": (swapped, r + 1),
     }
