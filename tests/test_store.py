@@ -340,3 +340,14 @@ def test_a_frame_built_from_chunks_with_different_sources_writes_and_reads_back(
     back = store.read("ES1", "1m")
     assert back.equals(df)
     assert dict(back.group_by("source").len().iter_rows()) == {"demo": half, "yahoo": week_bars.height - half}
+
+
+def test_a_torn_last_journal_line_is_reported_and_the_next_line_starts_fresh(store, settings, week_bars):
+    store.write("ES1", "1m", week_bars, operation="test")
+    with open(settings.journal_path, "ab") as f:
+        f.write(b'{"id": "torn", "op": "imp')  # a crash in the middle of an append
+    res = store.write("ES1", "1m", shifted(week_bars), operation="test")
+    entries = journal.read(settings)
+    assert [e["outcome"] for e in entries] == ["ok", "unreadable", "ok"]
+    assert entries[0]["id"] == res.op_id
+    assert settings.journal_path.read_bytes().endswith(b"\n")
