@@ -268,14 +268,20 @@ class Store:
             meta = read_footer(p) if p.is_file() else None
             rows_before = meta.rows if meta else 0
             old_hash = meta.content_sha256 if meta else None
+            damaged = bool(meta and meta.problems)
             if meta is not None and old_hash is None:  # legacy file: hash its content
-                old_hash = content_sha256(self.read(ticker, timeframe))
+                try:
+                    old_hash = content_sha256(self.read(ticker, timeframe))
+                except StoreError:
+                    # A damaged file (unreadable footer or pages) must stay replaceable (restore):
+                    # its exact bytes are kept in a sha256-verified backup first.
+                    old_hash, damaged = None, True
             unchanged = old_hash == new_hash and (built_from is None or meta.built_from == built_from)
             gen = ((meta.generation or 0) + 1) if meta else 1
             if dry_run or unchanged:
                 return WriteResult(str(p), False, rows_before, df.height, meta.generation if (meta and unchanged) else gen,
                                    new_hash, None, op_id, dry_run)
-            rec = backup_file(self.settings, p, reason=operation, op_id=op_id, expected_rows=meta.rows) \
+            rec = backup_file(self.settings, p, reason=operation, op_id=op_id, expected_rows=None if damaged else meta.rows) \
                 if (meta and backup) else None
             info = {
                 "schema_version": SCHEMA_VERSION, "ticker": ticker, "timeframe": timeframe,

@@ -351,3 +351,28 @@ def test_a_torn_last_journal_line_is_reported_and_the_next_line_starts_fresh(sto
     assert [e["outcome"] for e in entries] == ["ok", "unreadable", "ok"]
     assert entries[0]["id"] == res.op_id
     assert settings.journal_path.read_bytes().endswith(b"\n")
+
+
+@pytest.mark.parametrize("damage", ["footer", "pages of a legacy file"])
+def test_a_damaged_master_can_be_replaced_and_its_bytes_are_kept_in_a_verified_backup(
+        store, settings, week_bars, damage):
+    path = settings.bar_path("ES1", "1m")
+    if damage == "footer":
+        store.write("ES1", "1m", week_bars, operation="test")
+        data = bytearray(path.read_bytes())
+        data[-12:-4] = b"\x00" * 8  # footer length and part of the footer: unreadable
+        path.write_bytes(bytes(data))
+    else:
+        week_bars.to_pandas().to_parquet(path, compression=None)  # legacy: no content hash in the footer
+        col = pq.ParquetFile(path).metadata.row_group(0).column(1)
+        corrupt(path, col.data_page_offset + col.total_compressed_size // 2)
+        with pytest.raises(StoreError, match="cannot be read"):
+            store.read("ES1", "1m")
+    damaged = path.read_bytes()
+    res = store.write("ES1", "1m", week_bars, operation="restore")
+    assert res.written and store.read("ES1", "1m").equals(week_bars)
+    copy = settings.data_dir / res.backup.path
+    assert copy.read_bytes() == damaged
+    rec = list_backups(settings)[0]
+    assert rec.sha256 == hashlib.sha256(damaged).hexdigest()
+    assert journal_lines(settings)[-1]["backup"] == res.backup.path
