@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import os
 import threading
 from collections.abc import Iterator
@@ -46,6 +47,7 @@ LEGACY_SOURCE = "legacy"
 # in front of the file lock (one writer process per folder). Both are reentrant for one thread.
 _locks: dict[str, tuple[threading.RLock, filelock.FileLock]] = {}
 _locks_guard = threading.Lock()
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -298,6 +300,8 @@ class Store:
                 backup=rec.path if rec else None, sha256_before=old_hash, sha256_after=new_hash,
                 details=details or {}, added=(details or {}).get("added"), replaced=(details or {}).get("replaced"),
             ))
+            log.info("%s: %s wrote %d rows (generation %d, was %d rows)%s", p.name, operation, df.height, gen,
+                     rows_before, f", backup {rec.path}" if rec else "")
             return WriteResult(str(p), True, rows_before, df.height, gen, new_hash, rec, op_id)
 
     def _write_parquet(self, final: Path, df: pl.DataFrame, info: dict[str, Any]) -> None:
@@ -319,7 +323,12 @@ class Store:
                 # Disk full, file too large, I/O error...: a StoreError the CLI maps to its exit code.
                 raise StoreError(f"{final.name}: write failed, the file is unchanged: {err}") from err
             raise
-        fsync_dir(final.parent)
+        try:
+            fsync_dir(final.parent)
+        except OSError as err:
+            # The new file is in place and verified; only the rename's durability across a power
+            # cut is in doubt. Failing now would report an error for a change that happened.
+            log.warning("%s: replaced, but the folder fsync failed: %s", final.name, err)
 
     @staticmethod
     def _read_back(tmp: Path, table: pa.Table) -> None:

@@ -330,3 +330,21 @@ def test_a_thread_that_cannot_get_the_lock_fails_with_locked_error(store, settin
     # Reentrant for the thread that holds it: a write inside the lock goes through.
     with store.lock("outer"):
         assert store.write("ES1", "1m", week_bars, operation="test").written
+
+
+def test_a_failing_folder_fsync_after_the_replace_reports_success_with_a_warning(
+        store, settings, seeded, monkeypatch, caplog):
+    """Once the verified file is in place the write has happened: it is journaled, not reported failed."""
+    new, _, _, lines = seeded
+    real_fsync = os.fsync
+
+    def failing_dir_fsync(fd):
+        if Path(_fd_name(fd)) == settings.data_dir.resolve():
+            raise OSError(errno.EIO, "injected directory fsync failure")
+        return real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", failing_dir_fsync)
+    res = store.write("ES1", "1m", new, operation="test")
+    assert res.written and store.read("ES1", "1m").equals(new)
+    assert journal_len(settings) == lines + 1
+    assert "folder fsync failed" in caplog.text
