@@ -19,6 +19,8 @@ COMMANDS = [
     "status",
     "demo",
     "journal",
+    "continuity",
+    "health",
 ]
 
 log = logging.getLogger("datamgr")

@@ -244,9 +244,11 @@ def _gaps(e: np.ndarray, eday: np.ndarray, present: np.ndarray, t: np.ndarray,
     is_rec = all_flag & one_day & ~is_edge
     cls[is_rec] = "recurring"
     starts, ends = e[rs], e[re_ - 1] + MINUTE_US
-    out = [Gap(_dt(s), _dt(x), int(n), str(c))
-           for s, x, n, c in zip(starts[~is_rec], ends[~is_rec], (re_ - rs)[~is_rec], cls[~is_rec],
-                                 strict=True)]
+    nsess = eday[re_ - 1] - eday[rs] + 1
+    keep = ~is_rec
+    out = [Gap(_dt(s), _dt(x), int(n), str(c), int(k))
+           for s, x, n, c, k in zip(starts[keep], ends[keep], (re_ - rs)[keep], cls[keep], nsess[keep],
+                                    strict=True)]
     if is_rec.any():
         out += _collapse(starts[is_rec], ends[is_rec], (re_ - rs)[is_rec])
     out.sort(key=lambda g: g.start)
