@@ -8,10 +8,10 @@ Decisions:
 * **Off-tick**: a price whose distance to the nearest multiple of the instrument's tick size is
   more than 1e-6 ticks' worth of float noise (``|p/tick - round(p/tick)| > 1e-6``).
 * **Spike**: a bar whose high or low lies more than ``spike_k`` robust scales *and* at least
-  ``spike_min_ticks`` ticks away from the median close of its four neighbours (two before, two
-  after). The robust scale is the rolling median (61 bars) of ``|close - previous close|``, at
-  least one tick. A real fast move is followed by bars at the new level, so the neighbour median
-  moves with it; an isolated print does not.
+  ``spike_min_ticks`` ticks away both from the mean close of the two bars before it and from the
+  mean close of the two bars after it. The robust scale is the rolling median (61 bars) of
+  ``|close - previous close|``, at least one tick. A real fast move stays at its new level, so it
+  is near the bars after it; an isolated print is near neither side.
 * **Zero-volume run**: at least ``zero_run`` consecutive bars with ``volume == 0``.
 """
 
@@ -113,15 +113,21 @@ def _spikes(df: pl.DataFrame, tick: float, k: float, min_ticks: int) -> Finding 
         return None
     c = pl.col("close")
     s = df.select(
-        pl.concat_list(c.shift(2), c.shift(1), c.shift(-1), c.shift(-2)).list.median().alias("ref"),
+        ((c.shift(2) + c.shift(1)) / 2).alias("before"),
+        ((c.shift(-1) + c.shift(-2)) / 2).alias("after"),
         (c - c.shift(1)).abs().rolling_median(61, min_samples=5, center=True).alias("scale"),
         "high", "low",
     )
     scale = np.maximum(s["scale"].fill_null(0).to_numpy(), tick)
-    ref = s["ref"].to_numpy()
-    dev = np.maximum(s["high"].to_numpy() - ref, ref - s["low"].to_numpy())
+    hi, lo = s["high"].to_numpy(), s["low"].to_numpy()
+
+    def dev(ref: np.ndarray) -> np.ndarray:
+        return np.maximum(hi - ref, ref - lo)
+
+    # away from the bars before AND the bars after: an isolated print, not a lasting move
+    d = np.minimum(dev(s["before"].to_numpy()), dev(s["after"].to_numpy()))
     with np.errstate(invalid="ignore"):
-        mask = (dev > k * scale) & (dev >= min_ticks * tick) & np.isfinite(dev)
+        mask = (d > k * scale) & (d >= min_ticks * tick) & np.isfinite(d)
     return _finding("spike", df, mask, f"> {k:g} robust scales and >= {min_ticks} ticks from neighbours")
 
 
