@@ -3,8 +3,8 @@ Health page run them (read the file once, then :mod:`datamgr.health` and
 :mod:`datamgr.integrity`).
 
 What counts as a *problem* (``health`` exits 1; *decision*): unacknowledged ``hole`` gaps of at
-least ``min_gap`` minutes and every integrity finding. Stray bars, ``recurring`` gaps and
-staleness are *warnings*: they are listed but do not fail the check (a historical file that is
+least ``min_gap`` minutes and integrity errors (invariants, off-tick prices). Stray bars,
+``recurring`` gaps, spikes, zero-volume runs and staleness are *warnings*: they are listed but do not fail the check (a historical file that is
 deliberately not updated is not broken; a schedule the calendar doesn't know is not missing data).
 """
 
@@ -65,7 +65,7 @@ class HealthReport:
     def problems(self) -> list[str]:
         out = [f"hole {to_text(g.start)} .. {to_text(g.end)}: {g.missing} missing minutes"
                for g in self.continuity.holes]
-        out += [f"{f.rule}: {f.count} row(s)" for f in self.integrity.findings]
+        out += [f"{f.rule}: {f.count} row(s)" for f in self.integrity.errors]
         return out
 
     @property
@@ -76,6 +76,8 @@ class HealthReport:
             out.append(f"{c.outside_session} bar(s) outside the sessions (stray prints)")
         rec = [g for g in c.reported if g.cls == "recurring"]
         out += [f"recurring gap {g.clock} on {g.sessions} sessions" for g in rec]
+        out += [f"{f.rule}: {f.count} row(s), first at {f.times[0] if f.times else '?'}"
+                for f in self.integrity.findings if f.severity == "warning"]
         if self.staleness.expected_bars:
             out.append(f"stale: {self.staleness.verdict}")
         return out

@@ -8,11 +8,14 @@ Decisions:
 * **Off-tick**: a price whose distance to the nearest multiple of the instrument's tick size is
   more than 1e-6 ticks' worth of float noise (``|p/tick - round(p/tick)| > 1e-6``).
 * **Spike**: a bar whose high or low lies more than ``spike_k`` robust scales *and* at least
-  ``spike_min_ticks`` ticks away both from the mean close of the two bars before it and from the
-  mean close of the two bars after it. The robust scale is the rolling median (61 bars) of
+  ``spike_min_ticks`` ticks beyond (above for a high, below for a low) both the mean close of the
+  two bars before it and the mean close of the two bars after it (bars more than 5 minutes away
+  do not count: session opens are not spikes). The robust scale is the rolling median (61 bars) of
   ``|close - previous close|``, at least one tick. A real fast move stays at its new level, so it
   is near the bars after it; an isolated print is near neither side.
 * **Zero-volume run**: at least ``zero_run`` consecutive bars with ``volume == 0``.
+* Severity: invariant violations and off-tick prices are errors (the data is wrong); spikes and
+  zero-volume runs are warnings (real markets make them too: a person should look).
 """
 
 from __future__ import annotations
@@ -39,9 +42,14 @@ class Finding:
     times: tuple[str, ...] = ()
     detail: str = ""
 
+    @property
+    def severity(self) -> str:
+        """``error`` (invariants, off-tick) or ``warning`` (spikes, zero volume: look at them)."""
+        return "warning" if self.rule.startswith(("spike", "zero-volume")) else "error"
+
     def to_json(self) -> dict[str, Any]:
-        return {"rule": self.rule, "count": self.count, "rows": list(self.rows),
-                "times": list(self.times), "detail": self.detail}
+        return {"rule": self.rule, "severity": self.severity, "count": self.count,
+                "rows": list(self.rows), "times": list(self.times), "detail": self.detail}
 
 
 @dataclass
@@ -50,8 +58,13 @@ class IntegrityReport:
     findings: list[Finding] = field(default_factory=list)
 
     @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "error"]
+
+    @property
     def ok(self) -> bool:
-        return not self.findings
+        """No error-severity finding (spikes and zero-volume runs are warnings)."""
+        return not self.errors
 
     def to_json(self) -> dict[str, Any]:
         return {"rows": self.rows, "ok": self.ok, "findings": [f.to_json() for f in self.findings]}
@@ -111,21 +124,18 @@ def scan(df: pl.DataFrame, tick_size: float | None = None, *, spike_k: float = 2
 def _spikes(df: pl.DataFrame, tick: float, k: float, min_ticks: int) -> Finding | None:
     if df.height < 5:
         return None
-    c = pl.col("close")
+    c, t = pl.col("close"), pl.col("datetime")
+    near = pl.duration(minutes=5)
     s = df.select(
-        ((c.shift(2) + c.shift(1)) / 2).alias("before"),
-        ((c.shift(-1) + c.shift(-2)) / 2).alias("after"),
+        pl.when(t - t.shift(2) <= near).then((c.shift(2) + c.shift(1)) / 2).alias("before"),
+        pl.when(t.shift(-2) - t <= near).then((c.shift(-1) + c.shift(-2)) / 2).alias("after"),
         (c - c.shift(1)).abs().rolling_median(61, min_samples=5, center=True).alias("scale"),
         "high", "low",
     )
     scale = np.maximum(s["scale"].fill_null(0).to_numpy(), tick)
-    hi, lo = s["high"].to_numpy(), s["low"].to_numpy()
-
-    def dev(ref: np.ndarray) -> np.ndarray:
-        return np.maximum(hi - ref, ref - lo)
-
-    # away from the bars before AND the bars after: an isolated print, not a lasting move
-    d = np.minimum(dev(s["before"].to_numpy()), dev(s["after"].to_numpy()))
+    b, a = s["before"].to_numpy(), s["after"].to_numpy()  # NaN where the neighbours are not near
+    # up: the high towers over both sides; down: the low sinks under both sides
+    d = np.maximum(s["high"].to_numpy() - np.maximum(b, a), np.minimum(b, a) - s["low"].to_numpy())
     with np.errstate(invalid="ignore"):
         mask = (d > k * scale) & (d >= min_ticks * tick) & np.isfinite(d)
     return _finding("spike", df, mask, f"> {k:g} robust scales and >= {min_ticks} ticks from neighbours")

@@ -27,6 +27,7 @@ def rules(rep) -> dict[str, tuple[int, ...]]:
 def test_clean_demo_bars_have_no_findings():
     rep = scan(demo(), 0.25)
     assert rep.ok and rep.findings == []
+    assert rep.to_json()["ok"] is True
 
 
 def test_broken_invariants_are_reported_with_their_rows():

@@ -1,7 +1,7 @@
 """``health TICKER [--gap N]``: every check of the 1m file; exit 1 when problems are found.
 
-Problems: unacknowledged holes of at least N minutes and integrity findings (invariants,
-off-tick prices, spikes, zero-volume runs). Stray bars, recurring gaps and staleness are warnings.
+Problems: unacknowledged holes of at least N minutes and integrity errors (invariants, off-tick
+prices). Stray bars, recurring gaps, spikes, zero-volume runs and staleness are warnings.
 """
 
 from __future__ import annotations
