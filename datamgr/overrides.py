@@ -44,6 +44,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from .errors import InputError, StoreError
+from .progress import Progress, report
 
 log = logging.getLogger(__name__)
 ET = ZoneInfo("America/New_York")
@@ -188,7 +189,7 @@ def render(ov: Overrides) -> str:
 
 
 def acknowledge_gap(settings, ticker: str, start: dt.datetime, end: dt.datetime, missing: int,
-                    note: str = "") -> Path:
+                    note: str = "", progress: Progress = None) -> Path:
     """Add an acknowledged gap to the overrides file (atomic, under the write lock, journaled).
 
     Parameters
@@ -201,6 +202,8 @@ def acknowledge_gap(settings, ticker: str, start: dt.datetime, end: dt.datetime,
         Missing expected minutes.
     note : str
         Why the gap is accepted.
+    progress : callable, optional
+        ``progress(done, total, message)``.
 
     Returns
     -------
@@ -212,7 +215,8 @@ def acknowledge_gap(settings, ticker: str, start: dt.datetime, end: dt.datetime,
     from .store import Store
 
     path: Path = settings.overrides_path
-    with Store(settings).lock():
+    report(progress, 0, 1, f"acknowledging a gap in {path.name}")
+    with Store(settings).lock("acknowledge gap"):
         before = path.read_bytes() if path.is_file() else None
         ov = load_overrides(path)
         s_utc, e_utc = start.astimezone(dt.timezone.utc), end.astimezone(dt.timezone.utc)
@@ -235,5 +239,6 @@ def acknowledge_gap(settings, ticker: str, start: dt.datetime, end: dt.datetime,
             backup=str(backup) if backup else None,
             details={"ticker": ticker, "start": _et(s_utc), "end": _et(e_utc),
                      "missing": int(missing), "note": note}))
+    report(progress, 1, 1, "done")
     log.info("acknowledged gap %s %s..%s (%d min)", ticker, _et(s_utc), _et(e_utc), missing)
     return path

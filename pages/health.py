@@ -139,11 +139,12 @@ if isinstance(picked, tuple) and len(picked) == 2:
 
 # ---- integrity --------------------------------------------------------------------------------
 st.subheader("Integrity")
-if rep.integrity.ok:
+if not rep.integrity.findings:
     st.success(f"All {rep.rows:,} rows pass the invariants, the tick grid, the spike and zero-volume checks.",
                icon=":material/verified:")
 else:
     st.table(pl.DataFrame({
+        "severity": [f.severity for f in rep.integrity.findings],
         "rule": [f.rule for f in rep.integrity.findings],
         "rows": [f.count for f in rep.integrity.findings],
         "first rows": [", ".join(map(str, f.rows[:5])) for f in rep.integrity.findings],
