@@ -109,13 +109,32 @@ def _times(bars: pl.DataFrame | pl.Series) -> np.ndarray:
 
 
 def _expand(seg: pl.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Expected minute open times, their day index, and the segment start per minute."""
+    """Expected minute open times, their day index, and the minutes per segment."""
     starts = seg["start"].to_numpy().astype("datetime64[us]").astype("int64")
     ends = seg["end"].to_numpy().astype("datetime64[us]").astype("int64")
     n = np.maximum((ends - starts) // MINUTE_US, 0)
     day_idx = seg["trading_day"].rank("dense").cast(pl.Int64).to_numpy() - 1
     offsets = np.arange(int(n.sum()), dtype="int64") - np.repeat(np.cumsum(n) - n, n)
     return np.repeat(starts, n) + offsets * MINUTE_US, np.repeat(day_idx, n), n
+
+
+def _clock_keys(seg: pl.DataFrame, n: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, int]:
+    """Dense (month of trading day, ET clock minute) key of every expected minute.
+
+    A segment never straddles a DST switch (those happen at 02:00 on Sunday, when CME and NYSE are
+    closed), so one UTC offset per segment gives every minute's ET clock time without converting
+    millions of timestamps.
+    """
+    local = seg.select(
+        (pl.col("start").dt.convert_time_zone(ET).dt.replace_time_zone(None).cast(pl.Int64)
+         - pl.col("start").cast(pl.Int64)).alias("off"),
+        (pl.col("trading_day").dt.year().cast(pl.Int64) * 12 + pl.col("trading_day").dt.month().cast(pl.Int64))
+        .alias("month"))
+    month = local["month"].to_numpy()
+    month = month - month.min()
+    off = np.repeat(local["off"].to_numpy(), n)
+    clock = ((e + off) // MINUTE_US) % 1440
+    return np.repeat(month, n) * 1440 + clock, int(month.max() + 1) * 1440
 
 
 def _day_range(cal: SessionCalendar, t: np.ndarray) -> tuple[dt.date, dt.date]:
@@ -168,30 +187,40 @@ def continuity(bars: pl.DataFrame | pl.Series, cal: SessionCalendar, *,
         return Continuity(start, end, 0, 0, 0, [], pl.DataFrame(
             schema={"row": pl.Int64, "datetime": _UTC}), empty_cov, min_gap)
     days = seg["trading_day"].unique(maintain_order=True).sort()
-    e, eday, _ = _expand(seg)
+    e, eday, seg_n = _expand(seg)
     # bars inside the range: from the end of the previous session to the range's last close
     prev = cal.segments(start - _DAY_MARGIN - _DAY_MARGIN, start - dt.timedelta(days=1))
     lo = int(prev["end"].max().timestamp() * 1e6) if prev.height else e[0] - 86_400_000_000
     hi = int(seg["end"].max().timestamp() * 1e6)
     b0, b1 = np.searchsorted(t, lo, "left"), np.searchsorted(t, hi, "left")
     tin = t[b0:b1]
-    # present / stray by binary search both ways
-    j = np.searchsorted(tin, e)
-    present = (j < len(tin)) & (tin[np.minimum(j, len(tin) - 1)] == e) if len(tin) else np.zeros(len(e), bool)
-    k = np.searchsorted(e, tin)
-    in_sess = (k < len(e)) & (e[np.minimum(k, len(e) - 1)] == tin)
+    # present / stray through a bitmap over the absolute minutes of the range: O(n), no sort
+    base = e[0] // MINUTE_US
+    span = int(max(e[-1], tin[-1] if len(tin) else e[-1]) // MINUTE_US - base + 1)
+    has_bar = np.zeros(span + 1, dtype=bool)
+    aligned = tin % MINUTE_US == 0
+    m_t = np.clip(tin // MINUTE_US - base, -1, span) + 1  # slot 0 = before the first minute
+    has_bar[m_t[aligned]] = True
+    m_e = e // MINUTE_US - base + 1
+    present = has_bar[m_e]
+    is_exp = np.zeros(span + 1, dtype=bool)
+    is_exp[m_e] = True
+    in_sess = aligned & is_exp[m_t]
     stray_pos = np.nonzero(~in_sess)[0]
     strays = pl.DataFrame({"row": (stray_pos + b0).astype("int64"),
                            "datetime": pl.Series(tin[stray_pos].astype("datetime64[us]")).cast(_UTC)})
+    # index of the next expected minute of each stray (its session for per-day counts)
+    k = np.cumsum(is_exp)[m_t[stray_pos]] if len(stray_pos) else np.zeros(0, "int64")
     # coverage per trading day
     nd = len(days)
     exp_d = np.bincount(eday, minlength=nd)
     pres_d = np.bincount(eday, weights=present, minlength=nd).astype("int64")
-    out_d = np.bincount(eday[np.minimum(k[stray_pos], len(e) - 1)], minlength=nd) if len(stray_pos) else np.zeros(nd, "int64")
+    out_d = np.bincount(eday[np.minimum(k, len(e) - 1)], minlength=nd) if len(stray_pos) else np.zeros(nd, "int64")
     coverage = pl.DataFrame({"trading_day": days, "expected": exp_d.astype("int64"),
                              "present": pres_d, "outside": out_d.astype("int64")}).with_columns(
         (pl.col("present") / pl.col("expected")).fill_nan(None).alias("coverage"))
-    gaps = _gaps(e, eday, present, t, pres_d / np.maximum(exp_d, 1), recurring_ratio, min_sessions)
+    gaps = _gaps(seg, seg_n, e, eday, present, t, pres_d / np.maximum(exp_d, 1), recurring_ratio,
+                 min_sessions)
     if acknowledged:
         gaps = [_ack(g, acknowledged) for g in gaps]
     return Continuity(start, end, int(len(e)), int(present.sum()), int(len(stray_pos)), gaps,
@@ -212,8 +241,8 @@ def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.nonzero(d == 1)[0], np.nonzero(d == -1)[0]
 
 
-def _gaps(e: np.ndarray, eday: np.ndarray, present: np.ndarray, t: np.ndarray,
-          day_cov: np.ndarray, ratio: float, min_sessions: int) -> list[Gap]:
+def _gaps(seg: pl.DataFrame, n: np.ndarray, e: np.ndarray, eday: np.ndarray, present: np.ndarray,
+          t: np.ndarray, day_cov: np.ndarray, ratio: float, min_sessions: int) -> list[Gap]:
     missing = ~present
     rs, re_ = _runs(missing)
     if len(rs) == 0:
@@ -226,19 +255,14 @@ def _gaps(e: np.ndarray, eday: np.ndarray, present: np.ndarray, t: np.ndarray,
     # recurring: (month, ET clock minute) missing on most well-covered sessions of that month
     good = day_cov[eday] >= 0.5
     flag = np.zeros(len(e), dtype=bool)
-    if good.any() and (missing & good).any():
-        local = pl.Series(e.astype("datetime64[us]")).cast(_UTC).dt.convert_time_zone(ET)
-        clock = (local.dt.hour().cast(pl.Int32) * 60 + local.dt.minute().cast(pl.Int32)).to_numpy()
-        month = (local.dt.year().cast(pl.Int32) * 12 + local.dt.month().cast(pl.Int32)).to_numpy()
-        key = month.astype("int64") * 1440 + clock
-        kg = key[good]
-        uniq, inv = np.unique(kg, return_inverse=True)
-        tot = np.bincount(inv)
-        miss = np.bincount(inv, weights=missing[good])
+    if (missing & good).any():
+        key, size = _clock_keys(seg, n, e)
+        tot = np.bincount(key[good], minlength=size)
+        miss = np.bincount(key[good & missing], minlength=size)
         rec_key = (miss >= min_sessions) & (miss >= ratio * tot)
-        flag[good] = rec_key[inv]
+        flag = good & missing & rec_key[key]
     # a run is recurring when every minute is flagged and it stays within one session
-    cum = np.concatenate(([0], np.cumsum(flag & missing)))
+    cum = np.concatenate(([0], np.cumsum(flag)))
     all_flag = (cum[re_] - cum[rs]) == (re_ - rs)
     one_day = eday[rs] == eday[re_ - 1]
     is_rec = all_flag & one_day & ~is_edge
