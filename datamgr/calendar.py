@@ -209,9 +209,18 @@ def _pmc(name: str):
 
 @lru_cache(maxsize=64)
 def _sessions(name: str, start: dt.date, end: dt.date) -> pl.DataFrame:
+    # one library schedule per process covers 2000 .. two years ahead (a schedule call costs
+    # ~0.1 s whatever its length); the requested days are a filter of it
+    lo = min(2000, start.year - 1)
+    hi = max(dt.date.today().year + 2, end.year)
+    full = _schedule(name, lo, hi)
+    return full.filter(pl.col("trading_day").is_between(start, end))
+
+
+@lru_cache(maxsize=8)
+def _schedule(name: str, lo_year: int, hi_year: int) -> pl.DataFrame:
     cal = _pmc(name)
-    want = (start, end)
-    start = start - dt.timedelta(days=10)
+    start, end = dt.date(lo_year, 1, 1), dt.date(hi_year, 12, 31)
     if name == "NYSE extended":
         sched = cal.schedule(start, end, start="pre", end="post")
         o, c = sched["pre"], sched["post"]
@@ -227,8 +236,7 @@ def _sessions(name: str, start: dt.date, end: dt.date) -> pl.DataFrame:
         df = _cme_equity_eras(df)
     else:
         df = df.with_columns(pl.lit(None, _UTC).alias("break_start"), pl.lit(None, _UTC).alias("break_end"))
-    df = df.with_columns(pl.col("open", "close", "break_start", "break_end").cast(_UTC))
-    return df.filter(pl.col("trading_day").is_between(*want))
+    return df.with_columns(pl.col("open", "close", "break_start", "break_end").cast(_UTC))
 
 
 def _cme_equity_eras(df: pl.DataFrame) -> pl.DataFrame:

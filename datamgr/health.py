@@ -105,46 +105,37 @@ class Continuity:
 
 def _times(bars: pl.DataFrame | pl.Series) -> np.ndarray:
     s = bars["datetime"] if isinstance(bars, pl.DataFrame) else bars
-    return s.cast(_UTC).to_numpy().astype("datetime64[us]").astype("int64")
+    return s.cast(_UTC).cast(pl.Int64).to_numpy()
+
+
+def _us_col(seg: pl.DataFrame, col: str) -> np.ndarray:
+    return seg[col].cast(pl.Int64).to_numpy()
 
 
 def _expand(seg: pl.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Expected minute open times, their day index, and the minutes per segment."""
-    starts = seg["start"].to_numpy().astype("datetime64[us]").astype("int64")
-    ends = seg["end"].to_numpy().astype("datetime64[us]").astype("int64")
+    starts, ends = _us_col(seg, "start"), _us_col(seg, "end")
     n = np.maximum((ends - starts) // MINUTE_US, 0)
     day_idx = seg["trading_day"].rank("dense").cast(pl.Int64).to_numpy() - 1
     offsets = np.arange(int(n.sum()), dtype="int64") - np.repeat(np.cumsum(n) - n, n)
     return np.repeat(starts, n) + offsets * MINUTE_US, np.repeat(day_idx, n), n
 
 
-def _clock_keys(seg: pl.DataFrame, n: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, int]:
-    """Dense (month of trading day, ET clock minute) key of every expected minute.
-
-    A segment never straddles a DST switch (those happen at 02:00 on Sunday, when CME and NYSE are
-    closed), so one UTC offset per segment gives every minute's ET clock time without converting
-    millions of timestamps.
-    """
-    local = seg.select(
-        (pl.col("start").dt.convert_time_zone(ET).dt.replace_time_zone(None).cast(pl.Int64)
-         - pl.col("start").cast(pl.Int64)).alias("off"),
-        (pl.col("trading_day").dt.year().cast(pl.Int64) * 12 + pl.col("trading_day").dt.month().cast(pl.Int64))
-        .alias("month"))
-    month = local["month"].to_numpy()
-    month = month - month.min()
-    off = np.repeat(local["off"].to_numpy(), n)
-    clock = ((e + off) // MINUTE_US) % 1440
-    return np.repeat(month, n) * 1440 + clock, int(month.max() + 1) * 1440
-
-
 def _day_range(cal: SessionCalendar, t: np.ndarray) -> tuple[dt.date, dt.date]:
     """Trading days of the first and last bar (a stray belongs to the next session)."""
     lo, hi = _dt(t[0]), _dt(t[-1])
     seg = cal.segments(lo.date() - _DAY_MARGIN, hi.date() + _DAY_MARGIN + _DAY_MARGIN)
-    ends = seg["end"].to_numpy().astype("datetime64[us]").astype("int64")
+    ends = _us_col(seg, "end")
     i0 = min(int(np.searchsorted(ends, t[0], side="right")), seg.height - 1)
     i1 = min(int(np.searchsorted(ends, t[-1], side="right")), seg.height - 1)
     return seg["trading_day"][i0], seg["trading_day"][i1]
+
+
+def _empty(start, end, min_gap) -> Continuity:
+    cov = pl.DataFrame(schema={"trading_day": pl.Date, "expected": pl.Int64, "present": pl.Int64,
+                               "outside": pl.Int64, "coverage": pl.Float64})
+    return Continuity(start, end, 0, 0, 0, [], pl.DataFrame(schema={"row": pl.Int64, "datetime": _UTC}),
+                      cov, min_gap)
 
 
 def continuity(bars: pl.DataFrame | pl.Series, cal: SessionCalendar, *,
@@ -171,60 +162,72 @@ def continuity(bars: pl.DataFrame | pl.Series, cal: SessionCalendar, *,
     Returns
     -------
     Continuity
+
+    Notes
+    -----
+    Works on bitmaps over the absolute minutes of the range (one byte per minute: 9.5 MB for 18
+    years): bars and expected minutes are marked by fancy indexing, so nothing is sorted or
+    searched per bar and the expected minutes are never materialised; only the (few) missing
+    minutes are looked at individually.
     """
     t = _times(bars)
-    empty_cov = pl.DataFrame(schema={"trading_day": pl.Date, "expected": pl.Int64,
-                                     "present": pl.Int64, "outside": pl.Int64,
-                                     "coverage": pl.Float64})
     if len(t) == 0 and (start is None or end is None):
-        return Continuity(start, end, 0, 0, 0, [], pl.DataFrame(
-            schema={"row": pl.Int64, "datetime": _UTC}), empty_cov, min_gap)
+        return _empty(start, end, min_gap)
     if start is None or end is None:
         d0, d1 = _day_range(cal, t)
         start, end = start or d0, end or d1
     seg = cal.segments(start, end)
     if seg.height == 0:
-        return Continuity(start, end, 0, 0, 0, [], pl.DataFrame(
-            schema={"row": pl.Int64, "datetime": _UTC}), empty_cov, min_gap)
-    days = seg["trading_day"].unique(maintain_order=True).sort()
-    e, eday, seg_n = _expand(seg)
-    # bars inside the range: from the end of the previous session to the range's last close
-    prev = cal.segments(start - _DAY_MARGIN - _DAY_MARGIN, start - dt.timedelta(days=1))
-    lo = int(prev["end"].max().timestamp() * 1e6) if prev.height else e[0] - 86_400_000_000
-    hi = int(seg["end"].max().timestamp() * 1e6)
-    b0, b1 = np.searchsorted(t, lo, "left"), np.searchsorted(t, hi, "left")
-    tin = t[b0:b1]
-    # present / stray through a bitmap over the absolute minutes of the range: O(n), no sort
-    base = e[0] // MINUTE_US
-    span = int(max(e[-1], tin[-1] if len(tin) else e[-1]) // MINUTE_US - base + 1)
-    has_bar = np.zeros(span + 1, dtype=bool)
-    aligned = tin % MINUTE_US == 0
-    m_t = np.clip(tin // MINUTE_US - base, -1, span) + 1  # slot 0 = before the first minute
-    has_bar[m_t[aligned]] = True
-    m_e = e // MINUTE_US - base + 1
-    present = has_bar[m_e]
-    is_exp = np.zeros(span + 1, dtype=bool)
-    is_exp[m_e] = True
-    in_sess = aligned & is_exp[m_t]
-    stray_pos = np.nonzero(~in_sess)[0]
-    strays = pl.DataFrame({"row": (stray_pos + b0).astype("int64"),
-                           "datetime": pl.Series(tin[stray_pos].astype("datetime64[us]")).cast(_UTC)})
-    # index of the next expected minute of each stray (its session for per-day counts)
-    k = np.cumsum(is_exp)[m_t[stray_pos]] if len(stray_pos) else np.zeros(0, "int64")
-    # coverage per trading day
+        return _empty(start, end, min_gap)
+    s_us, x_us = _us_col(seg, "start"), _us_col(seg, "end")
+    n = (x_us - s_us) // MINUTE_US
+    seg_day = seg["trading_day"].rank("dense").cast(pl.Int64).to_numpy() - 1
+    days = seg["trading_day"].unique().sort()
     nd = len(days)
-    exp_d = np.bincount(eday, minlength=nd)
-    pres_d = np.bincount(eday, weights=present, minlength=nd).astype("int64")
-    out_d = np.bincount(eday[np.minimum(k, len(e) - 1)], minlength=nd) if len(stray_pos) else np.zeros(nd, "int64")
-    coverage = pl.DataFrame({"trading_day": days, "expected": exp_d.astype("int64"),
-                             "present": pres_d, "outside": out_d.astype("int64")}).with_columns(
+    # bars of the range: after the previous session's close, before the range's last close
+    prev = cal.segments(start - _DAY_MARGIN - _DAY_MARGIN, start - dt.timedelta(days=1))
+    lo = int(_us_col(prev, "end").max()) if prev.height else int(s_us[0]) - 86_400_000_000
+    b0, b1 = np.searchsorted(t, lo, "left"), np.searchsorted(t, int(x_us.max()), "left")
+    tin = t[b0:b1]
+    # slot i+1 <-> minute base+i; slot 0 holds anything earlier
+    base = int(s_us[0]) // MINUTE_US
+    last = int(x_us.max()) // MINUTE_US
+    if len(tin):
+        last = max(last, int(tin[-1]) // MINUTE_US + 1)
+    span = last - base + 2
+    edges = np.zeros(span + 1, dtype=np.int8)
+    np.add.at(edges, s_us // MINUTE_US - base + 1, 1)
+    np.add.at(edges, x_us // MINUTE_US - base + 1, -1)
+    is_exp = np.cumsum(edges, dtype=np.int8)[:span] > 0
+    aligned = tin % MINUTE_US == 0
+    m_t = np.clip(tin // MINUTE_US - base, -1, span - 2) + 1
+    has_bar = np.zeros(span, dtype=bool)
+    has_bar[m_t[aligned]] = True
+    exp_cum = np.cumsum(is_exp, dtype=np.int64)
+    n_exp = int(exp_cum[-1])
+    miss_slot = np.flatnonzero(is_exp & ~has_bar)
+    # strays: bars that are not on an expected minute
+    stray_pos = np.flatnonzero(~(aligned & is_exp[m_t]))
+    strays = pl.DataFrame({"row": (stray_pos + b0).astype("int64"),
+                           "datetime": pl.Series(tin[stray_pos], dtype=pl.Int64).cast(_UTC)})
+    # per trading day: expected from segments, missing and strays from their few positions
+    seg_cum = np.cumsum(n)
+    exp_d = np.bincount(seg_day, weights=n, minlength=nd).astype("int64")
+    miss_t = (miss_slot - 1 + base) * MINUTE_US
+    miss_seg = np.searchsorted(s_us, miss_t, "right") - 1
+    miss_day = seg_day[miss_seg]
+    pres_d = exp_d - np.bincount(miss_day, minlength=nd)
+    nxt = np.minimum(np.searchsorted(seg_cum, exp_cum[m_t[stray_pos]], "right"), len(n) - 1)
+    out_d = np.bincount(seg_day[nxt], minlength=nd)
+    coverage = pl.DataFrame({"trading_day": days, "expected": exp_d, "present": pres_d,
+                             "outside": out_d.astype("int64")}).with_columns(
         (pl.col("present") / pl.col("expected")).fill_nan(None).alias("coverage"))
-    gaps = _gaps(seg, seg_n, e, eday, present, t, pres_d / np.maximum(exp_d, 1), recurring_ratio,
-                 min_sessions)
+    gaps = _gaps(seg, seg_day, miss_t, miss_seg, exp_cum[miss_slot], t,
+                 pres_d / np.maximum(exp_d, 1), recurring_ratio, min_sessions)
     if acknowledged:
         gaps = [_ack(g, acknowledged) for g in gaps]
-    return Continuity(start, end, int(len(e)), int(present.sum()), int(len(stray_pos)), gaps,
-                      strays, coverage, min_gap)
+    return Continuity(start, end, n_exp, n_exp - len(miss_slot), len(stray_pos), gaps, strays,
+                      coverage, min_gap)
 
 
 def _ack(g: Gap, acks: tuple) -> Gap:
@@ -235,53 +238,78 @@ def _ack(g: Gap, acks: tuple) -> Gap:
     return g
 
 
-def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Start and end (exclusive) indices of the True runs of ``mask``."""
-    d = np.diff(np.concatenate(([0], mask.view(np.int8), [0])))
-    return np.nonzero(d == 1)[0], np.nonzero(d == -1)[0]
-
-
-def _gaps(seg: pl.DataFrame, n: np.ndarray, e: np.ndarray, eday: np.ndarray, present: np.ndarray,
-          t: np.ndarray, day_cov: np.ndarray, ratio: float, min_sessions: int) -> list[Gap]:
-    missing = ~present
-    rs, re_ = _runs(missing)
-    if len(rs) == 0:
+def _gaps(seg: pl.DataFrame, seg_day: np.ndarray, miss_t: np.ndarray, miss_seg: np.ndarray,
+          miss_idx: np.ndarray, t: np.ndarray, day_cov: np.ndarray, ratio: float,
+          min_sessions: int) -> list[Gap]:
+    """Maximal runs of missing minutes (consecutive in the expected sequence), classified."""
+    if len(miss_t) == 0:
         return []
+    brk = np.flatnonzero(np.diff(miss_idx) != 1)
+    rs = np.concatenate(([0], brk + 1))
+    re_ = np.concatenate((brk, [len(miss_t) - 1]))  # inclusive
     first_bar = t[0] if len(t) else np.iinfo("int64").max
     last_bar = t[-1] if len(t) else np.iinfo("int64").min
     cls = np.full(len(rs), "hole", dtype=object)
-    is_edge = (e[re_ - 1] < first_bar) | (e[rs] > last_bar)
+    is_edge = (miss_t[re_] < first_bar) | (miss_t[rs] > last_bar)
     cls[is_edge] = "edge"
-    # recurring: (month, ET clock minute) missing on most well-covered sessions of that month
-    good = day_cov[eday] >= 0.5
-    flag = np.zeros(len(e), dtype=bool)
-    if (missing & good).any():
-        key, size = _clock_keys(seg, n, e)
-        tot = np.bincount(key[good], minlength=size)
-        miss = np.bincount(key[good & missing], minlength=size)
-        rec_key = (miss >= min_sessions) & (miss >= ratio * tot)
-        flag = good & missing & rec_key[key]
-    # a run is recurring when every minute is flagged and it stays within one session
+    flag = _recurring_minutes(seg, seg_day, miss_t, miss_seg, day_cov, ratio, min_sessions)
     cum = np.concatenate(([0], np.cumsum(flag)))
-    all_flag = (cum[re_] - cum[rs]) == (re_ - rs)
-    one_day = eday[rs] == eday[re_ - 1]
-    is_rec = all_flag & one_day & ~is_edge
+    mday = seg_day[miss_seg]
+    is_rec = ((cum[re_ + 1] - cum[rs]) == (re_ - rs + 1)) & (mday[rs] == mday[re_]) & ~is_edge
     cls[is_rec] = "recurring"
-    starts, ends = e[rs], e[re_ - 1] + MINUTE_US
-    nsess = eday[re_ - 1] - eday[rs] + 1
+    starts, ends, count = miss_t[rs], miss_t[re_] + MINUTE_US, re_ - rs + 1
+    nsess = mday[re_] - mday[rs] + 1
     keep = ~is_rec
-    out = [Gap(_dt(s), _dt(x), int(n), str(c), int(k))
-           for s, x, n, c, k in zip(starts[keep], ends[keep], (re_ - rs)[keep], cls[keep], nsess[keep],
-                                    strict=True)]
+    out = [Gap(_dt(a), _dt(b), int(c), str(k), int(m))
+           for a, b, c, k, m in zip(starts[keep], ends[keep], count[keep], cls[keep], nsess[keep], strict=True)]
     if is_rec.any():
-        out += _collapse(starts[is_rec], ends[is_rec], (re_ - rs)[is_rec])
+        out += _collapse(starts[is_rec], ends[is_rec], count[is_rec])
     out.sort(key=lambda g: g.start)
     return out
 
 
+def _recurring_minutes(seg: pl.DataFrame, seg_day: np.ndarray, miss_t: np.ndarray, miss_seg: np.ndarray,
+                       day_cov: np.ndarray, ratio: float, min_sessions: int) -> np.ndarray:
+    """Which missing minutes fall on a (month, ET clock minute) missing on most good sessions.
+
+    A segment never straddles a DST switch (02:00 on Sunday, when CME and NYSE are closed), so one
+    UTC offset per segment gives every minute's ET clock time. How many good sessions of a month
+    cover each clock minute is counted per segment with a difference array, not per minute.
+    """
+    good_seg = day_cov[seg_day] >= 0.5
+    good = good_seg[miss_seg]
+    if not good.any():
+        return np.zeros(len(miss_t), dtype=bool)
+    local = seg.select(
+        (pl.col("start").dt.convert_time_zone(ET).dt.replace_time_zone(None).cast(pl.Int64)
+         - pl.col("start").cast(pl.Int64)).alias("off"),
+        (pl.col("trading_day").dt.year().cast(pl.Int64) * 12 + pl.col("trading_day").dt.month().cast(pl.Int64))
+        .alias("month"))
+    off, month = local["off"].to_numpy(), local["month"].to_numpy()
+    month = month - month.min()
+    nm, w = int(month.max()) + 1, 1441
+    s_us, x_us = _us_col(seg, "start"), _us_col(seg, "end")
+    c0 = ((s_us + off) // MINUTE_US) % 1440
+    c1 = c0 + (x_us - s_us) // MINUTE_US  # may pass midnight (< 2 * 1440)
+    row = month * w
+    edges = np.zeros(nm * w + 1, dtype=np.int64)
+    g = good_seg
+    np.add.at(edges, row[g] + c0[g], 1)
+    np.add.at(edges, row[g] + np.minimum(c1[g], 1440), -1)
+    wrap = g & (c1 > 1440)
+    np.add.at(edges, row[wrap], 1)
+    np.add.at(edges, row[wrap] + (c1[wrap] - 1440), -1)
+    tot = np.cumsum(edges)[: nm * w].reshape(nm, w)[:, :1440].ravel()
+    clock = ((miss_t + off[miss_seg]) // MINUTE_US) % 1440
+    key = month[miss_seg] * 1440 + clock
+    miss = np.bincount(key[good], minlength=nm * 1440)
+    rec_key = (miss >= min_sessions) & (miss >= ratio * np.maximum(tot, 1))
+    return good & rec_key[key]
+
+
 def _collapse(starts: np.ndarray, ends: np.ndarray, n: np.ndarray) -> list[Gap]:
     """One gap per ET clock window (consecutive occurrences) instead of one per session."""
-    df = pl.DataFrame({"s": starts.astype("datetime64[us]"), "e": ends.astype("datetime64[us]"),
+    df = pl.DataFrame({"s": pl.Series(starts, dtype=pl.Int64), "e": pl.Series(ends, dtype=pl.Int64),
                        "n": n}).with_columns(pl.col("s", "e").cast(_UTC))
     loc = df.with_columns(pl.col("s").dt.convert_time_zone(ET).dt.strftime("%H:%M").alias("cs"),
                           pl.col("e").dt.convert_time_zone(ET).dt.strftime("%H:%M").alias("ce"))
