@@ -105,7 +105,7 @@ class SessionCalendar:
         for o_start, o_end, day in self.opened:  # a handful of override entries, not days
             seg = _cut(seg, o_start, o_end)
             if day is None:
-                t = np.datetime64(o_end.astimezone(dt.timezone.utc).replace(tzinfo=None), "us")
+                t = np.datetime64(o_end.astimezone(dt.UTC).replace(tzinfo=None), "us")
                 i = int(np.searchsorted(closes, t.astype("int64"), side="left"))
                 day = sess["trading_day"][i] if i < sess.height else o_end.date()
             if start <= day <= end:

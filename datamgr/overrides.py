@@ -128,7 +128,7 @@ def _time(path: Path, table: str, i: int, entry: dict, fld: str) -> dt.datetime:
         raise _bad(path, table, i, fld, f"{v!r} is not an ISO 8601 time") from err
     if t.tzinfo is None:
         t = t.replace(tzinfo=ET)
-    return t.astimezone(dt.timezone.utc)
+    return t.astimezone(dt.UTC)
 
 
 def _period(path: Path, table: str, i: int, e: dict) -> Period:
@@ -219,10 +219,10 @@ def acknowledge_gap(settings, ticker: str, start: dt.datetime, end: dt.datetime,
     with Store(settings).lock("acknowledge gap"):
         before = path.read_bytes() if path.is_file() else None
         ov = load_overrides(path)
-        s_utc, e_utc = start.astimezone(dt.timezone.utc), end.astimezone(dt.timezone.utc)
+        s_utc, e_utc = start.astimezone(dt.UTC), end.astimezone(dt.UTC)
         if any(a.ticker == ticker and a.start == s_utc and a.end == e_utc for a in ov.acknowledged):
             return path
-        now = dt.datetime.now(dt.timezone.utc).astimezone(ET).isoformat(timespec="seconds")
+        now = dt.datetime.now(dt.UTC).astimezone(ET).isoformat(timespec="seconds")
         ack = AckGap(ticker, s_utc, e_utc, int(missing), note, now)
         new = replace(ov, acknowledged=ov.acknowledged + (ack,))
         data = render(new).encode("utf-8")
