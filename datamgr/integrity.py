@@ -10,8 +10,9 @@ Decisions:
 * **Spike**: a bar whose high or low lies more than ``spike_k`` robust scales *and* at least
   ``spike_min_ticks`` ticks beyond (above for a high, below for a low) both the mean close of the
   two bars before it and the mean close of the two bars after it (bars more than 5 minutes away
-  do not count: session opens are not spikes). The robust scale is the rolling median (61 bars) of
-  ``|close - previous close|``, at least one tick. A real fast move stays at its new level, so it
+  do not count: session opens are not spikes). The scale is the rolling mean (61 bars, centred) of
+  ``|close - previous close|``, at least one tick (a rolling median is 20x slower on 18 years
+  and a single print moves a 61-bar mean by only 1/61 of its size). A real fast move stays at its new level, so it
   is near the bars after it; an isolated print is near neither side.
 * **Zero-volume run**: at least ``zero_run`` consecutive bars with ``volume == 0``.
 * Severity: invariant violations and off-tick prices are errors (the data is wrong); spikes and
@@ -129,7 +130,7 @@ def _spikes(df: pl.DataFrame, tick: float, k: float, min_ticks: int) -> Finding 
     s = df.select(
         pl.when(t - t.shift(2) <= near).then((c.shift(2) + c.shift(1)) / 2).alias("before"),
         pl.when(t.shift(-2) - t <= near).then((c.shift(-1) + c.shift(-2)) / 2).alias("after"),
-        (c - c.shift(1)).abs().rolling_median(61, min_samples=5, center=True).alias("scale"),
+        (c - c.shift(1)).abs().rolling_mean(61, min_samples=5, center=True).alias("scale"),
         "high", "low",
     )
     scale = np.maximum(s["scale"].fill_null(0).to_numpy(), tick)
