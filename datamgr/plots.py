@@ -67,7 +67,8 @@ def coverage_heatmap(coverage: pl.DataFrame, start: dt.date, end: dt.date,
         colorbar={"title": "coverage %", "thickness": 12}, name="coverage"))
     fig.update_layout(title=title or None, height=230, margin={"l": 40, "r": 10, "t": 30 if title else 10,
                                                                  "b": 30},
-                      yaxis={"autorange": "reversed"}, plot_bgcolor="white")
+                      yaxis={"autorange": "reversed"}, plot_bgcolor="rgba(0,0,0,0)",
+                      paper_bgcolor="rgba(0,0,0,0)")
     return fig
 
 
