@@ -159,14 +159,12 @@ def check_health(settings: Settings, ticker: str, *, min_gap: int = 1,
     """
     report(progress, 0, 4, "reading the 1m file")
     bars, cal, acks = _load(settings, ticker)
+    if bars.height == 0:
+        raise ConfigError(f"{settings.bar_path(ticker, '1m')}: no 1m bars for {ticker}; import or update first")
     report(progress, 1, 4, "gaps and coverage")
-    if bars.height:
-        cont = continuity(bars, cal, min_gap=min_gap, acknowledged=acks)
-    else:
-        cont = continuity(bars, cal, min_gap=min_gap)
+    cont = continuity(bars, cal, min_gap=min_gap, acknowledged=acks)
     report(progress, 2, 4, "staleness")
-    last = bars["datetime"][-1] if bars.height else None
-    stale = staleness(last, cal, now)
+    stale = staleness(bars["datetime"][-1], cal, now)
     report(progress, 3, 4, "integrity scan")
     integ = scan(bars, settings.instrument(ticker).tick_size)
     report(progress, 4, 4, "done")

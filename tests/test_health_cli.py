@@ -109,3 +109,8 @@ def test_continuity_on_a_missing_file_exits_2_and_names_the_file(tmp_path, capsy
     code = main(["--data-dir", str(tmp_path), "continuity", "ES1"])
     assert code == 2 and "ES1_1m.parquet" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_health_on_a_missing_file_exits_2_and_names_the_file(tmp_path, capsys):
+    code = main(["--data-dir", str(tmp_path), "health", "ES1"])
+    assert code == 2 and "ES1_1m.parquet" in capsys.readouterr().err
