@@ -20,6 +20,8 @@ COMMANDS = [
     "demo",
     "journal",
     "backup",
+    "continuity",
+    "health",
 ]
 
 log = logging.getLogger("datamgr")
