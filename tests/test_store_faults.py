@@ -208,7 +208,7 @@ def test_a_writer_killed_at_random_moments_always_leaves_a_or_b(settings, tmp_pa
     Store(settings).write("ES1", "1m", a, operation="test")
     master = settings.bar_path("ES1", "1m")
     rng = random.Random(20251122)
-    seen, torn_moments, deadline = [], 0, time.monotonic() + 90
+    seen, torn_moments, deadline = [], 0, time.monotonic() + 150
     for i in range(50):
         p = worker("crash_writer.py", settings.data_dir, fa, fb, stdout=subprocess.PIPE)
         ready = p.stdout.readline().split()
