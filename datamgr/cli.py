@@ -71,6 +71,10 @@ def main(argv: list[str] | None = None) -> int:
     except DataMgrError as err:
         sys.stderr.write(f"error: {err}\n")
         return err.exit_code
+    except OSError as err:  # the data folder itself: permissions, missing drive, ...
+        where = f"{err.filename}: " if getattr(err, "filename", None) else ""
+        sys.stderr.write(f"error: {where}{err.strerror or err}\n")
+        return 2
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         return 130

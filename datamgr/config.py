@@ -168,6 +168,9 @@ class Settings:
         s = cls.from_mapping(raw, source=str(cfg_path) if cfg_path else "defaults")
         if cfg_path is not None:
             s = replace(s, config_path=Path(cfg_path))
+            if "data_dir" in raw and not s.data_dir.is_absolute():
+                # A relative data_dir in a config file means: next to that file.
+                s = replace(s, data_dir=Path(cfg_path).parent / s.data_dir)
         chosen = data_dir or env.get("DATAMGR_DATA_DIR")
         if chosen:
             s = replace(s, data_dir=Path(chosen))

@@ -15,7 +15,7 @@ import polars as pl
 
 from .backup import find_backup, sha256_file
 from .config import Settings
-from .errors import BackupError
+from .errors import BackupError, StoreError
 from .store import Store, WriteResult, read_parquet_once, table_to_bars
 from .timefmt import to_et_iso
 
@@ -55,7 +55,10 @@ def _load_backup(settings: Settings, backup: str) -> tuple[Any, pl.DataFrame, st
 def plan_restore(settings: Settings, backup: str) -> RestorePlan:
     """What restoring ``backup`` would change (writes nothing)."""
     rec, old, ticker, tf = _load_backup(settings, backup)
-    cur = Store(settings).read(ticker, tf)
+    try:
+        cur = Store(settings).read(ticker, tf)
+    except StoreError:  # a damaged master: the restore replaces all of it
+        cur = old.clear()
     cols = ["datetime", "open", "high", "low", "close", "volume"]
     joined = cur.select(cols).join(old.select(cols), on="datetime", how="inner", suffix="_b")
     changed = joined.filter(pl.any_horizontal([pl.col(c) != pl.col(f"{c}_b") for c in cols[1:]])).height

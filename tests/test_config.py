@@ -66,7 +66,7 @@ tick_size = 0.01
 """)
     s = Settings.load(config=cfg, env={})
     assert s.config_path == cfg
-    assert s.data_dir == Path("market") and s.display_tz == "America/Chicago" and s.lock_timeout == 2.5
+    assert s.data_dir == cfg.parent / "market" and s.display_tz == "America/Chicago" and s.lock_timeout == 2.5
     assert (s.backup_keep_last, s.backup_keep_daily_days) == (4, 9)
     assert s.backup_destinations == ("/mnt/drive/{USER}/backups",)
     assert "{USER}" not in str(s.expanded_destinations()[0])
@@ -77,6 +77,13 @@ tick_size = 0.01
     assert es.yahoo_symbol == "ES=F"  # unspecified keys keep their defaults
     cl = s.instrument("CL1")
     assert (cl.yahoo_symbol, cl.tick_size, cl.calendar) == ("CL=F", 0.01, "CME Globex Equity")
+
+
+def test_a_relative_data_dir_in_a_config_file_is_next_to_that_file(tmp_path):
+    cfg = tmp_path / "conf" / "datamgr.toml"
+    cfg.parent.mkdir()
+    cfg.write_text('data_dir = "market"\n')
+    assert Settings.load(config=cfg, env={}).data_dir == tmp_path / "conf" / "market"
 
 
 def test_datamgr_toml_in_the_working_folder_is_picked_up(in_empty_dir):
@@ -92,7 +99,7 @@ def test_env_datamgr_config_names_the_file(in_empty_dir, tmp_path):
 
 def test_data_dir_precedence_is_flag_then_env_then_file(in_empty_dir):
     cfg = write_cfg(in_empty_dir, 'data_dir = "from-file"\n')
-    assert Settings.load(config=cfg, env={}).data_dir == Path("from-file")
+    assert Settings.load(config=cfg, env={}).data_dir == cfg.parent / "from-file"
     assert Settings.load(config=cfg, env={"DATAMGR_DATA_DIR": "from-env"}).data_dir == Path("from-env")
     assert Settings.load(data_dir="from-flag", config=cfg,
                          env={"DATAMGR_DATA_DIR": "from-env"}).data_dir == Path("from-flag")

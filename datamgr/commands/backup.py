@@ -9,6 +9,7 @@ from ..cloud import cloud_backup
 from ..config import Settings
 from ..errors import CheckFailed
 from ..restore import plan_restore, restore
+from ..timefmt import to_et_iso
 from . import emit, fmt_size, progress_printer, table
 
 
@@ -39,7 +40,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     hdr = ["path", "source", "size", "rows", "reason", "time (UTC)", "verified"]
     if args.action in ("list", "verify"):
         recs = (verify_backups if args.action == "verify" else list_backups)(settings, args.file)
-        emit(args, {"backups": [r.to_json() for r in recs]}, table(_rows(recs), hdr) if recs else "no backups yet")
+        payload = [r.to_json() | {"time": to_et_iso(r.time, settings.display_tz)} for r in recs]
+        emit(args, {"backups": payload}, table(_rows(recs), hdr) if recs else "no backups yet")
         if args.action == "verify" and not all(r.ok for r in recs):
             raise CheckFailed(f"{sum(not r.ok for r in recs)} backup(s) failed verification")
         return 0
