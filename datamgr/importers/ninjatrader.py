@@ -1,0 +1,419 @@
+"""NinjaTrader export parser (SPEC 6): every dialect, auto-detected, vectorised.
+
+Accepted layouts (detected from the first data line; the file name is display-only)::
+
+    nt8-minute   yyyyMMdd HHmmss;open;high;low;close;volume        (bar stamped at its CLOSE)
+    nt8-daily    yyyyMMdd;open;high;low;close;volume                (labelled by trading date)
+    nt8-tick     yyyyMMdd HHmmss fffffff;price;volume              (aggregated to 1m bars)
+    nt8-tick-ba  yyyyMMdd HHmmss fffffff;last;bid;ask;volume
+    csv-header   Date,Time,Open,High,Low,Close,Volume  or  DateTime,Open,...  (',' or ';')
+
+Dialect handling: UTF-8 BOM stripped; CRLF / LF / CR line ends; blank lines and repeated header
+lines skipped; one trailing separator per line tolerated; decimal comma when the separator is
+``;``. Rejected with :class:`~datamgr.errors.ParseError` (exit 2) naming file, line, offending
+text and what was expected: empty file, header only, NUL bytes / UTF-16, wrong field counts,
+unparseable dates or numbers.
+
+The parser only reads text; :mod:`datamgr.importers.timing` style work (zone, close->open shift,
+DST) is done by :func:`to_bars`, so zone detection can try several zones on one parse.
+Decision: rows are handled as one polars string column (``str.split`` on the whole text), so
+every check is vectorised and still knows its 1-based line number.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from ..errors import InputError, ParseError
+from ..schema import conform
+
+log = logging.getLogger(__name__)
+
+MINUTE = "nt8-minute"
+DAILY = "nt8-daily"
+TICK = "nt8-tick"
+TICK_BA = "nt8-tick-ba"
+CSV = "csv-header"
+FORMATS = (MINUTE, DAILY, TICK, TICK_BA, CSV)
+_EXPECT = {
+    MINUTE: "yyyyMMdd HHmmss;open;high;low;close;volume",
+    DAILY: "yyyyMMdd;open;high;low;close;volume",
+    TICK: "yyyyMMdd HHmmss fffffff;price;volume",
+    TICK_BA: "yyyyMMdd HHmmss fffffff;last;bid;ask;volume",
+    CSV: "Date,Time,Open,High,Low,Close,Volume (or DateTime,Open,...)",
+}
+_RE = {
+    MINUTE: r"^\d{8} \d{6}$",
+    DAILY: r"^\d{8}$",
+    TICK: r"^\d{8} \d{6} \d{7}$",
+}
+_PRICES = ("open", "high", "low", "close")
+
+
+@dataclass(frozen=True)
+class Reject:
+    """A row that parsed but was not accepted, with its 1-based line number."""
+
+    line: int
+    reason: str
+    text: str = ""
+
+    def to_json(self) -> dict:
+        return {"line": self.line, "reason": self.reason, "text": self.text}
+
+
+@dataclass
+class ParsedExport:
+    """The rows of one export, parsed but not yet placed in time.
+
+    ``rows`` columns: ``line`` (Int64, 1-based), ``stamp`` (naive Datetime us, local wall clock
+    as written), ``open high low close`` (Float64), ``volume`` (Int64). Tick files have
+    ``open=high=low=close=price`` per tick.
+    """
+
+    name: str
+    format: str
+    separator: str
+    decimal_comma: bool
+    rows_read: int
+    rows: pl.DataFrame
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def is_daily(self) -> bool:
+        return self.format == DAILY
+
+    @property
+    def is_tick(self) -> bool:
+        return self.format in (TICK, TICK_BA)
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "format": self.format, "separator": self.separator,
+                "decimal_comma": self.decimal_comma, "rows_read": self.rows_read}
+
+
+# ----------------------------------------------------------------------------- decoding
+def _decode(data: bytes, name: str) -> str:
+    if not data.strip():
+        raise ParseError(f"{name}: file is empty; expected NinjaTrader export lines", file=name, line=1)
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        msg = f"{name}: line 1: file is UTF-16 encoded; expected UTF-8/ASCII text (re-export as UTF-8)"
+        raise ParseError(msg, file=name, line=1)
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        line = data.count(b"\n", 0, nul) + 1
+        msg = f"{name}: line {line}: NUL byte in the text; expected plain UTF-8 text (UTF-16 or binary file?)"
+        raise ParseError(msg, file=name, line=line)
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    if b"\r" in data:
+        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        msg = f"{name}: line {line}: bytes that are not UTF-8 ({err.reason}); expected plain text"
+        raise ParseError(msg, file=name, line=line) from err
+
+
+def _err(name: str, line: int, text: str, what: str, fmt: str, field_: str | None = None) -> ParseError:
+    where = f" field {field_!r}" if field_ else ""
+    msg = (f"{name}: line {line}{where}: {what}: {text[:120]!r}; expected {_EXPECT[fmt]}")
+    return ParseError(msg, file=name, line=line, field=field_)
+
+
+# ----------------------------------------------------------------------------- detection
+def _detect(first: str, name: str) -> tuple[str, str, list[str] | None]:
+    """(format, separator, header columns or None) from the first non-blank line."""
+    head = first.strip()
+    sep = ";" if head.count(";") >= head.count(",") and ";" in head else ","
+    fields = [f.strip() for f in head.rstrip(sep).split(sep)]
+    stamp = fields[0]
+    if any(c.isalpha() for c in head):
+        cols = [f.strip().strip('"').lower().replace(" ", "") for f in fields]
+        if "open" in cols and "close" in cols:
+            return CSV, sep, cols
+        raise _err(name, 1, head, "unrecognised header", CSV)
+    import re
+
+    if re.match(_RE[TICK], stamp):
+        return (TICK if len(fields) <= 3 else TICK_BA), sep, None
+    if re.match(_RE[MINUTE], stamp):
+        return MINUTE, sep, None
+    if re.match(_RE[DAILY], stamp):
+        return DAILY, sep, None
+    raise ParseError(f"{name}: line 1: not a NinjaTrader export line: {head[:120]!r}; expected one of "
+                     f"{'; '.join(_EXPECT.values())}", file=name, line=1, field="datetime")
+
+
+# ----------------------------------------------------------------------------- parse
+def parse_export(data: bytes, name: str) -> ParsedExport:
+    """Parse the bytes of one NinjaTrader export.
+
+    Parameters
+    ----------
+    data : bytes
+        The file content (an upload or a file read by the caller).
+    name : str
+        Display name used in messages only; never opened.
+
+    Returns
+    -------
+    ParsedExport
+        Local wall-clock stamps and values, one row per data line, with line numbers.
+
+    Raises
+    ------
+    ParseError
+        On any line that cannot be parsed, naming the line, the text and what was expected.
+    """
+    text = _decode(data, name)
+    lines = pl.DataFrame({"text": pl.Series([text]).str.split("\n")}).explode("text")
+    lines = lines.with_row_index("line", offset=1).with_columns(pl.col("line").cast(pl.Int64))
+    lines = lines.with_columns(pl.col("text").str.strip_chars(" \t"))
+    lines = lines.filter(pl.col("text").str.len_bytes() > 0)
+    if lines.height == 0:
+        raise ParseError(f"{name}: file has no lines; expected NinjaTrader export lines", file=name, line=1)
+    first = lines.row(0, named=True)
+    fmt, sep, header = _detect(first["text"], name)
+    if header is not None:
+        hdr = first["text"]
+        lines = lines.filter(pl.col("text") != hdr)  # the header, and repeated header lines
+        if lines.height == 0:
+            msg = f"{name}: line {first['line']}: header only, no data lines; expected data after the header"
+            raise ParseError(msg, file=name, line=int(first["line"]))
+    rows_read = lines.height
+    decimal_comma = False
+    if sep == ";":
+        sample = lines["text"].head(50).str.split(";").list.slice(1).list.join(";")
+        decimal_comma = bool(sample.str.contains(",").any())
+    cols = _column_names(fmt, header, name, int(first["line"]))
+    n = len(cols)
+    t = pl.col("text")
+    # one trailing separator is tolerated
+    lines = lines.with_columns(pl.when(t.str.ends_with(sep)).then(t.str.slice(0, t.str.len_chars() - 1))
+                               .otherwise(t).alias("text"))
+    lines = lines.with_columns((pl.col("text").str.count_matches(sep, literal=True) + 1).alias("nf"))
+    bad = lines.filter(pl.col("nf") != n)
+    if bad.height:
+        r = bad.row(0, named=True)
+        what = f"{r['nf']} field(s) where {n} were expected ({', '.join(cols)})"
+        raise _err(name, r["line"], r["text"], what, fmt)
+    split = lines.select("line", "text", pl.col("text").str.split_exact(sep, n - 1).struct.rename_fields(
+        cols).alias("f")).unnest("f")
+    out = _typed(split, fmt, cols, decimal_comma, name)
+    log.info("parsed %s: %s, %d rows", name, fmt, out.height)
+    return ParsedExport(name, fmt, sep, decimal_comma, rows_read, out)
+
+
+def _column_names(fmt: str, header: list[str] | None, name: str, line: int) -> list[str]:
+    if fmt == MINUTE or fmt == DAILY:
+        return ["datetime", *_PRICES, "volume"]
+    if fmt == TICK:
+        return ["datetime", "price", "volume"]
+    if fmt == TICK_BA:
+        return ["datetime", "price", "bid", "ask", "volume"]
+    assert header is not None
+    alias = {"datetime": "datetime", "date": "date", "time": "time", "open": "open", "high": "high",
+             "low": "low", "close": "close", "last": "close", "volume": "volume", "vol": "volume"}
+    cols = [alias.get(c, f"_x{i}") for i, c in enumerate(header)]
+    need = {"open", "high", "low", "close", "volume"}
+    if not need <= set(cols) or not ({"datetime"} <= set(cols) or {"date"} <= set(cols)):
+        raise ParseError(f"{name}: line {line}: header {header} lacks columns; expected {_EXPECT[CSV]}",
+                         file=name, line=line, field="header")
+    return cols
+
+
+_CSV_DATE_FORMATS = ("%Y%m%d", "%Y-%m-%d", "%m/%d/%Y", "%d.%m.%Y", "%Y/%m/%d")
+_CSV_TIME_FORMATS = ("%H:%M:%S", "%H:%M", "%H%M%S")
+
+
+def _typed(df: pl.DataFrame, fmt: str, cols: list[str], decimal_comma: bool, name: str) -> pl.DataFrame:
+    """Turn string fields into typed columns, raising on the first bad field."""
+    if fmt == CSV:
+        stamp_txt, stamp_fmt = _csv_stamp(df, name)
+    else:
+        stamp_txt = pl.col("datetime").str.strip_chars()
+        stamp_fmt = {MINUTE: "%Y%m%d %H%M%S", DAILY: "%Y%m%d", TICK: "%Y%m%d %H%M%S %f",
+                     TICK_BA: "%Y%m%d %H%M%S %f"}[fmt]
+    if fmt in (TICK, TICK_BA):
+        # 7-digit fraction (100 ns): parse to the second, add the fraction in microseconds
+        base = stamp_txt.str.slice(0, 15).str.strptime(pl.Datetime("us"), "%Y%m%d %H%M%S", strict=False)
+        frac = stamp_txt.str.slice(16, 7)
+        frac_ok = frac.str.contains(r"^\d{7}$")
+        stamp = pl.when(frac_ok).then(base + pl.duration(microseconds=frac.str.slice(0, 6).cast(pl.Int64,
+                                                                                              strict=False)))
+    else:
+        stamp = stamp_txt.str.strptime(pl.Datetime("us"), stamp_fmt, strict=False)
+    exprs = [pl.col("line"), stamp.alias("stamp")]
+
+    def num(c: str, dtype: pl.DataType) -> pl.Expr:
+        e = pl.col(c).str.strip_chars()
+        if decimal_comma:
+            e = e.str.replace(",", ".", literal=True)
+        if dtype == pl.Int64:
+            # volumes may be written as "12.0" by some exports; must still be whole numbers
+            f = e.cast(pl.Float64, strict=False)
+            return pl.when(f == f.round(0)).then(f).cast(pl.Int64, strict=False).alias(c)
+        return e.cast(dtype, strict=False).alias(c)
+
+    prices = ["price"] if fmt == TICK else (["price", "bid", "ask"] if fmt == TICK_BA else list(_PRICES))
+    exprs += [num(c, pl.Float64) for c in prices] + [num("volume", pl.Int64)]
+    typed = df.select([*exprs, pl.col("text")])
+    checks = ["stamp", *prices, "volume"]
+    bad = typed.filter(pl.any_horizontal([pl.col(c).is_null() for c in checks]))
+    if bad.height:
+        r = bad.row(0, named=True)
+        f = next(c for c in checks if r[c] is None)
+        col = "datetime" if f == "stamp" else f
+        raw = df.filter(pl.col("line") == r["line"]).row(0, named=True)
+        val = raw.get(col) if col in raw else (raw.get("date"), raw.get("time"))
+        kind = "date/time" if f == "stamp" else ("whole number" if f == "volume" else "number")
+        raise _err(name, r["line"], r["text"], f"{col} {val!r} is not a {kind}", fmt, col)
+    if fmt in (TICK, TICK_BA):
+        typed = typed.with_columns(*(pl.col("price").alias(c) for c in _PRICES))
+    return typed.select("line", "stamp", *_PRICES, "volume", "text")
+
+
+def _csv_stamp(df: pl.DataFrame, name: str) -> tuple[pl.Expr, str]:
+    """The stamp text expression and its strptime format for a header CSV (tried on row 1)."""
+    first = df.row(0, named=True)
+    if "datetime" in df.columns:
+        txt = pl.col("datetime").str.strip_chars().str.replace("T", " ", literal=True)
+        sample = str(first["datetime"]).strip().replace("T", " ")
+    else:
+        tcol = pl.col("time").str.strip_chars() if "time" in df.columns else pl.lit("00:00:00")
+        txt = pl.concat_str([pl.col("date").str.strip_chars(), tcol], separator=" ")
+        sample = f"{str(first['date']).strip()} {str(first.get('time') or '00:00:00').strip()}"
+    for d in _CSV_DATE_FORMATS:
+        for t in _CSV_TIME_FORMATS:
+            f = f"{d} {t}"
+            try:
+                dt.datetime.strptime(sample, f)
+            except ValueError:
+                continue
+            return txt, f
+    raise _err(name, int(first["line"]), str(first["text"]), f"date/time {sample!r} not understood", CSV,
+               "datetime")
+
+
+# ----------------------------------------------------------------------------- to bars
+@dataclass
+class Placed:
+    """Bars in UTC (canonical schema, open times) plus rows rejected and notes."""
+
+    bars: pl.DataFrame
+    lines: pl.Series
+    rejects: list[Reject]
+    interval_minutes: int
+    interval_inferred: bool
+
+
+def infer_interval(stamps: pl.Series) -> int:
+    """Most common positive step between consecutive stamps, in whole minutes (>= 1)."""
+    d = stamps.diff().dt.total_minutes().drop_nulls()
+    d = d.filter(d > 0)
+    if d.len() == 0:
+        return 1
+    return max(1, int(d.mode().min()))
+
+
+def localize(stamps: pl.Series, tz: str) -> pl.Series:
+    """Local wall-clock stamps -> UTC. Fall-back repeats resolved by order; non-existent -> null."""
+    if tz == "UTC":
+        return stamps.dt.replace_time_zone("UTC")
+    prev_max = stamps.cum_max().shift(1)
+    second = (stamps <= prev_max).fill_null(False)
+    amb = pl.select(pl.when(second).then(pl.lit("latest")).otherwise(pl.lit("earliest"))).to_series()
+    s = pl.DataFrame({"s": stamps, "a": amb}).select(
+        pl.col("s").dt.replace_time_zone(tz, ambiguous=pl.col("a"), non_existent="null")).to_series()
+    return s.dt.convert_time_zone("UTC")
+
+
+def to_bars(parsed: ParsedExport, tz: str, *, stamp: str = "close", interval: str | None = None) -> Placed:
+    """Place parsed rows in time and build canonical bars (``source="ninjatrader"``).
+
+    Parameters
+    ----------
+    parsed : ParsedExport
+    tz : str
+        Zone the export was written in (IANA name or ``UTC``).
+    stamp : {"close", "open"}
+        NinjaTrader stamps bars at their close: ``close`` shifts every stamp back by the interval.
+        Ignored for daily bars (labelled by date) and ticks (exact trade times).
+    interval : str, optional
+        ``"1m"``, ``"5m"``... ; inferred from the stamps when None.
+
+    Raises
+    ------
+    InputError
+        A local time that does not exist (spring forward), listing the lines.
+    """
+    rows = parsed.rows
+    if parsed.is_daily:
+        bars = rows.select(pl.col("stamp").dt.replace_time_zone("UTC").alias("datetime"), *_PRICES, "volume")
+        return _finish(parsed, bars, rows["line"], [], 1440, False)
+    utc = localize(rows["stamp"], tz)
+    if utc.null_count():
+        bad = rows.filter(utc.is_null())
+        listed = ", ".join(f"line {ln} ({t})" for ln, t in zip(bad["line"].head(10), bad["text"].head(10)))
+        more = f" and {bad.height - 10} more" if bad.height > 10 else ""
+        msg = (f"{parsed.name}: {bad.height} time(s) that do not exist in {tz} (spring-forward DST gap): "
+               f"{listed}{more}; expected wall-clock times of {tz} — is the zone right?")
+        raise InputError(msg, file=parsed.name, line=int(bad["line"][0]), field="datetime")
+    if parsed.is_tick:
+        ticks = rows.with_columns(utc.alias("t")).sort("t", maintain_order=True)
+        bars = ticks.group_by(pl.col("t").dt.truncate("1m").alias("datetime"), maintain_order=True).agg(
+            pl.col("open").first(), pl.col("high").max(), pl.col("low").min(), pl.col("close").last(),
+            pl.col("volume").sum(), pl.col("line").first())
+        return _finish(parsed, bars.drop("line"), bars["line"], [], 1, False)
+    inferred = interval is None
+    minutes = infer_interval(utc) if inferred else parse_interval(interval)
+    if stamp not in ("close", "open"):
+        raise InputError(f"stamp {stamp!r} not understood; expected 'close' or 'open'", field="stamp")
+    shift = pl.duration(minutes=minutes) if stamp == "close" else pl.duration(minutes=0)
+    bars = rows.select((utc - pl.select(shift).item()).alias("datetime"), *_PRICES, "volume")
+    return _finish(parsed, bars, rows["line"], [], minutes, inferred)
+
+
+def parse_interval(text: str) -> int:
+    """``"1m"`` -> 1, ``"5m"`` -> 5, ``"1h"`` -> 60; InputError otherwise."""
+    import re
+
+    m = re.fullmatch(r"\s*(\d+)\s*(m|min|h)\s*", str(text))
+    if not m or int(m.group(1)) == 0:
+        raise InputError(f"interval {text!r} not understood; expected e.g. 1m, 5m, 1h", field="interval")
+    return int(m.group(1)) * (60 if m.group(2) == "h" else 1)
+
+
+def _finish(parsed: ParsedExport, bars: pl.DataFrame, lines: pl.Series, rejects: list[Reject],
+            minutes: int, inferred: bool) -> Placed:
+    """Split off rows breaking invariants (listed with reasons); return clean sorted bars."""
+    b = bars.with_columns(pl.lit("ninjatrader").alias("source"), lines.alias("line"))
+    b = b.with_columns(pl.col("datetime").cast(pl.Datetime("us", "UTC")))
+    prev = pl.col("datetime").cum_max().shift(1)
+    reasons = [
+        ("price <= 0", pl.any_horizontal([pl.col(c) <= 0 for c in _PRICES])),
+        ("price is NaN or infinite", pl.any_horizontal([~pl.col(c).is_finite() for c in _PRICES])),
+        ("high < low", pl.col("high") < pl.col("low")),
+        ("low above open/close", pl.col("low") > pl.min_horizontal("open", "close")),
+        ("high below open/close", pl.col("high") < pl.max_horizontal("open", "close")),
+        ("negative volume", pl.col("volume") < 0),
+        ("duplicate time stamp (same bar twice)", pl.col("datetime").is_duplicated()),
+        ("time stamp out of order", (pl.col("datetime") < prev).fill_null(False)),
+    ]
+    flag = b.with_columns([e.fill_null(False).alias(f"_r{i}") for i, (_, e) in enumerate(reasons)])
+    anyr = pl.any_horizontal([pl.col(f"_r{i}") for i in range(len(reasons))])
+    bad = flag.filter(anyr)
+    text = parsed.rows.select("line", "text")
+    if bad.height:
+        bad = bad.join(text, on="line", how="left")
+        for r in bad.iter_rows(named=True):  # only the rejected rows, normally few
+            why = "; ".join(n for i, (n, _) in enumerate(reasons) if r[f"_r{i}"])
+            rejects.append(Reject(int(r["line"]), why, r["text"] or ""))
+    good = flag.filter(~anyr).sort("datetime")
+    return Placed(conform(good), good["line"], rejects, minutes, inferred)
