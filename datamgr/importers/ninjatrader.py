@@ -99,7 +99,7 @@ class ParsedExport:
 # ----------------------------------------------------------------------------- decoding
 def _decode(data: bytes, name: str) -> str:
     if not data.strip():
-        raise ParseError(f"{name}: file is empty; expected NinjaTrader export lines", file=name, line=1)
+        raise ParseError(f"{name}: line 1: file is empty; expected NinjaTrader export lines", file=name, line=1)
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
         msg = f"{name}: line 1: file is UTF-16 encoded; expected UTF-8/ASCII text (re-export as UTF-8)"
         raise ParseError(msg, file=name, line=1)
@@ -177,7 +177,7 @@ def parse_export(data: bytes, name: str) -> ParsedExport:
     lines = lines.with_columns(pl.col("text").str.strip_chars(" \t"))
     lines = lines.filter(pl.col("text").str.len_bytes() > 0)
     if lines.height == 0:
-        raise ParseError(f"{name}: file has no lines; expected NinjaTrader export lines", file=name, line=1)
+        raise ParseError(f"{name}: line 1: file has only blank lines; expected NinjaTrader export lines", file=name, line=1)
     first = lines.row(0, named=True)
     fmt, sep, header = _detect(first["text"], name)
     if header is not None:
@@ -244,11 +244,13 @@ def _typed(df: pl.DataFrame, fmt: str, cols: list[str], decimal_comma: bool, nam
         # 7-digit fraction (100 ns): parse to the second, add the fraction in microseconds
         base = stamp_txt.str.slice(0, 15).str.strptime(pl.Datetime("us"), "%Y%m%d %H%M%S", strict=False)
         frac = stamp_txt.str.slice(16, 7)
-        frac_ok = frac.str.contains(r"^\d{7}$")
+        frac_ok = frac.str.contains(r"^\d{7}$") & stamp_txt.str.contains(_RE[TICK])
         stamp = pl.when(frac_ok).then(base + pl.duration(microseconds=frac.str.slice(0, 6).cast(pl.Int64,
                                                                                               strict=False)))
     else:
         stamp = stamp_txt.str.strptime(pl.Datetime("us"), stamp_fmt, strict=False)
+        if fmt in _RE:  # strptime is lenient on widths ("2025013" parses): insist on the layout
+            stamp = pl.when(stamp_txt.str.contains(_RE[fmt])).then(stamp)
     exprs = [pl.col("line"), stamp.alias("stamp")]
 
     def num(c: str, dtype: pl.DataType) -> pl.Expr:
