@@ -18,10 +18,11 @@ import hashlib
 import json
 import os
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import filelock
 import polars as pl
@@ -62,6 +63,8 @@ class FileMeta:
     timeframe: str | None = None
     columns: tuple[str, ...] = ()
     problems: tuple[str, ...] = ()
+    built_from: dict[str, Any] | None = None
+    sources: dict[str, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -137,6 +140,7 @@ def read_footer(path: Path) -> FileMeta:
         generation=info.get("generation"), content_sha256=info.get("content_sha256"),
         written_at=info.get("written_at"), operation_id=info.get("operation_id"),
         ticker=info.get("ticker"), timeframe=info.get("timeframe"), columns=cols, problems=tuple(problems),
+        built_from=info.get("built_from"), sources=info.get("sources"),
     )
 
 
@@ -216,7 +220,7 @@ class Store:
     # ------------------------------------------------------------------ write
     def write(self, ticker: str, timeframe: str, df: pl.DataFrame, *, operation: str,
               details: dict[str, Any] | None = None, backup: bool = True, op_id: str | None = None,
-              dry_run: bool = False) -> WriteResult:
+              dry_run: bool = False, built_from: dict[str, Any] | None = None) -> WriteResult:
         """Replace the file of ``ticker``/``timeframe`` with ``df``, safely (see module doc).
 
         Parameters
@@ -229,6 +233,9 @@ class Store:
             Back up the current file first (off only for regenerable derived files).
         dry_run : bool
             Validate and describe, write nothing.
+        built_from : dict, optional
+            Lineage of a derived file (``store.lineage(ticker)`` of its master), kept in the
+            footer metadata so the inventory can tell a stale derived file without reading it.
 
         Raises
         ------
@@ -246,7 +253,7 @@ class Store:
             old_hash = meta.content_sha256 if meta else None
             if meta is not None and old_hash is None:  # legacy file: hash its content
                 old_hash = content_sha256(self.read(ticker, timeframe))
-            unchanged = old_hash == new_hash
+            unchanged = old_hash == new_hash and (built_from is None or meta.built_from == built_from)
             gen = ((meta.generation or 0) + 1) if meta else 1
             if dry_run or unchanged:
                 return WriteResult(str(p), False, rows_before, df.height, meta.generation if (meta and unchanged) else gen,
@@ -258,7 +265,10 @@ class Store:
                 "rows": df.height, "start": _iso(df, 0), "end": _iso(df, -1), "generation": gen,
                 "content_sha256": new_hash, "written_at": now_utc().isoformat(), "operation_id": op_id,
                 "datamgr_version": __version__,
+                "sources": dict(sorted(df.group_by("source").len().iter_rows())),
             }
+            if built_from is not None:
+                info["built_from"] = built_from
             self._write_parquet(p, df, info)
             journal.append(self.settings, journal.JournalEntry(
                 id=op_id, op=operation, file=p.name, rows_before=rows_before, rows_after=df.height,
@@ -314,14 +324,14 @@ def _iso(df: pl.DataFrame, i: int) -> str | None:
 
 def _aware(v: Any) -> dt.datetime | None:
     if isinstance(v, dt.datetime):
-        return v if v.tzinfo else v.replace(tzinfo=dt.timezone.utc)
+        return v if v.tzinfo else v.replace(tzinfo=dt.UTC)
     if isinstance(v, dt.date):
-        return dt.datetime(v.year, v.month, v.day, tzinfo=dt.timezone.utc)
+        return dt.datetime(v.year, v.month, v.day, tzinfo=dt.UTC)
     return None
 
 
 def _mtime(st: os.stat_result) -> dt.datetime:
-    return dt.datetime.fromtimestamp(st.st_mtime, dt.timezone.utc)
+    return dt.datetime.fromtimestamp(st.st_mtime, dt.UTC)
 
 
 def _write_owner(lock_path: Path, what: str) -> None:

@@ -16,7 +16,7 @@ def to_et_iso(value: dt.datetime | dt.date | str | None, tz: str = ET) -> str | 
         value = dt.datetime.fromisoformat(value)
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.timezone.utc)
+            value = value.replace(tzinfo=dt.UTC)
         return value.astimezone(ZoneInfo(tz)).isoformat()
     return value.isoformat()
 
@@ -26,15 +26,15 @@ def to_et_text(value: dt.datetime | None, tz: str = ET) -> str:
     if value is None:
         return "—"
     if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
+        value = value.replace(tzinfo=dt.UTC)
     return value.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M ET")
 
 
 def utc_stamp(now: dt.datetime | None = None) -> str:
     """``yyyymmddTHHMMSSZ`` (backup file names)."""
-    now = now or dt.datetime.now(dt.timezone.utc)
-    return now.astimezone(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    now = now or dt.datetime.now(dt.UTC)
+    return now.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
 def now_utc() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
