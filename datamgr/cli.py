@@ -19,6 +19,8 @@ COMMANDS = [
     "status",
     "demo",
     "journal",
+    "verify",
+    "import_",
 ]
 
 log = logging.getLogger("datamgr")

@@ -7,7 +7,6 @@ Exit 0 done (or nothing to do), 1 verification failed (nothing written), 2 bad i
 from __future__ import annotations
 
 import argparse
-import sys
 
 from ..config import Settings
 from ..importer import import_export, read_input
@@ -55,13 +54,10 @@ def render(res) -> str:
 
 
 def run(args, settings: Settings) -> int:
-    from . import emit
+    from . import emit, progress_printer
 
     data, name = read_input(args.file)
-    progress = None
-    if sys.stderr.isatty() and not getattr(args, "json", False):
-        def progress(done: int, total: int, msg: str) -> None:
-            print(f"\r[{done}/{total}] {msg:<60}", end="" if done < total else "\n", file=sys.stderr)
+    progress = progress_printer(args)
     interval = args.interval or args.interval_pos
     res = import_export(settings, args.ticker, data, name, tz=args.tz, stamp=args.stamp, interval=interval,
                         replace=args.replace, dry_run=args.dry_run, no_derived=args.no_derived,
