@@ -19,8 +19,10 @@ Eastern, the configured one) and both stamp conventions the bars are placed in U
     where the master overlaps the file: share of bars in the master's range whose OHLC equal the
     master's within one tick.
 
-``score = mean(in_session, edge_fit)``, averaged with ``match_rate`` when the master overlaps at
-least :data:`MIN_OVERLAP` bars. Verification fails unless the chosen (zone, stamp) ranks first by
+``score = mean(in_session, edge_fit)``, averaged with ``match_rate / best match_rate`` when the
+master overlaps at least :data:`MIN_OVERLAP` bars and some candidate matches (relative, so a file
+of corrections that matches nowhere is judged by the calendar alone). Separately, a verdict FAILs
+when fewer than 90 % of the overlapping bars match (``--force`` overrides). Verification fails unless the chosen (zone, stamp) ranks first by
 at least :data:`MARGIN`. Large files are scored on up to ten evenly spread blocks of 20 000 rows.
 """
 
@@ -193,19 +195,24 @@ def rank_zones(parsed: ParsedExport, calendar: SessionCalendar, *, configured_tz
         lo, hi = master["datetime"].min(), master["datetime"].max()
         use_match = any(b is not None and b.filter(pl.col("datetime").is_between(lo, hi)).height >= MIN_OVERLAP
                         for b in placed.values())
-    out = []
-    for (tz, st), bars in placed.items():
+    fits: dict[tuple[str, str], tuple[float, float, float | None]] = {}
+    for key, bars in placed.items():
         if bars is None:
-            out.append(ZoneScore(tz, st, 0.0, 0.0, 0.0, 0.0 if use_match else None))
+            fits[key] = (0.0, 0.0, 0.0 if use_match else None)
             continue
         ins, edge, _ = calendar_fit(bars, calendar)
-        score = (ins + edge) / 2
         mr = None
         if use_match:
             inrange = bars.filter(pl.col("datetime").is_between(lo, hi))
             _, good = match_count(inrange, master, tick) if inrange.height else (0, 0)
             mr = good / inrange.height if inrange.height else 0.0
-            score = (score + mr) / 2
+        fits[key] = (ins, edge, mr)
+    best_mr = max((f[2] or 0.0) for f in fits.values())
+    out = []
+    for (tz, st), (ins, edge, mr) in fits.items():
+        score = (ins + edge) / 2
+        if mr is not None and best_mr > 0:  # relative: a file of corrections matches nowhere
+            score = (score + mr / best_mr) / 2
         out.append(ZoneScore(tz, st, score, ins, edge, mr))
     out.sort(key=lambda z: (-z.score, z.tz != configured_tz, z.stamp != "close"))
     return out

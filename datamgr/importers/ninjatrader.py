@@ -133,7 +133,7 @@ def _detect(first: str, name: str) -> tuple[str, str, list[str] | None]:
     sep = ";" if head.count(";") >= head.count(",") and ";" in head else ","
     fields = [f.strip() for f in head.rstrip(sep).split(sep)]
     stamp = fields[0]
-    if any(c.isalpha() for c in head):
+    if not stamp[:1].isdigit() and any(c.isalpha() for c in head):
         cols = [f.strip().strip('"').lower().replace(" ", "") for f in fields]
         if "open" in cols and "close" in cols:
             return CSV, sep, cols
