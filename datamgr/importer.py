@@ -148,9 +148,9 @@ def parse_replace(value: str | bool | None, bars: pl.DataFrame) -> tuple[dt.date
             if len(s) == 10:
                 d = dt.date.fromisoformat(s)
                 t = dt.datetime.combine(d + dt.timedelta(days=1) if end else d, dt.time(), et)
-                return (t - dt.timedelta(microseconds=1) if end else t).astimezone(dt.timezone.utc)
+                return (t - dt.timedelta(microseconds=1) if end else t).astimezone(dt.UTC)
             x = dt.datetime.fromisoformat(s)
-            return (x if x.tzinfo else x.replace(tzinfo=et)).astimezone(dt.timezone.utc)
+            return (x if x.tzinfo else x.replace(tzinfo=et)).astimezone(dt.UTC)
         except ValueError as err:
             raise InputError(f"--replace {value!r}: {s!r} is not a date; expected YYYY-MM-DD",
                              field="replace") from err

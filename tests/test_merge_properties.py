@@ -6,11 +6,13 @@ from __future__ import annotations
 import datetime as dt
 
 import polars as pl
-from hypothesis import given, settings as hyp_settings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 
 from datamgr.merge import plan_merge
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 T0 = dt.datetime(2025, 3, 3, 14, 30, tzinfo=UTC)
 PREC = ("ninjatrader", "smartapi", "yahoo", "upsampled", "demo")
 SCHEMA = {"datetime": pl.Datetime("us", "UTC"), "open": pl.Float64, "high": pl.Float64, "low": pl.Float64,
@@ -72,7 +74,7 @@ def test_forced_replace_range_takes_incoming_bars_and_keeps_everything_outside(e
     lo, hi = T0 + dt.timedelta(minutes=min(a, b)), T0 + dt.timedelta(minutes=max(a, b))
     plan = plan_merge(ex, inc, precedence=("yahoo", "ninjatrader"), replace_range=(lo, hi))
     out, old, new = _rows(plan.result), _rows(ex), _rows(inc)
-    for t, row in old.items():
+    for t in old:
         if not lo <= t <= hi:
             assert t in out  # outside the range nothing existing is lost
     for t, row in new.items():

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from dataclasses import dataclass
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import polars as pl
@@ -104,16 +102,6 @@ def make_bars(start: dt.datetime, n: int, *, step_min: int = 1, price: float = 5
     return pl.DataFrame(rows, schema={"datetime": pl.Datetime("us", "UTC"), "open": pl.Float64,
                                       "high": pl.Float64, "low": pl.Float64, "close": pl.Float64,
                                       "volume": pl.Int64, "source": pl.String}, orient="row")
-
-
-def tree_hash(path: Path) -> str:
-    """sha256 over every file (name + bytes) under ``path``, lock files excluded."""
-    h = hashlib.sha256()
-    for p in sorted(Path(path).rglob("*")):
-        if p.is_file() and not p.name.startswith(".datamgr.lock"):
-            h.update(str(p.relative_to(path)).encode())
-            h.update(p.read_bytes())
-    return h.hexdigest()
 
 
 def session_bars(calendar_name: str, first: dt.date, last: dt.date, price: float = 5000.0) -> pl.DataFrame:

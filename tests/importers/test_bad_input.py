@@ -6,10 +6,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from nt_builders import render_fast, session_bars, tree_hash
+from nt_builders import render_fast, session_bars
 
 from datamgr.errors import CheckFailed, DataMgrError
 from datamgr.importer import import_export
+from tests.conftest import folder_hash
 
 LA = "America/Los_Angeles"
 
@@ -56,7 +57,7 @@ PARSE_ERRORS = {
 @pytest.mark.parametrize("case", list(PARSE_ERRORS), ids=lambda c: c.replace(" ", "-"))
 def test_bad_input_exits_2_names_the_line_and_changes_nothing(seeded, good_lines, case):
     make, line, words = PARSE_ERRORS[case]
-    before = tree_hash(seeded.data_dir)
+    before = folder_hash(seeded.data_dir)
     with pytest.raises(DataMgrError) as info:
         import_export(seeded, "ES1", make(good_lines), "ES Monday.csv", no_derived=True)
     err = info.value
@@ -66,7 +67,7 @@ def test_bad_input_exits_2_names_the_line_and_changes_nothing(seeded, good_lines
     if line is not None:
         assert f"line {line}" in msg
     assert words in msg
-    assert tree_hash(seeded.data_dir) == before
+    assert folder_hash(seeded.data_dir) == before
 
 
 REJECTS = {
@@ -84,7 +85,7 @@ REJECTS = {
 def test_rows_breaking_invariants_are_listed_and_strict_refuses_the_file(seeded, good_lines, case):
     make, reason = REJECTS[case]
     data = make(good_lines)
-    before = tree_hash(seeded.data_dir)
+    before = folder_hash(seeded.data_dir)
     plan = import_export(seeded, "ES1", data, "ES Monday.csv", dry_run=True, no_derived=True)
     j = plan.to_json()
     assert j["rejected"] >= 1
@@ -93,14 +94,14 @@ def test_rows_breaking_invariants_are_listed_and_strict_refuses_the_file(seeded,
     with pytest.raises(DataMgrError) as info:
         import_export(seeded, "ES1", data, "ES Monday.csv", strict=True, no_derived=True)
     assert info.value.exit_code == 2 and "--strict" in str(info.value)
-    assert tree_hash(seeded.data_dir) == before
+    assert folder_hash(seeded.data_dir) == before
 
 
 def test_export_in_another_zone_fails_verification_with_exit_1_and_changes_nothing(seeded):
     bars = session_bars("CME Globex Equity", dt.date(2025, 1, 13), dt.date(2025, 1, 16))
-    before = tree_hash(seeded.data_dir)
+    before = folder_hash(seeded.data_dir)
     with pytest.raises(CheckFailed) as info:
         import_export(seeded, "ES1", render_fast(bars, "America/New_York"), "ES NY.txt", no_derived=True)
     assert info.value.exit_code == 1
     assert "America/New_York" in str(info.value)
-    assert tree_hash(seeded.data_dir) == before
+    assert folder_hash(seeded.data_dir) == before

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from nt_builders import render_fast, session_bars, tree_hash
+from nt_builders import render_fast, session_bars
 
 from datamgr.importer import import_export, verify_export
 from datamgr.store import Store
+from tests.conftest import folder_hash
 
 LA = "America/Los_Angeles"
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,11 +27,11 @@ def week1() -> pl.DataFrame:
 
 
 def test_dry_run_plans_everything_and_writes_nothing(settings, week1):
-    before = tree_hash(settings.data_dir)
+    before = folder_hash(settings.data_dir)
     res = import_export(settings, "ES1", render_fast(week1, LA), "ES Monday.csv", dry_run=True)
     j = res.to_json()
     assert j["dry_run"] and not j["written"] and j["new"] == week1.height and j["result_rows"] == week1.height
-    assert tree_hash(settings.data_dir) == before
+    assert folder_hash(settings.data_dir) == before
 
 
 def test_import_into_existing_master_backs_up_and_keeps_higher_precedence_bars(settings, week1):
@@ -75,7 +76,7 @@ def res2_range():
     from zoneinfo import ZoneInfo
 
     et = ZoneInfo("America/New_York")
-    utc = dt.timezone.utc
+    utc = dt.UTC
     return (dt.datetime(2025, 1, 7, tzinfo=et).astimezone(utc),
             dt.datetime(2025, 1, 8, 23, 59, 59, 999999, tzinfo=et).astimezone(utc))
 
@@ -114,7 +115,7 @@ def test_sop_commands_print_spec_json_and_exit_codes(settings, week1, tmp_path):
     assert keys <= set(ij) and ij["new"] == week1.height and ij["start"].endswith("-05:00")
     bad = tmp_path / "bad.txt"
     bad.write_bytes(b"20250107 150100;1;2;x;1;5\r\n")
-    before = tree_hash(settings.data_dir)
+    before = folder_hash(settings.data_dir)
     b = _cli("-m", "datamgr", "import", str(bad), "ES1", data_dir=settings.data_dir)
     assert b.returncode == 2 and "bad.txt: line 1" in b.stderr and "'low'" in b.stderr
-    assert tree_hash(settings.data_dir) == before
+    assert folder_hash(settings.data_dir) == before

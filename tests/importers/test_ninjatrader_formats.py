@@ -6,12 +6,14 @@ import datetime as dt
 
 import polars as pl
 import pytest
-from hypothesis import HealthCheck, given, settings as hyp_settings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 from nt_builders import Dialect, make_bars, render, render_ticks
 
 from datamgr.importers.ninjatrader import CSV, DAILY, MINUTE, TICK, TICK_BA, parse_export, to_bars
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 START = dt.datetime(2025, 1, 6, 15, 0, tzinfo=UTC)
 
 DIALECTS = [

@@ -15,7 +15,7 @@ from datamgr.importers.ninjatrader import parse_export
 from datamgr.store import Store
 from datamgr.zones import CANDIDATE_ZONES, rank_zones
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 CT, ET = ZoneInfo("America/Chicago"), ZoneInfo("America/New_York")
 
 
