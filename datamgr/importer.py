@@ -248,3 +248,59 @@ def _regenerate(settings: Settings, ticker: str, progress: Progress) -> tuple[An
     except DataMgrError as err:
         log.warning("derived regeneration failed after import: %s", err)
         return None, str(err)
+
+
+# ----------------------------------------------------------------------------- page helpers
+def guess_ticker(name: str, settings: Settings) -> str | None:
+    """Instrument suggested by an export's display name (``MES 09-25.Last.txt`` -> ``MES1``).
+
+    Display-only: the name is never used as a path and the user confirms the ticker.
+    """
+    import re
+
+    m = re.match(r"\s*([A-Za-z]{1,6})", Path(str(name)).name)
+    if not m:
+        return None
+    root = m.group(1).upper()
+    for cand in (f"{root}1", root):
+        if cand in settings.instruments:
+            return cand
+    return None
+
+
+def describe_export(settings: Settings, data: bytes, name: str, *, tz: str,
+                    stamp: str = "close") -> dict[str, Any]:
+    """Format, rows and range (ET) of an export placed in ``tz``; what the import page lists."""
+    from .importers.ninjatrader import to_bars
+
+    parsed = parse_export(data, name)
+    placed = to_bars(parsed, tz, stamp=stamp)
+    b = placed.bars
+    return {"name": name, "format": parsed.format, "rows": parsed.rows_read, "bars": b.height,
+            "rejected": len(placed.rejects), "interval": f"{placed.interval_minutes}m",
+            "start": to_et_iso(b["datetime"].min()) if b.height else None,
+            "end": to_et_iso(b["datetime"].max()) if b.height else None,
+            "instrument": guess_ticker(name, settings)}
+
+
+def overlap_frame(settings: Settings, ticker: str, data: bytes, name: str, *, tz: str, stamp: str = "close",
+                  interval: str | None = None, max_points: int = 3000) -> pl.DataFrame:
+    """Existing vs incoming closes over the export's range (for the overlap chart).
+
+    Columns: ``datetime`` (ET), ``existing`` and ``incoming`` (Float64, null where absent);
+    thinned to at most ``max_points`` rows.
+    """
+    from .importers.ninjatrader import to_bars
+
+    parsed = parse_export(data, name)
+    bars = to_bars(parsed, tz, stamp=stamp, interval=interval).bars
+    if bars.height == 0:
+        return pl.DataFrame(schema={"datetime": pl.Datetime("us", "America/New_York"),
+                                    "existing": pl.Float64, "incoming": pl.Float64})
+    lo, hi = bars["datetime"].min(), bars["datetime"].max()
+    master = Store(settings).read(ticker, _timeframe(parsed)).filter(pl.col("datetime").is_between(lo, hi))
+    j = master.select("datetime", pl.col("close").alias("existing")).join(
+        bars.select("datetime", pl.col("close").alias("incoming")), on="datetime", how="full", coalesce=True,
+    ).sort("datetime")
+    step = max(1, j.height // max_points)
+    return j.gather_every(step).with_columns(pl.col("datetime").dt.convert_time_zone("America/New_York"))
