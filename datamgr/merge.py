@@ -106,6 +106,33 @@ def plan_merge(existing: pl.DataFrame, incoming: pl.DataFrame, *, precedence: tu
     """
     ex = conform(existing)
     inc = conform(incoming)
+    if inc.height == 0 and replace_range is None or ex.height == 0:
+        return _disjoint(ex, inc)
+    # only the existing bars inside the incoming (or forced) range can be touched: merge that
+    # slice and splice it back between the untouched head and tail (no full-file join)
+    lo, hi = inc["datetime"].min(), inc["datetime"].max()
+    if replace_range is not None:
+        lo = min(x for x in (lo, replace_range[0]) if x is not None)
+        hi = max(x for x in (hi, replace_range[1]) if x is not None)
+    t = pl.col("datetime")
+    lo_l, hi_l = pl.lit(lo).cast(ex.schema["datetime"]), pl.lit(hi).cast(ex.schema["datetime"])
+    head, tail = ex.filter(t < lo_l), ex.filter(t > hi_l)
+    plan = _plan_slice(ex.filter(t.is_between(lo_l, hi_l)), inc, precedence, replace_range)
+    plan.rows_before = ex.height
+    plan.result = pl.concat([head, plan.result, tail]).with_columns(t.set_sorted())
+    log.info("merge plan: %d new, %d identical, %d conflicts (%d replaced, %d kept), %d removed",
+             plan.new, plan.identical, plan.conflicts, plan.replaced, plan.kept, plan.removed)
+    return plan
+
+
+def _disjoint(ex: pl.DataFrame, inc: pl.DataFrame) -> MergePlan:
+    """Nothing to compare: one side is empty."""
+    result = ex if inc.height == 0 else inc
+    empty = pl.DataFrame(schema={"datetime": ex.schema["datetime"]})
+    return MergePlan(ex.height, inc.height, inc.height if ex.height == 0 else 0, 0, 0, 0, 0, 0, empty, result)
+
+
+def _plan_slice(ex: pl.DataFrame, inc: pl.DataFrame, precedence, replace_range) -> MergePlan:
     keep_ex = ex
     removed_range = pl.DataFrame(schema=ex.schema)
     if replace_range is not None:
@@ -149,6 +176,4 @@ def plan_merge(existing: pl.DataFrame, incoming: pl.DataFrame, *, precedence: tu
         conflicts=conflicts.height, replaced=c.get("incoming", 0) + repl_forced, kept=c.get("kept", 0),
         removed=removed, conflict_rows=conflicts, result=conform(result),
     )
-    log.info("merge plan: %d new, %d identical, %d conflicts (%d replaced, %d kept), %d removed",
-             plan.new, plan.identical, plan.conflicts, plan.replaced, plan.kept, plan.removed)
     return plan
