@@ -35,6 +35,7 @@ import numpy as np
 import polars as pl
 
 from .calendar import SessionCalendar
+from .errors import InputError
 from .importers.ninjatrader import ParsedExport, Placed, Reject, to_bars
 
 log = logging.getLogger(__name__)
@@ -129,11 +130,15 @@ def _sample(parsed: ParsedExport) -> ParsedExport:
                         parsed.rows_read, parsed.rows[idx], list(parsed.notes))
 
 
-def calendar_fit(bars: pl.DataFrame, calendar: SessionCalendar) -> tuple[float, float, pl.Series]:
-    """(in_session share, edge_fit share, in_session mask) of bars placed in UTC."""
+def calendar_fit(bars: pl.DataFrame, calendar: SessionCalendar,
+                 ins: pl.Series | None = None) -> tuple[float, float, pl.Series]:
+    """(in_session share, edge_fit share, in_session mask) of bars placed in UTC.
+
+    ``ins`` (the in-session mask) may be given when it was computed already."""
     if bars.height == 0:
         return 0.0, 0.0, pl.Series(dtype=pl.Boolean)
-    ins = calendar.label(bars["datetime"])["in_session"]
+    if ins is None:
+        ins = calendar.label(bars["datetime"])["in_session"]
     t = bars["datetime"]
     gap = pl.duration(minutes=RUN_GAP_MIN)
     edges = pl.DataFrame({"t": t, "ok": ins}).with_columns(
@@ -179,6 +184,11 @@ def rank_zones(parsed: ParsedExport, calendar: SessionCalendar, *, configured_tz
     interval : str, optional
         Bar interval (``1m``), inferred when None.
     """
+    return _rank(parsed, calendar, configured_tz=configured_tz, master=master, tick=tick, interval=interval)[0]
+
+
+def _rank(parsed: ParsedExport, calendar: SessionCalendar, *, configured_tz: str,
+          master: pl.DataFrame | None, tick: float, interval: str | None):
     zones = list(dict.fromkeys([*CANDIDATE_ZONES, configured_tz]))
     stamps = ("open",) if parsed.is_tick else ("close", "open")
     sample = _sample(parsed)
@@ -187,8 +197,17 @@ def rank_zones(parsed: ParsedExport, calendar: SessionCalendar, *, configured_tz
         for st in stamps:
             try:
                 placed[(tz, st)] = to_bars(sample, tz, stamp=st, interval=interval).bars
-            except Exception:  # non-existent local times in this zone: it cannot be the zone
+            except InputError:  # non-existent local times in this zone: it cannot be the zone
                 placed[(tz, st)] = None  # type: ignore[assignment]
+    # one calendar lookup for every candidate (the session table is built once)
+    real = [(k, b) for k, b in placed.items() if b is not None and b.height]
+    masks: dict[tuple[str, str], pl.Series] = {}
+    if real:
+        lab = calendar.label(pl.concat([b["datetime"] for _, b in real]))["in_session"]
+        off = 0
+        for k, b in real:
+            masks[k] = lab.slice(off, b.height)
+            off += b.height
     use_match = False
     lo = hi = None
     if master is not None and master.height:
@@ -200,7 +219,7 @@ def rank_zones(parsed: ParsedExport, calendar: SessionCalendar, *, configured_tz
         if bars is None:
             fits[key] = (0.0, 0.0, 0.0 if use_match else None)
             continue
-        ins, edge, _ = calendar_fit(bars, calendar)
+        ins, edge, _ = calendar_fit(bars, calendar, masks.get(key))
         mr = None
         if use_match:
             inrange = bars.filter(pl.col("datetime").is_between(lo, hi))
@@ -215,7 +234,7 @@ def rank_zones(parsed: ParsedExport, calendar: SessionCalendar, *, configured_tz
             score = (score + mr / best_mr) / 2
         out.append(ZoneScore(tz, st, score, ins, edge, mr))
     out.sort(key=lambda z: (-z.score, z.tz != configured_tz, z.stamp != "close"))
-    return out
+    return out, masks, sample is not parsed
 
 
 def overlap_stats(bars: pl.DataFrame, master: pl.DataFrame | None, tick: float) -> Overlap:
@@ -265,8 +284,12 @@ def verify_parsed(parsed: ParsedExport, calendar: SessionCalendar, *, tz: str, s
         outside = 0
         notes.append("daily bars are labelled by date: zone detection does not apply")
     else:
-        ranking = rank_zones(parsed, calendar, configured_tz=tz, master=master, tick=tick, interval=interval)
-        outside = int(bars.height - calendar.label(bars["datetime"])["in_session"].sum()) if bars.height else 0
+        ranking, masks, sampled = _rank(parsed, calendar, configured_tz=tz, master=master, tick=tick,
+                                        interval=interval)
+        mask = masks.get((tz, stamp_used))
+        if sampled or mask is None or mask.len() != bars.height:
+            mask = calendar.label(bars["datetime"])["in_session"] if bars.height else pl.Series([], dtype=pl.Boolean)
+        outside = int(bars.height - mask.sum())
     ov = overlap_stats(bars, None if parsed.is_daily else master, tick)
     verdict, msg = _verdict(bars, ranking, ov, tz, stamp_used, placed.interval_minutes)
     rep = VerifyReport(
