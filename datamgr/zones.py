@@ -276,7 +276,7 @@ def verify_parsed(parsed: ParsedExport, calendar: SessionCalendar, *, tz: str, s
     placed = to_bars(parsed, tz, stamp=stamp, interval=interval)
     bars = placed.bars
     stamp_used = "date" if parsed.is_daily else ("open" if parsed.is_tick else stamp)
-    notes: list[str] = []
+    notes: list[str] = list(parsed.notes)
     if placed.interval_inferred:
         notes.append(f"interval inferred from the data: {placed.interval_minutes}m")
     if parsed.is_daily:

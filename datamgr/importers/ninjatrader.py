@@ -7,6 +7,8 @@ Accepted layouts (detected from the first data line; the file name is display-on
     nt8-tick     yyyyMMdd HHmmss fffffff;price;volume              (aggregated to 1m bars)
     nt8-tick-ba  yyyyMMdd HHmmss fffffff;last;bid;ask;volume
     csv-header   Date,Time,Open,High,Low,Close,Volume  or  DateTime,Open,...  (',' or ';')
+    csv-header-daily  Date,Open,High,Low,Close,Volume (no time column: daily bars; extra columns
+                 such as Yahoo's "Adj Close" are ignored; newest-first files are read oldest first)
 
 Dialect handling: UTF-8 BOM stripped; CRLF / LF / CR line ends; blank lines and repeated header
 lines skipped; one trailing separator per line tolerated; decimal comma when the separator is
@@ -44,13 +46,15 @@ DAILY = "nt8-daily"
 TICK = "nt8-tick"
 TICK_BA = "nt8-tick-ba"
 CSV = "csv-header"
-FORMATS = (MINUTE, DAILY, TICK, TICK_BA, CSV)
+CSV_DAILY = "csv-header-daily"
+FORMATS = (MINUTE, DAILY, TICK, TICK_BA, CSV, CSV_DAILY)
 _EXPECT = {
     MINUTE: "yyyyMMdd HHmmss;open;high;low;close;volume",
     DAILY: "yyyyMMdd;open;high;low;close;volume",
     TICK: "yyyyMMdd HHmmss fffffff;price;volume",
     TICK_BA: "yyyyMMdd HHmmss fffffff;last;bid;ask;volume",
     CSV: "Date,Time,Open,High,Low,Close,Volume (or DateTime,Open,...)",
+    CSV_DAILY: "Date,Open,High,Low,Close,Volume",
 }
 _RE = {
     MINUTE: r"^\d{8} \d{6}$",
@@ -102,7 +106,7 @@ class ParsedExport:
 
     @property
     def is_daily(self) -> bool:
-        return self.format == DAILY
+        return self.format in (DAILY, CSV_DAILY)
 
     @property
     def is_tick(self) -> bool:
@@ -234,8 +238,14 @@ def parse_export(data: bytes, name: str) -> ParsedExport:
     split = lines.select("line", "text", pl.col("text").str.split_exact(sep, n - 1).struct.rename_fields(
         cols).alias("f")).unnest("f")
     out = _typed(split, fmt, cols, decimal_comma, name)
+    notes = []
+    if fmt == CSV and "time" not in cols and "datetime" not in cols:
+        fmt = CSV_DAILY  # Date,Open,High,Low,Close,Volume: one bar per date
+    if out.height > 1 and out["stamp"].diff().drop_nulls().max() < dt.timedelta(0):
+        out = out.reverse()  # newest first (as Yahoo writes CSVs): read oldest first
+        notes.append("rows were newest first; read oldest first")
     log.info("parsed %s: %s, %d rows", name, fmt, out.height)
-    return ParsedExport(name, fmt, sep, decimal_comma, rows_read, out)
+    return ParsedExport(name, fmt, sep, decimal_comma, rows_read, out, notes)
 
 
 def _fast_path(data: bytes, name: str) -> ParsedExport | None:

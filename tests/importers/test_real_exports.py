@@ -111,3 +111,17 @@ def test_real_export_imports_with_the_bar_count_and_range_of_its_lines(real_data
     rep = verify_export(settings, ticker, data, name, tz=tz, stamp=stamp)
     assert rep.overlap.bars == len(stamps) and rep.overlap.match_rate == 1.0
     assert rep.overlap.best_shift_minutes == 0 and rep.overlap.volume_ratio == 1.0
+
+
+def test_yahoo_daily_csv_newest_first_is_read_as_daily_bars_oldest_first(real_data_dir, settings):
+    path = real_data_dir / "spy-2011-yahoofinance.csv"
+    rows = [ln.split(",") for ln in path.read_text().splitlines()[1:] if ln.strip()]
+    dates = sorted(dt.date.fromisoformat(r[0]) for r in rows)
+    data, name = read_input(path)
+    rep = verify_export(settings, "SPY", data, name)
+    assert rep.format == "csv-header-daily" and rep.verdict == "SUCCESS"
+    assert rep.rows_parsed == len(rows) and not rep.rejects
+    assert (rep.start.date(), rep.end.date()) == (dates[0], dates[-1])
+    assert any("newest first" in n for n in rep.notes)
+    res = import_export(settings, "SPY", data, name, no_derived=True)
+    assert res.timeframe == "1d" and Store(settings).read_meta("SPY", "1d").rows == len(rows)
