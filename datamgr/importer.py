@@ -271,7 +271,7 @@ def guess_ticker(name: str, settings: Settings) -> str | None:
 def describe_export(settings: Settings, data: bytes, name: str, *, tz: str,
                     stamp: str = "close") -> dict[str, Any]:
     """Format, rows and range (ET) of an export placed in ``tz``; what the import page lists."""
-    from .importers.ninjatrader import to_bars
+    from .importers.placing import to_bars
 
     parsed = parse_export(data, name)
     placed = to_bars(parsed, tz, stamp=stamp)
@@ -290,7 +290,7 @@ def overlap_frame(settings: Settings, ticker: str, data: bytes, name: str, *, tz
     Columns: ``datetime`` (ET), ``existing`` and ``incoming`` (Float64, null where absent);
     thinned to at most ``max_points`` rows.
     """
-    from .importers.ninjatrader import to_bars
+    from .importers.placing import to_bars
 
     parsed = parse_export(data, name)
     bars = to_bars(parsed, tz, stamp=stamp, interval=interval).bars

@@ -36,7 +36,8 @@ import polars as pl
 
 from .calendar import SessionCalendar
 from .errors import InputError
-from .importers.ninjatrader import ParsedExport, Placed, Reject, to_bars
+from .importers.ninjatrader import ParsedExport, Reject
+from .importers.placing import Placed, to_bars
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ lines skipped; one trailing separator per line tolerated; decimal comma when the
 text and what was expected: empty file, header only, NUL bytes / UTF-16, wrong field counts,
 unparseable dates or numbers.
 
-The parser only reads text; :mod:`datamgr.importers.timing` style work (zone, close->open shift,
+The parser only reads text; :mod:`datamgr.importers.placing` does the time work (zone, close->open shift,
 DST) is done by :func:`to_bars`, so zone detection can try several zones on one parse.
 Two paths: a clean NT8 minute/daily file (the big ones) is read by polars' multi-threaded CSV
 reader with a fixed schema; anything else, or anything that reader does not accept, goes through
@@ -36,8 +36,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from ..errors import InputError, ParseError
-from ..schema import conform
+from ..errors import ParseError
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +119,7 @@ class ParsedExport:
 # ----------------------------------------------------------------------------- decoding
 def _clean(data: bytes, name: str) -> bytes:
     """Reject empty / UTF-16 / NUL input; strip a UTF-8 BOM; normalise CRLF and CR to LF."""
-    if not data.strip():
+    if not data or data.isspace():  # isspace: no copy of a big file
         raise ParseError(f"{name}: line 1: file is empty; expected NinjaTrader export lines", file=name, line=1)
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
         msg = f"{name}: line 1: file is UTF-16 encoded; expected UTF-8/ASCII text (re-export as UTF-8)"
@@ -256,7 +255,7 @@ def _fast_path(data: bytes, name: str) -> ParsedExport | None:
     import re
 
     m = re.match(rb"^(\d{8} \d{6}|\d{8});[^,;]+;[^,;]+;[^,;]+;[^,;]+;[^,;]+$", first.strip())
-    if not m or data[:1] in (b"\n", b"\r") or b"\n\n" in data or b"\n\r\n" in data:
+    if not m or data[:1] in (b"\n", b"\r"):  # blank lines inside show up as null rows below
         return None
     fmt = MINUTE if b" " in m.group(1) else DAILY
     schema = {"datetime": pl.String, **{c: pl.Float64 for c in _PRICES}, "volume": pl.Int64}
@@ -373,127 +372,4 @@ def _csv_stamp(df: pl.DataFrame, name: str) -> tuple[pl.Expr, str]:
                "datetime")
 
 
-# ----------------------------------------------------------------------------- to bars
-@dataclass
-class Placed:
-    """Bars in UTC (canonical schema, open times) plus rows rejected and notes."""
-
-    bars: pl.DataFrame
-    lines: pl.Series
-    rejects: list[Reject]
-    interval_minutes: int
-    interval_inferred: bool
-
-
-def infer_interval(stamps: pl.Series) -> int:
-    """Most common positive step between consecutive stamps (first 100 000), in whole minutes (>= 1)."""
-    d = stamps.head(100_000).diff().dt.total_minutes().drop_nulls()
-    d = d.filter(d > 0)
-    if d.len() == 0:
-        return 1
-    return max(1, int(d.mode().min()))
-
-
-def localize(stamps: pl.Series, tz: str) -> pl.Series:
-    """Local wall-clock stamps -> UTC. Fall-back repeats resolved by order; non-existent -> null."""
-    if tz == "UTC":
-        return stamps.dt.replace_time_zone("UTC")
-    s = stamps.dt.replace_time_zone(tz, ambiguous="null", non_existent="null")
-    if s.null_count():  # ambiguous (fall back) or non-existent (spring forward): only those rows
-        idx = s.is_null().arg_true()
-        sub = stamps.gather(idx)
-        second = (sub <= stamps.cum_max().shift(1).gather(idx)).fill_null(False)
-        f = pl.DataFrame({"t": sub, "second": second}).select(
-            pl.when(pl.col("second"))
-            .then(pl.col("t").dt.replace_time_zone(tz, ambiguous="latest", non_existent="null"))
-            .otherwise(pl.col("t").dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null"))
-        ).to_series()
-        s = s.scatter(idx, f)
-    return s.dt.convert_time_zone("UTC")
-
-
-def to_bars(parsed: ParsedExport, tz: str, *, stamp: str = "close", interval: str | None = None) -> Placed:
-    """Place parsed rows in time and build canonical bars (``source="ninjatrader"``).
-
-    Parameters
-    ----------
-    parsed : ParsedExport
-    tz : str
-        Zone the export was written in (IANA name or ``UTC``).
-    stamp : {"close", "open"}
-        NinjaTrader stamps bars at their close: ``close`` shifts every stamp back by the interval.
-        Ignored for daily bars (labelled by date) and ticks (exact trade times).
-    interval : str, optional
-        ``"1m"``, ``"5m"``... ; inferred from the stamps when None.
-
-    Raises
-    ------
-    InputError
-        A local time that does not exist (spring forward), listing the lines.
-    """
-    rows = parsed.rows
-    if parsed.is_daily:
-        bars = rows.select(pl.col("stamp").dt.replace_time_zone("UTC").alias("datetime"), *_PRICES, "volume")
-        return _finish(parsed, bars, rows["line"], [], 1440, False)
-    utc = localize(rows["stamp"], tz)
-    if utc.null_count():
-        bad = rows.filter(utc.is_null())
-        first = bad["line"].head(10).to_list()
-        texts = parsed.texts(first)
-        listed = ", ".join(f"line {ln} ({texts.get(ln, '')})" for ln in first)
-        more = f" and {bad.height - 10} more" if bad.height > 10 else ""
-        msg = (f"{parsed.name}: {bad.height} time(s) that do not exist in {tz} (spring-forward DST gap): "
-               f"{listed}{more}; expected wall-clock times of {tz} — is the zone right?")
-        raise InputError(msg, file=parsed.name, line=int(bad["line"][0]), field="datetime")
-    if parsed.is_tick:
-        ticks = rows.with_columns(utc.alias("t")).sort("t", maintain_order=True)
-        bars = ticks.group_by(pl.col("t").dt.truncate("1m").alias("datetime"), maintain_order=True).agg(
-            pl.col("open").first(), pl.col("high").max(), pl.col("low").min(), pl.col("close").last(),
-            pl.col("volume").sum(), pl.col("line").first())
-        return _finish(parsed, bars.drop("line"), bars["line"], [], 1, False)
-    inferred = interval is None
-    minutes = infer_interval(utc) if inferred else parse_interval(interval)
-    if stamp not in ("close", "open"):
-        raise InputError(f"stamp {stamp!r} not understood; expected 'close' or 'open'", field="stamp")
-    shift = pl.duration(minutes=minutes) if stamp == "close" else pl.duration(minutes=0)
-    bars = rows.select((utc - pl.select(shift).item()).alias("datetime"), *_PRICES, "volume")
-    return _finish(parsed, bars, rows["line"], [], minutes, inferred)
-
-
-def parse_interval(text: str) -> int:
-    """``"1m"`` -> 1, ``"5m"`` -> 5, ``"1h"`` -> 60; InputError otherwise."""
-    import re
-
-    m = re.fullmatch(r"\s*(\d+)\s*(m|min|h)\s*", str(text))
-    if not m or int(m.group(1)) == 0:
-        raise InputError(f"interval {text!r} not understood; expected e.g. 1m, 5m, 1h", field="interval")
-    return int(m.group(1)) * (60 if m.group(2) == "h" else 1)
-
-
-def _finish(parsed: ParsedExport, bars: pl.DataFrame, lines: pl.Series, rejects: list[Reject],
-            minutes: int, inferred: bool) -> Placed:
-    """Split off rows breaking invariants (listed with reasons); return clean sorted bars."""
-    b = bars.with_columns(pl.lit("ninjatrader").alias("source"), lines.alias("line"))
-    b = b.with_columns(pl.col("datetime").cast(pl.Datetime("us", "UTC")))
-    prev = pl.col("datetime").cum_max().shift(1)
-    reasons = [
-        ("price <= 0", pl.any_horizontal([pl.col(c) <= 0 for c in _PRICES])),
-        ("price is NaN or infinite", pl.any_horizontal([~pl.col(c).is_finite() for c in _PRICES])),
-        ("high < low", pl.col("high") < pl.col("low")),
-        ("low above open/close", pl.col("low") > pl.min_horizontal("open", "close")),
-        ("high below open/close", pl.col("high") < pl.max_horizontal("open", "close")),
-        ("negative volume", pl.col("volume") < 0),
-        ("duplicate time stamp (an earlier line has it)", (pl.col("datetime") == prev).fill_null(False)),
-        ("time stamp out of order", (pl.col("datetime") < prev).fill_null(False)),
-    ]
-    flag = b.with_columns([e.fill_null(False).alias(f"_r{i}") for i, (_, e) in enumerate(reasons)])
-    anyr = pl.any_horizontal([pl.col(f"_r{i}") for i in range(len(reasons))])
-    bad = flag.filter(anyr)
-    if bad.height:
-        texts = parsed.texts(bad["line"].to_list())
-        for r in bad.iter_rows(named=True):  # only the rejected rows, normally few
-            why = "; ".join(n for i, (n, _) in enumerate(reasons) if r[f"_r{i}"])
-            rejects.append(Reject(int(r["line"]), why, texts.get(int(r["line"]), "")))
-    # every kept row is later than all rows before it: strictly increasing, no sort needed
-    good = flag.filter(~anyr).with_columns(pl.col("datetime").set_sorted())
-    return Placed(conform(good), good["line"], rejects, minutes, inferred)
+from .placing import Placed, infer_interval, localize, parse_interval, to_bars  # noqa: E402, F401
