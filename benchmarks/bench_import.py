@@ -83,8 +83,8 @@ def make_exports(years: int) -> tuple[Path, Path]:
         import polars as pl
 
         bars = _bars(END.replace(year=END.year - years + 1, month=1, day=1), END + dt.timedelta(days=6))
-        cut = dt.datetime.combine(END, dt.time(22), dt.timezone.utc)
-        first = dt.datetime.combine(END - dt.timedelta(days=4), dt.time(), dt.timezone.utc)
+        cut = dt.datetime.combine(END, dt.time(22), dt.UTC)
+        first = dt.datetime.combine(END - dt.timedelta(days=4), dt.time(), dt.UTC)
         _write_export(bars.filter(pl.col("datetime") < cut), full)
         _write_export(bars.filter(pl.col("datetime") >= first), week)
     return full, week

@@ -16,8 +16,8 @@ lines skipped; one trailing separator per line tolerated; decimal comma when the
 text and what was expected: empty file, header only, NUL bytes / UTF-16, wrong field counts,
 unparseable dates or numbers.
 
-The parser only reads text; :mod:`datamgr.importers.placing` does the time work (zone, close->open shift,
-DST) is done by :func:`to_bars`, so zone detection can try several zones on one parse.
+The parser only reads text; the time work (zone, close->open shift, DST) is
+:func:`datamgr.importers.placing.to_bars`, so zone detection can try several zones on one parse.
 Two paths: a clean NT8 minute/daily file (the big ones) is read by polars' multi-threaded CSV
 reader with a fixed schema; anything else, or anything that reader does not accept, goes through
 the careful path, where rows are one polars string column (``str.split`` on the whole text) so
