@@ -110,9 +110,15 @@ def child(case: str, export: Path, folder: Path, master: Path | None) -> dict:
         from datamgr.importer import import_export
 
         s = Settings.load(data_dir=folder, env={})
-        res = import_export(s, "ES1", export.read_bytes(), export.name, tz=TZ, no_derived=True)
+        marks: list[tuple[str, float]] = []
+
+        def progress(done: int, total: int, msg: str) -> None:
+            marks.append((msg, time.perf_counter()))
+
+        res = import_export(s, "ES1", export.read_bytes(), export.name, tz=TZ, no_derived=True, progress=progress)
+        stages = {a[0].split(" ")[0]: round(b[1] - a[1], 2) for a, b in zip(marks, marks[1:])}
         extra = {"new": res.plan.new, "identical": res.plan.identical, "rows": res.plan.result_rows,
-                 "verdict": res.verify.verdict}
+                 "verdict": res.verify.verdict, "stages": stages}
     elif case.startswith("naive"):
         import pandas as pd
 

@@ -58,8 +58,13 @@ for up in uploads:
         tz = c2.selectbox("Export time zone", zones, key=f"tz:{fid}")
         stamp = c3.radio("Bar stamps", ["close", "open"], horizontal=True, key=f"stamp:{fid}",
                          help="NinjaTrader stamps a bar at its close; the import stores open times.")
-        try:
-            info = describe_export(s, data, name, tz=tz, stamp=stamp)
+        try:  # parsed once per (file, zone, stamp), not on every rerun
+            dkey = ("describe", tz, stamp)
+            cached = st.session_state.get(f"describe:{fid}")
+            if not cached or cached[0] != dkey:
+                cached = (dkey, describe_export(s, data, name, tz=tz, stamp=stamp))
+                st.session_state[f"describe:{fid}"] = cached
+            info = cached[1]
         except DataMgrError as err:
             st.error(str(err), icon=":material/error:")
             continue
@@ -76,8 +81,9 @@ for up in uploads:
         if b1.button("Verify", key=f"btn_verify:{fid}", type="primary"):
             with st.spinner("Verifying alignment…"):
                 try:
-                    st.session_state[f"verify:{fid}"] = (key, verify_export(s, tick, data, name, tz=tz,
-                                                                            stamp=stamp))
+                    rep_ = verify_export(s, tick, data, name, tz=tz, stamp=stamp)
+                    ofr_ = overlap_frame(s, tick, data, name, tz=tz, stamp=stamp) if rep_.overlap.bars else None
+                    st.session_state[f"verify:{fid}"] = (key, rep_, ofr_)
                 except DataMgrError as err:
                     st.error(str(err))
         ver = st.session_state.get(f"verify:{fid}")
@@ -97,7 +103,7 @@ for up in uploads:
                 st.caption(f"Overlap with the master: {ov.bars:,} bars, {_fmt_pct(ov.match_rate)} within one "
                            f"tick, best shift {ov.best_shift_minutes:+d} min, median volume ratio "
                            f"{ov.volume_ratio}")
-                ofr = overlap_frame(s, tick, data, name, tz=tz, stamp=stamp)
+                ofr = ver[2]
                 fig = go.Figure()
                 fig.add_scatter(x=ofr["datetime"].to_list(), y=ofr["existing"].to_list(), name="existing",
                                 mode="lines")
