@@ -1,14 +1,17 @@
-"""SOP wrapper: ``python scripts/import_ninjatrader.py FILE TICKER [INTERVAL] [--tz Z] ...``
-== ``python -m datamgr import FILE TICKER [INTERVAL] ...``."""
+"""SOP: merge a NinjaTrader export into the 1-minute master (backed up, atomic, journaled).
 
-from __future__ import annotations
+    python scripts/import_ninjatrader.py "path/to/ES Monday.csv" ES1 1m
+        [--tz ZONE] [--stamp close|open] [--replace [FROM..TO]] [--dry-run] [--no-derived]
+        [--strict] [--force] [--json] [--data-dir DIR]
+
+Same as ``python -m datamgr import FILE TICKER [INTERVAL] ...``. Exit 0 done, 1 verification
+failed (nothing written), 2 bad input, 3 locked.
+"""
 
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import _bootstrap  # noqa: F401
 
-from datamgr.cli import main  # noqa: E402
+from datamgr.cli import main
 
-if __name__ == "__main__":
-    sys.exit(main(["import", *sys.argv[1:]]))
+sys.exit(main(["import", *sys.argv[1:]]))

@@ -1,14 +1,16 @@
-"""SOP wrapper: ``python scripts/verify_import_alignment.py FILE TICKER [--tz Z] ...``
-== ``python -m datamgr verify FILE TICKER ...``."""
+"""SOP: check a NinjaTrader export's alignment before importing it (writes nothing).
 
-from __future__ import annotations
+    python scripts/verify_import_alignment.py "path/to/ES Monday.csv" ES1 --tz "America/Los_Angeles"
+        [--stamp close|open] [--interval 1m] [--json] [--data-dir DIR]
+
+Same as ``python -m datamgr verify FILE TICKER ...``. Exit 0 ``SUCCESS: Data is aligned.``,
+1 ``FAIL: ...``, 2 bad input.
+"""
 
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import _bootstrap  # noqa: F401
 
-from datamgr.cli import main  # noqa: E402
+from datamgr.cli import main
 
-if __name__ == "__main__":
-    sys.exit(main(["verify", *sys.argv[1:]]))
+sys.exit(main(["verify", *sys.argv[1:]]))
