@@ -370,6 +370,3 @@ def _csv_stamp(df: pl.DataFrame, name: str) -> tuple[pl.Expr, str]:
             return txt, f
     raise _err(name, int(first["line"]), str(first["text"]), f"date/time {sample!r} not understood", CSV,
                "datetime")
-
-
-from .placing import Placed, infer_interval, localize, parse_interval, to_bars  # noqa: E402, F401

@@ -11,7 +11,8 @@ from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 from nt_builders import Dialect, make_bars, render, render_ticks
 
-from datamgr.importers.ninjatrader import CSV, DAILY, MINUTE, TICK, TICK_BA, parse_export, to_bars
+from datamgr.importers.ninjatrader import CSV, DAILY, MINUTE, TICK, TICK_BA, parse_export
+from datamgr.importers.placing import to_bars
 
 UTC = dt.UTC
 START = dt.datetime(2025, 1, 6, 15, 0, tzinfo=UTC)
@@ -122,3 +123,18 @@ def test_random_valid_bars_round_trip_through_every_dialect(d, bars, tz):
     placed = to_bars(parsed, tz, stamp="close", interval="1m")
     assert placed.rejects == []
     _same(placed.bars, bars)
+
+
+@pytest.mark.parametrize("tz", ["America/Los_Angeles", "America/Chicago", "America/New_York"])
+def test_hour_offset_localisation_equals_polars_row_by_row_across_two_dst_years(tz):
+    from datamgr.importers.placing import localize
+
+    t = pl.datetime_range(dt.datetime(2023, 1, 1), dt.datetime(2025, 1, 1), "7m", eager=True)
+    got = localize(t, tz)
+    plain = t.dt.replace_time_zone(tz, ambiguous="null", non_existent="null")
+    ok = plain.is_not_null()
+    assert got.filter(ok).equals(plain.filter(ok).dt.convert_time_zone("UTC"))
+    # the spring-forward gap has no instants; the repeated fall-back hour got both passes in order
+    assert got.null_count() == t.filter(~ok).filter(
+        t.filter(~ok).dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null").is_null()).len()
+    assert got.drop_nulls().is_sorted()
