@@ -78,6 +78,7 @@ class ImportResult:
             "written": self.written, "generation": self.write.generation if self.write else None,
             "dry_run": self.dry_run,
             "conflict_rows": p.to_json()["conflict_rows"] if p else [],
+            "derived": self.derived.to_json() if hasattr(self.derived, "to_json") else None,
             "derived_error": self.derived_error, "notes": self.notes + v.notes,
         }
 
@@ -244,10 +245,13 @@ def _regenerate(settings: Settings, ticker: str, progress: Progress) -> tuple[An
     except ImportError:
         return None, "derived regeneration is not available in this build"
     try:
-        return regenerate(settings, ticker, progress=progress), None
+        rep = regenerate(settings, ticker, progress=progress)
     except DataMgrError as err:
         log.warning("derived regeneration failed after import: %s", err)
         return None, str(err)
+    if getattr(rep, "ok", True) is False:  # a step failed; the others' outputs are as they were
+        return rep, f"step {getattr(rep, 'failed_step', '?')} failed: {getattr(rep, 'error', '')}"
+    return rep, None
 
 
 # ----------------------------------------------------------------------------- page helpers
