@@ -20,6 +20,8 @@ COMMANDS = [
     "demo",
     "journal",
     "backup",
+    "verify",
+    "import_",
     "continuity",
     "health",
 ]

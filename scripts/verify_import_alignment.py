@@ -1,0 +1,16 @@
+"""SOP: check a NinjaTrader export's alignment before importing it (writes nothing).
+
+    python scripts/verify_import_alignment.py "path/to/ES Monday.csv" ES1 --tz "America/Los_Angeles"
+        [--stamp close|open] [--interval 1m] [--json] [--data-dir DIR]
+
+Same as ``python -m datamgr verify FILE TICKER ...``. Exit 0 ``SUCCESS: Data is aligned.``,
+1 ``FAIL: ...``, 2 bad input.
+"""
+
+import sys
+
+import _bootstrap  # noqa: F401
+
+from datamgr.cli import main
+
+sys.exit(main(["verify", *sys.argv[1:]]))
