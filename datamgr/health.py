@@ -302,6 +302,15 @@ def _collapse(starts: np.ndarray, ends: np.ndarray, n: np.ndarray) -> list[Gap]:
                 clock=f"{r['cs']}-{r['ce']} ET") for r in agg.iter_rows(named=True)]
 
 
+def expected_between(cal, start: dt.datetime, end: dt.datetime) -> int:
+    """Expected 1-minute bars whose open lies in ``[start, end]`` (the file's first and last bar)."""
+    seg = cal.segments(start.date() - dt.timedelta(days=1), end.date() + dt.timedelta(days=1))
+    s = seg["start"].to_numpy().astype("datetime64[us]").astype("int64")
+    x = seg["end"].to_numpy().astype("datetime64[us]").astype("int64")
+    lo, hi = _us(start), _us(end) + MINUTE_US
+    return int(np.clip(np.minimum(x, hi) - np.maximum(s, lo), 0, None).sum() // MINUTE_US)
+
+
 def quick_flags(settings, ticker: str, meta) -> list[str]:
     """Cheap health flags for the inventory, from a file's footer metadata only.
 
@@ -315,7 +324,7 @@ def quick_flags(settings, ticker: str, meta) -> list[str]:
     Returns
     -------
     list of str
-        ``"stale: N sessions behind"`` when the last bar is more than one session old;
+        ``"behind: N sessions"`` when the last bar is more than one session old;
         ``"gaps: ~N missing minutes"`` when the file holds fewer rows than the calendar expects
         between its first and last bar (an estimate: stray bars count as rows);
         ``"footer: ..."`` for footer problems. Empty when nothing looks wrong.
@@ -328,12 +337,8 @@ def quick_flags(settings, ticker: str, meta) -> list[str]:
     cal = calendar_for(settings, ticker)
     st = staleness(meta.end, cal)
     if st.sessions > 1:
-        flags.append(f"stale: {st.sessions} sessions behind")
-    seg = cal.segments(meta.start.date() - dt.timedelta(days=1), meta.end.date() + dt.timedelta(days=1))
-    s = seg["start"].to_numpy().astype("datetime64[us]").astype("int64")
-    x = seg["end"].to_numpy().astype("datetime64[us]").astype("int64")
-    lo, hi = _us(meta.start), _us(meta.end) + MINUTE_US
-    expected = int(np.clip(np.minimum(x, hi) - np.maximum(s, lo), 0, None).sum() // MINUTE_US)
+        flags.append(f"behind: {st.sessions} sessions")
+    expected = expected_between(cal, meta.start, meta.end)
     if expected > meta.rows:
         flags.append(f"gaps: ~{expected - meta.rows:,} missing minutes")
     return flags

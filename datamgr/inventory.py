@@ -53,6 +53,7 @@ class FileInfo:
     generation: int | None = None
     built_from: dict[str, Any] | None = None
     flags: list[str] = field(default_factory=list)
+    meta: FileMeta | None = field(default=None, repr=False)  # footer of a bar file
 
     def to_json(self, tz: str) -> dict[str, Any]:
         return {
@@ -90,7 +91,7 @@ def scan(settings: Settings) -> list[FileInfo]:
             continue
         out.append(_other(p))
     _flag_stale(out)
-    _add_coverage(settings, out)
+    _add_health(settings, out)
     order = {"market": 0, "derived": 1, "other": 2}
     out.sort(key=lambda f: (order[f.category], f.ticker or "", TIMEFRAMES.index(f.timeframe)
                             if f.timeframe in TIMEFRAMES else 99, f.name))
@@ -159,7 +160,7 @@ def _bar_entry(p: Path, ticker: str, tf: str) -> FileInfo:
         name=p.name, category="market", ticker=ticker, timeframe=tf, role=role, path=str(p),
         size_bytes=meta.size_bytes, last_updated=meta.mtime, rows=meta.rows, start=meta.start,
         end=meta.end, generation=meta.generation, built_from=meta.built_from,
-        flags=list(meta.problems),
+        flags=list(meta.problems), meta=meta,
     )
     if meta.rows == 0 and not meta.problems:
         info.flags.append("empty file")
@@ -245,28 +246,22 @@ def _flag_stale(files: list[FileInfo]) -> None:
             f.flags.append(f"stale: {label} data is older than Parquet data")
 
 
-def _add_coverage(settings: Settings, files: list[FileInfo]) -> None:
-    from .calendar import get_calendar
-    from .errors import ConfigError
+def _add_health(settings: Settings, files: list[FileInfo]) -> None:
+    """Coverage and the cheap health flags of each 1m master (footer + calendar only)."""
+    from .calendar import calendar_for
+    from .errors import DataMgrError
+    from .health import expected_between, quick_flags
 
     for f in files:
         if f.role != "master" or not f.rows or f.start is None or f.end is None:
             continue
         try:
-            cal = get_calendar(settings.instrument(f.ticker or "").calendar)
-        except ConfigError:
+            cal = calendar_for(settings, f.ticker or "")
+            flags = quick_flags(settings, f.ticker or "", f.meta)
+            expected = expected_between(cal, f.start, f.end)
+        except DataMgrError as err:  # e.g. an unknown calendar or a broken overrides file
+            f.flags.append(f"health not checked: {err}")
             continue
-        counts = cal.expected_counts(f.start.date(), (f.end + dt.timedelta(days=1)).date())
-        label = cal.label(_series([f.start, f.end]))["trading_day"].to_list()
-        first, last = label[0] or f.start.date(), label[1] or f.end.date()
-        expected = int(counts.filter((counts["trading_day"] >= first) & (counts["trading_day"] <= last))["expected"].sum())
+        f.flags.extend(fl for fl in flags if not fl.startswith("footer: "))  # footer problems already listed
         if expected:
             f.coverage = round(min(f.rows, expected) / expected, 4)
-            if f.coverage < 0.99:
-                f.flags.append(f"gaps: {expected - min(f.rows, expected):,} expected minutes missing")
-
-
-def _series(values: list[dt.datetime]):
-    import polars as pl
-
-    return pl.Series("t", values, dtype=pl.Datetime("us", "UTC"))

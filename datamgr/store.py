@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import filelock
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -98,10 +99,10 @@ def content_sha256(df: pl.DataFrame) -> str:
         h.update(name.encode())
         if s.dtype == pl.String or isinstance(s.dtype, pl.Categorical):
             r = s.cast(pl.String).rle()
-            h.update(r.struct.field("len").to_numpy().tobytes())
+            h.update(np.ascontiguousarray(r.struct.field("len").to_numpy()))
             h.update("\x00".join(r.struct.field("value").fill_null("").to_list()).encode())
         else:
-            h.update(s.to_physical().to_numpy().tobytes())
+            h.update(np.ascontiguousarray(s.to_physical().to_numpy()))
     return h.hexdigest()
 
 
@@ -121,7 +122,7 @@ def read_footer(path: Path) -> FileMeta:
             info = json.loads(kv[META_KEY])
         except json.JSONDecodeError:
             problems.append("corrupt datamgr metadata")
-    cols = tuple(md.schema.to_arrow_schema().names)
+    cols = tuple(md.schema.names)  # Parquet names: no Arrow/pandas schema conversion
     start = end = None
     tcol = next((c for c in ("datetime", "timestamp", "time", "date", "__index_level_0__") if c in cols), None)
     if tcol is None:

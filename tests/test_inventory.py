@@ -56,7 +56,7 @@ def test_coverage_and_the_gap_flag_follow_missing_minutes(store, settings):
     store.write("ES1", "1m", holed, operation="test")
     f = by_name(scan(settings))["ES1_1m.parquet"]
     assert f.coverage == round(holed.height / bars.height, 4)
-    assert "gaps: 300 expected minutes missing" in f.flags
+    assert "gaps: ~300 missing minutes" in f.flags
 
 
 def test_a_flat_legacy_folder_is_classified_and_bookkeeping_is_hidden(settings, week_bars):
