@@ -1,0 +1,103 @@
+"""Web chart chunks (SPEC 8.5): ``web/<T>/<tf>/<period>.json`` + ``web/<T>/index.json``.
+
+A chunk holds compact column arrays ``t`` (epoch seconds of the bar open), ``o, h, l, c, v``.
+Periods follow the trading day of each bar (a trading day is never split): one chunk per month
+(``YYYY-MM``) for 1m and per year (``YYYY``) for the upsampled timeframes.
+
+Decisions where the spec is silent:
+
+* Lineage (``built_from``, ``built_at``, ``datamgr_version``) lives in ``index.json``'s ``meta``;
+  each chunk carries only its own ``meta`` (ticker, timeframe, period, rows, start, end). That
+  way an incremental run rewrites only the chunks whose trading days changed, and a chunk's
+  bytes depend on its bars alone. ``index.json`` lists every chunk with its sha256.
+* The text is built column-wise by polars (float -> shortest round-trip text), not by
+  ``json.dumps`` over millions of Python floats; chunks are written atomically (temp file,
+  fsync, ``os.replace``) like every JSON output.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from ..resample import et_iso
+
+COLS = (("t", "datetime"), ("o", "open"), ("h", "high"), ("l", "low"), ("c", "close"), ("v", "volume"))
+
+
+def period_of(tf: str, day) -> str:
+    """Chunk period (``YYYY-MM`` for 1m, ``YYYY`` otherwise) of a trading day."""
+    return f"{day:%Y-%m}" if tf == "1m" else f"{day:%Y}"
+
+
+def build_chunks(ticker: str, tf: str, frame: pl.DataFrame, periods: set[str] | None = None) -> dict[str, bytes]:
+    """Serialized chunks of one timeframe, keyed by period.
+
+    Parameters
+    ----------
+    frame : pl.DataFrame
+        Bars with ``datetime``, ``open``..``volume`` and ``td`` (trading day).
+    periods : set of str, optional
+        Build only these periods (incremental run); all when None.
+    """
+    unit = "M" if tf == "1m" else "Y"
+    per = frame["td"].to_numpy().astype(f"datetime64[{unit}]")
+    if periods is not None:
+        keep = np.isin(per.astype(str), sorted(periods))
+        frame, per = frame.filter(pl.Series(keep)), per[keep]
+    if frame.height == 0:
+        return {}
+    bounds = np.concatenate([[0], np.flatnonzero(per[1:] != per[:-1]) + 1, [len(per)]])
+    # cast every column to text once, then join slices per chunk (rows are in period order)
+    text = {key: (pl.col(src).dt.epoch("s") if key == "t" else pl.col(src)).cast(pl.String)
+            for key, src in COLS}
+    txt = frame.select(**text)
+    first, last = frame["datetime"].gather(bounds[:-1]), frame["datetime"].gather(bounds[1:] - 1)
+    starts = pl.select(et_iso(pl.lit(first))).to_series().to_list()
+    ends = pl.select(et_iso(pl.lit(last))).to_series().to_list()
+    out: dict[str, bytes] = {}
+    for i in range(len(bounds) - 1):  # one iteration per chunk (month/year), not per bar or day
+        pos, n, period = int(bounds[i]), int(bounds[i + 1] - bounds[i]), str(per[bounds[i]])
+        head = (f'{{"meta":{{"ticker":"{ticker}","timeframe":"{tf}","period":"{period}",'
+                f'"rows":{n},"start":"{starts[i]}","end":"{ends[i]}"}}')
+        body = "".join(f',"{k}":[{txt[k].slice(pos, n).str.join(",").item()}]' for k, _ in COLS)
+        out[period] = (head + body + "}\n").encode()
+    return out
+
+
+def chunk_entry(tf: str, period: str, data: bytes, rows: int, start: str, end: str) -> dict:
+    return {"timeframe": tf, "period": period, "file": f"{tf}/{period}.json", "rows": rows,
+            "start": start, "end": end, "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def entry_from_bytes(tf: str, period: str, data: bytes) -> dict:
+    """Index entry of a serialized chunk (reads its small ``meta`` head back)."""
+    import json
+
+    head = data[: data.index(b',"t":')] + b"}"
+    meta = json.loads(head)["meta"]
+    return chunk_entry(tf, period, data, meta["rows"], meta["start"], meta["end"])
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (temp file in the same folder, fsync, replace)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def web_dir(data_dir: Path, ticker: str) -> Path:
+    return data_dir / "web" / ticker
