@@ -1,0 +1,55 @@
+"""CLI commands: one module per command, each exposing ``add_parser(subparsers)``.
+
+``add_parser`` sets ``func=run`` with ``run(args, settings) -> int``; ``run`` prints through
+:func:`emit` (one JSON object with ``--json``, text otherwise).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+
+def emit(args: Any, payload: dict[str, Any], text: str) -> None:
+    """Print ``payload`` as one JSON object (``--json``) or ``text`` for a person."""
+    if getattr(args, "json", False):
+        sys.stdout.write(json.dumps(payload, default=str) + "\n")
+    else:
+        sys.stdout.write(text.rstrip("\n") + "\n")
+
+
+def progress_printer(args: Any):
+    """A progress callback that draws on stderr when it is a TTY (off otherwise and with --json)."""
+    if getattr(args, "json", False) or not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int, message: str) -> None:
+        width = 30
+        frac = done / total if total else 0
+        bar = "#" * int(frac * width)
+        sys.stderr.write(f"\r[{bar:<{width}}] {frac:4.0%} {message[:60]:<60}")
+        if total and done >= total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    return show
+
+
+def fmt_size(n: int | None) -> str:
+    if n is None:
+        return "—"
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
+def table(rows: list[list[str]], header: list[str]) -> str:
+    """A plain aligned text table."""
+    cols = [header, *rows]
+    widths = [max(len(str(r[i])) for r in cols) for i in range(len(header))]
+    line = lambda r: "  ".join(str(v).ljust(w) for v, w in zip(r, widths))  # noqa: E731
+    return "\n".join([line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)])

@@ -1,0 +1,27 @@
+"""``demo``: write demo 1m bars (source=demo) so every page has something real to show."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+
+from ..config import Settings
+from ..demo import write_demo
+from . import emit, progress_printer
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="write demo data (a few months of synthetic 1m bars, source=demo)")
+    p.add_argument("ticker", nargs="?", default="ES1")
+    p.add_argument("--months", type=int, default=3)
+    p.add_argument("--end", type=dt.date.fromisoformat, default=None, help="last trading day (YYYY-MM-DD)")
+    p.add_argument("--seed", type=int, default=7)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    res = write_demo(settings, args.ticker, months=args.months, end=args.end, seed=args.seed,
+                     progress=progress_printer(args))
+    emit(args, res.to_json(), f"wrote {res.rows_after:,} demo bars to {res.path}" if res.written
+         else f"{res.path} already holds this demo data")
+    return 0

@@ -1,0 +1,108 @@
+"""Demo data: realistic synthetic 1-minute bars on the real session calendar (``source=demo``).
+
+Used by ``python -m datamgr demo``, by the app's first-run offer on an empty folder, and by the
+tests and benchmarks as a data builder. Planted gaps make the Health page show something real.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from .calendar import get_calendar
+from .config import Settings
+from .progress import Progress, report
+from .store import Store, WriteResult
+
+
+@dataclass(frozen=True)
+class PlantedGap:
+    """Minutes removed on purpose: ``[start, end)`` in UTC."""
+
+    start: dt.datetime
+    end: dt.datetime
+
+    @property
+    def minutes(self) -> int:
+        return int((self.end - self.start).total_seconds() // 60)
+
+
+def make_demo_bars(start: dt.date, end: dt.date, *, calendar: str = "CME Globex Equity",
+                   seed: int = 7, tick: float = 0.25, price: float = 5000.0,
+                   gaps: list[PlantedGap] | None = None, source: str = "demo") -> pl.DataFrame:
+    """Bars for every expected minute of trading days ``start..end`` minus ``gaps``.
+
+    A random walk on the tick grid; OHLC invariants hold; volume follows a U-shaped intraday
+    profile, heavier in regular trading hours. Deterministic for a given ``seed``.
+    """
+    minutes = get_calendar(calendar).expected_minutes(start, end)
+    n = minutes.len()
+    rng = np.random.default_rng(seed)
+    steps = np.round(rng.normal(0.0, 0.9, n) / tick)  # ticks
+    close_t = np.round(price / tick) + np.cumsum(steps)
+    open_t = np.concatenate([[close_t[0] - steps[0]], close_t[:-1]])
+    wick_hi = np.floor(np.abs(rng.normal(0.0, 1.2, n)))
+    wick_lo = np.floor(np.abs(rng.normal(0.0, 1.2, n)))
+    high_t = np.maximum(open_t, close_t) + wick_hi
+    low_t = np.minimum(open_t, close_t) - wick_lo
+    et_min = (minutes.dt.convert_time_zone("America/New_York").dt.hour().cast(pl.Int32) * 60
+              + minutes.dt.convert_time_zone("America/New_York").dt.minute().cast(pl.Int32)).to_numpy()
+    rth = (et_min >= 570) & (et_min < 960)
+    base = np.where(rth, 900, 120)
+    vol = rng.poisson(base).astype(np.int64) + 1
+    df = pl.DataFrame({
+        "datetime": minutes,
+        "open": open_t * tick, "high": high_t * tick, "low": low_t * tick, "close": close_t * tick,
+        "volume": vol, "source": pl.Series([source], dtype=pl.String).extend_constant(source, n - 1) if n else [],
+    })
+    for g in gaps or []:
+        df = df.filter((pl.col("datetime") < g.start) | (pl.col("datetime") >= g.end))
+    return df
+
+
+def default_gaps(start: dt.date, end: dt.date, calendar: str = "CME Globex Equity") -> list[PlantedGap]:
+    """A few planted holes in the demo range: 7 minutes, 47 minutes, 3 hours and a whole session."""
+    cal = get_calendar(calendar)
+    sessions = cal.sessions(start, end)
+    if sessions.height < 12:
+        return []
+    gaps = []
+    for idx, offset_min, length in ((3, 600, 7), (7, 900, 47), (11, 200, 180)):
+        s = sessions.row(idx, named=True)
+        g0 = s["open"] + dt.timedelta(minutes=offset_min)
+        gaps.append(PlantedGap(g0, g0 + dt.timedelta(minutes=length)))
+    whole = sessions.row(sessions.height // 2, named=True)
+    gaps.append(PlantedGap(whole["open"], whole["close"]))
+    return gaps
+
+
+def write_demo(settings: Settings, ticker: str = "ES1", *, months: int = 3, end: dt.date | None = None,
+               seed: int = 7, progress: Progress = None) -> WriteResult:
+    """Write a demo 1m master for ``ticker`` ending at the last complete session (or ``end``).
+
+    Refuses to overwrite a master that holds anything but demo bars.
+    """
+    from .errors import DataMgrError
+
+    store = Store(settings)
+    instrument = settings.instrument(ticker)
+    end = end or (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1))
+    start = end - dt.timedelta(days=int(months * 30.5))
+    report(progress, 0, 2, "generating demo bars")
+    bars = make_demo_bars(start, end, calendar=instrument.calendar, seed=seed, tick=instrument.tick_size,
+                          gaps=default_gaps(start, end, instrument.calendar))
+    with store.lock("demo"):
+        current = store.read_meta(ticker, "1m")
+        if current is not None and current.rows:
+            existing = store.read(ticker, "1m")
+            if (existing["source"] != "demo").any():
+                msg = (f"{settings.bar_path(ticker, '1m')} holds real data; demo data is only written to an "
+                       "empty folder or over earlier demo data")
+                raise DataMgrError(msg)
+        report(progress, 1, 2, f"writing {bars.height:,} demo bars")
+        res = store.write(ticker, "1m", bars, operation="demo", details={"added": bars.height})
+    report(progress, 2, 2, "done")
+    return res
