@@ -19,6 +19,7 @@ COMMANDS = [
     "status",
     "demo",
     "journal",
+    "regenerate",
 ]
 
 log = logging.getLogger("datamgr")

@@ -122,25 +122,27 @@ def label_minutes(bars: pl.DataFrame, cal: SessionCalendar) -> LabelledBars:
     return LabelledBars(frame, int(len(t) - len(sel)))
 
 
-def upsample(lab: pl.DataFrame, tf: str) -> pl.DataFrame:
+def upsample(lab: pl.DataFrame, tf: str, *, keep_td: bool = False) -> pl.DataFrame:
     """Aggregate labelled 1m bars (:func:`label_minutes`) into ``tf`` bars.
 
-    Returns a canonical bar frame with ``source="upsampled"`` and a ``bars`` Int32 column.
+    Returns a canonical bar frame with ``source="upsampled"`` and a ``bars`` Int32 column
+    (plus the trading day ``td`` when ``keep_td``).
     """
     width = TF_MINUTES[tf] * MINUTE_US
     t = pl.col("datetime").dt.replace_time_zone(None).cast(pl.Int64)
     label = pl.max_horizontal(t - pl.col("off") % width, pl.col("seg_start"))
     out = (
         lab.lazy()
-        .select(label.alias("label"), *_OHLCV)
+        .select(label.alias("label"), *_OHLCV, "td")
         .group_by("label", maintain_order=True)
         .agg(
             pl.col("open").first(), pl.col("high").max(), pl.col("low").min(),
             pl.col("close").last(), pl.col("volume").sum(), pl.len().cast(pl.Int32).alias("bars"),
+            pl.col("td").first(),
         )
         .select(
             pl.col("label").cast(pl.Datetime("us")).dt.replace_time_zone("UTC").alias("datetime"),
-            *_OHLCV, pl.lit("upsampled").alias("source"), "bars",
+            *_OHLCV, pl.lit("upsampled").alias("source"), "bars", *(["td"] if keep_td else []),
         )
         .collect()
     )

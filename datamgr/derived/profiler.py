@@ -43,7 +43,7 @@ def session_frame(lab: pl.DataFrame, sessions, calendar_days: pl.Series) -> pl.D
     """
     win = windows(sessions)
     parts = []
-    for i, (name, lo, hi) in enumerate(win):  # a handful of windows, not days
+    for i, (_name, lo, hi) in enumerate(win):  # a handful of windows, not days
         sub = lab.filter((pl.col("a") >= lo) & (pl.col("a") < hi))
         parts.append(sub.group_by("td").agg(
             pl.col("open").first(), pl.col("high").max(), pl.col("low").min(),
