@@ -244,3 +244,13 @@ def _same_daily(a: dict | None, b: dict) -> bool:
     if b.get("generation") is None and b.get("content_sha256") is None:
         return not a or a.get("content_sha256") is None
     return bool(a) and same_master(a, b)
+
+
+def load_output(settings: Settings, ticker: str, step: str) -> dict[str, Any] | None:
+    """The whole JSON document of a derived output (``hod_lod``, ``profiler``, ``levels`` or
+    ``web`` = the chunk index), or None when it does not exist or cannot be parsed."""
+    p = web_index(settings, ticker) if step == "web" else json_path(settings, ticker, step)
+    try:
+        return json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
