@@ -65,7 +65,7 @@ def _wall_off_us(ts_us: pl.Series, td: pl.Series) -> pl.Series:
     return (naive - anchor).alias("off")
 
 
-def label_minutes(bars: pl.DataFrame, cal: SessionCalendar) -> LabelledBars:
+def label_minutes(bars: pl.DataFrame, cal: SessionCalendar, segments: pl.DataFrame | None = None) -> LabelledBars:
     """Attach trading day, segment start and wall-clock offset to every in-session bar.
 
     Parameters
@@ -74,6 +74,8 @@ def label_minutes(bars: pl.DataFrame, cal: SessionCalendar) -> LabelledBars:
         Canonical 1m bars (``datetime`` UTC bar open, sorted).
     cal : SessionCalendar
         The instrument's calendar (``datamgr.calendar``).
+    segments : pl.DataFrame, optional
+        ``cal.segments(...)`` covering the bars, when the caller already has them.
 
     Returns
     -------
@@ -88,7 +90,7 @@ def label_minutes(bars: pl.DataFrame, cal: SessionCalendar) -> LabelledBars:
     t = _to_us(bars["datetime"])
     lo = dt.datetime.fromtimestamp(int(t[0]) / 1e6, dt.UTC).date()
     hi = dt.datetime.fromtimestamp(int(t[-1]) / 1e6, dt.UTC).date()
-    seg = cal.segments(lo - dt.timedelta(days=3), hi + dt.timedelta(days=3))
+    seg = segments if segments is not None else cal.segments(lo - dt.timedelta(days=3), hi + dt.timedelta(days=3))
     starts, ends = _to_us(seg["start"]), _to_us(seg["end"])
     idx = np.searchsorted(starts, t, side="right") - 1
     cidx = np.clip(idx, 0, None)
@@ -122,36 +124,54 @@ def label_minutes(bars: pl.DataFrame, cal: SessionCalendar) -> LabelledBars:
     return LabelledBars(frame, int(len(t) - len(sel)))
 
 
+def _aggregate(lab: pl.DataFrame, tf: str, weight: pl.Expr) -> pl.DataFrame:
+    """Group labelled bars (1m, or finer upsampled bars with ``off``/``seg_start``) into ``tf``."""
+    width = TF_MINUTES[tf] * MINUTE_US
+    t = pl.col("datetime").dt.replace_time_zone(None).cast(pl.Int64)
+    label = pl.max_horizontal(t - pl.col("off") % width, pl.col("seg_start"))
+    return (
+        lab.lazy()
+        .with_columns(label.alias("label"), weight.alias("_n"))
+        .with_columns((pl.col("off") - (t - pl.col("label"))).alias("_off"))
+        .group_by("label", maintain_order=True)
+        .agg(
+            pl.col("open").first(), pl.col("high").max(), pl.col("low").min(),
+            pl.col("close").last(), pl.col("volume").sum(), pl.col("_n").sum().cast(pl.Int32).alias("bars"),
+            pl.col("td").first(), pl.col("seg_start").first(),
+            pl.col("_off").first().alias("off"),
+        )
+        .with_columns(pl.col("label").cast(pl.Datetime("us")).dt.replace_time_zone("UTC").alias("datetime"))
+        .collect()
+    )
+
+
+def _finish(agg: pl.DataFrame, keep_td: bool) -> pl.DataFrame:
+    return agg.select("datetime", *_OHLCV, pl.lit("upsampled").alias("source"), "bars",
+                      *(["td"] if keep_td else [])).with_columns(pl.col("volume").cast(pl.Int64))
+
+
 def upsample(lab: pl.DataFrame, tf: str, *, keep_td: bool = False) -> pl.DataFrame:
     """Aggregate labelled 1m bars (:func:`label_minutes`) into ``tf`` bars.
 
     Returns a canonical bar frame with ``source="upsampled"`` and a ``bars`` Int32 column
     (plus the trading day ``td`` when ``keep_td``).
     """
-    width = TF_MINUTES[tf] * MINUTE_US
-    t = pl.col("datetime").dt.replace_time_zone(None).cast(pl.Int64)
-    label = pl.max_horizontal(t - pl.col("off") % width, pl.col("seg_start"))
-    out = (
-        lab.lazy()
-        .select(label.alias("label"), *_OHLCV, "td")
-        .group_by("label", maintain_order=True)
-        .agg(
-            pl.col("open").first(), pl.col("high").max(), pl.col("low").min(),
-            pl.col("close").last(), pl.col("volume").sum(), pl.len().cast(pl.Int32).alias("bars"),
-            pl.col("td").first(),
-        )
-        .select(
-            pl.col("label").cast(pl.Datetime("us")).dt.replace_time_zone("UTC").alias("datetime"),
-            *_OHLCV, pl.lit("upsampled").alias("source"), "bars", *(["td"] if keep_td else []),
-        )
-        .collect()
-    )
-    return out.with_columns(pl.col("volume").cast(pl.Int64))
+    return _finish(_aggregate(lab, tf, pl.lit(1, pl.Int32)), keep_td)
 
 
-def upsample_all(lab: pl.DataFrame, timeframes: tuple[str, ...] = tuple(TF_MINUTES)) -> dict[str, pl.DataFrame]:
-    """:func:`upsample` for several timeframes."""
-    return {tf: upsample(lab, tf) for tf in timeframes}
+def upsample_all(lab: pl.DataFrame, timeframes: tuple[str, ...] = tuple(TF_MINUTES), *,
+                 keep_td: bool = False) -> dict[str, pl.DataFrame]:
+    """:func:`upsample` for several timeframes, each built from the previous one (5m from 1m,
+    15m from 5m, 1h from 15m, 4h from 1h): every window nests in the next coarser one, since all
+    are aligned at 18:00 ET and cut at the same segment starts, so the result is identical and
+    only the first pass touches every 1m bar."""
+    out: dict[str, pl.DataFrame] = {}
+    src, weight = lab, pl.lit(1, pl.Int32)
+    for tf in sorted(timeframes, key=TF_MINUTES.__getitem__):
+        agg = _aggregate(src, tf, weight)
+        out[tf] = _finish(agg, keep_td)
+        src, weight = agg, pl.col("bars")
+    return {tf: out[tf] for tf in timeframes}
 
 
 # ---------------------------------------------------------------------- wall-clock helpers

@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 
 from datamgr.calendar import get_calendar
-from datamgr.resample import TF_MINUTES, label_minutes, upsample
+from datamgr.resample import TF_MINUTES, label_minutes, upsample, upsample_all
 
 sys.path.insert(0, str(Path(__file__).parent / "derived"))
 from builders import make_bars  # noqa: E402
@@ -113,3 +113,10 @@ def test_bars_outside_every_session_are_counted_and_left_out():
     lab = label_minutes(pl.concat([bars, stray]), CAL)   # 17:30 ET: the daily halt
     assert lab.outside == 1
     assert lab.frame.height == bars.height
+
+
+def test_cascaded_upsampling_equals_direct_upsampling_from_1m(bars):
+    lab = label_minutes(bars, CAL).frame
+    cascaded = upsample_all(lab, keep_td=True)
+    for tf in TF_MINUTES:
+        assert cascaded[tf].equals(upsample(lab, tf, keep_td=True)), tf

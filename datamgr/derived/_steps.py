@@ -11,10 +11,9 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from ..atomic import atomic_write_bytes
 from ..calendar import SessionCalendar
 from ..config import INTRADAY_DERIVED, Settings
-from ..resample import label_minutes, upsample
+from ..resample import label_minutes, upsample_all
 from ..store import Store
 from . import hod_lod, levels, profiler, web_chunks
 from . import lineage as lin
@@ -37,6 +36,7 @@ class Ctx:
     state: dict[str, Any] | None
     changed: list[dt.date] | None
     full: bool
+    seg: pl.DataFrame | None = None
     cdays: np.ndarray = field(default_factory=lambda: np.array([], "datetime64[D]"))
     outside: int = 0
     ups: dict[str, pl.DataFrame] = field(default_factory=dict)  # full-mode upsampled (with td)
@@ -48,21 +48,20 @@ class Ctx:
         cal = lin.calendar_of(settings, ticker)
         bars = store.read(ticker, "1m")
         master = store.lineage(ticker, "1m")
-        fp = lin.day_fingerprints(bars, cal)
+        seg = lin.span_segments(bars, cal)
+        fp = lin.day_fingerprints(bars, cal, seg)
         state = None if full else lin.load_state(settings, ticker)
         changed = lin.changed_days(state["days"], fp) if state else None
         ctx = cls(settings, ticker, store, cal, lin.params(settings, ticker, cal), bars, master, fp,
-                  state, changed, full)
-        if fp.height:
-            lo, hi = fp["td"].min(), fp["td"].max()
-            days = cal.sessions(lo - dt.timedelta(days=10), hi + dt.timedelta(days=10))["trading_day"]
-            ctx.cdays = days.to_numpy().astype("datetime64[D]")
+                  state, changed, full, seg)
+        if seg.height:
+            ctx.cdays = seg["trading_day"].unique().sort().to_numpy().astype("datetime64[D]")
         return ctx
 
     # ------------------------------------------------------------------ labelled bars
     def lab_all(self) -> pl.DataFrame:
         if self._lab is None:
-            lb = label_minutes(self.bars, self.cal)
+            lb = label_minutes(self.bars, self.cal, self.seg)
             self._lab, self.outside = lb.frame, lb.outside
         return self._lab
 
@@ -71,16 +70,15 @@ class Ctx:
         if self._lab is not None:
             return self._lab.filter(pl.col("td").is_in(sorted(days)))
         if not days:
-            return label_minutes(self.bars.head(0), self.cal).frame
+            return label_minutes(self.bars.head(0), self.cal, self.seg).frame
         if self._t is None:
             self._t = self.bars["datetime"].dt.replace_time_zone(None).cast(pl.Int64).to_numpy()
-        seg = self.cal.segments(min(days) - dt.timedelta(days=1), max(days) + dt.timedelta(days=1))
-        seg = seg.filter(pl.col("trading_day").is_in(sorted(days)))
+        seg = self.seg.filter(pl.col("trading_day").is_in(sorted(days)))
         s = np.searchsorted(self._t, seg["start"].dt.replace_time_zone(None).cast(pl.Int64).to_numpy())
         e = np.searchsorted(self._t, seg["end"].dt.replace_time_zone(None).cast(pl.Int64).to_numpy())
         n = e - s
         idx = np.repeat(s, n) + (np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n))
-        return label_minutes(self.bars[np.sort(idx)], self.cal).frame
+        return label_minutes(self.bars[np.sort(idx)], self.cal, self.seg).frame
 
     # ------------------------------------------------------------------ day sets
     def shift_days(self, days: set[dt.date], k: int) -> set[dt.date]:
@@ -102,8 +100,10 @@ class Ctx:
         """Calendar trading days from a week before ``lab``'s first day to its last."""
         if lab.height == 0:
             return pl.Series("td", [], dtype=pl.Date)
-        lo, hi = lab["td"].min(), lab["td"].max()
-        return self.cal.sessions(lo - dt.timedelta(days=7), hi)["trading_day"].alias("td")
+        lo = np.datetime64(lab["td"].min() - dt.timedelta(days=7), "D")
+        hi = np.datetime64(lab["td"].max(), "D")
+        sel = self.cdays[(self.cdays >= lo) & (self.cdays <= hi)]
+        return pl.Series("td", sel.astype("datetime64[D]"), dtype=pl.Date)
 
     def rel(self, p: Path) -> str:
         return str(Path(p).relative_to(self.settings.data_dir))
@@ -148,26 +148,26 @@ def _upsample(ctx: Ctx, res) -> None:
     changed = set(ctx.changed or ())
     lab = ctx.lab_all() if res.mode == "full" else ctx.lab_for(changed)
     res.days = lab["td"].n_unique() if lab.height else 0
+    t0 = time.perf_counter()
+    frames = upsample_all(lab, INTRADAY_DERIVED, keep_td=True)
+    if res.mode == "full":
+        ctx.ups = frames
     for tf in INTRADAY_DERIVED:
-        t0 = time.perf_counter()
-        new = upsample(lab, tf, keep_td=True)
-        if res.mode == "full":
-            ctx.ups[tf] = new
-        new = new.drop("td")
+        new = frames[tf].drop("td")
         if res.mode == "incremental":
             old = ctx.store.read(ctx.ticker, tf)
             new = pl.concat([old.filter(~pl.Series(_in_days(ctx, old, changed))), new]).sort("datetime")
         w = ctx.store.write(ctx.ticker, tf, new, operation="regenerate", backup=False, built_from=built_from,
                             details={"mode": res.mode, "days": res.days})
         _out(res, Path(w.path), new.height, t0, w.written)
+        t0 = time.perf_counter()
 
 
 def _in_days(ctx: Ctx, frame: pl.DataFrame, days: set[dt.date]) -> np.ndarray:
     """Mask of rows of ``frame`` whose datetime lies in a segment of one of ``days``."""
     if not days or frame.height == 0:
         return np.zeros(frame.height, bool)
-    seg = ctx.cal.segments(min(days) - dt.timedelta(days=1), max(days) + dt.timedelta(days=1))
-    seg = seg.filter(pl.col("trading_day").is_in(sorted(days)))
+    seg = ctx.seg.filter(pl.col("trading_day").is_in(sorted(days)))
     st = seg["start"].dt.replace_time_zone(None).cast(pl.Int64).to_numpy()
     en = seg["end"].dt.replace_time_zone(None).cast(pl.Int64).to_numpy()
     t = frame["datetime"].dt.replace_time_zone(None).cast(pl.Int64).to_numpy()
@@ -247,6 +247,7 @@ def _web(ctx: Ctx, res) -> None:
         periods: dict[str, set[str] | None] = dict.fromkeys(tfs)
         entries: dict[tuple[str, str], dict] = {}
         stale_files = {p for p in root.rglob("*.json") if p != idx_path} if root.is_dir() else set()
+        stale_files |= set(root.rglob(".*.tmp-*")) if root.is_dir() else set()  # orphans of a killed run
     else:
         changed = set(ctx.changed or ())
         lab = ctx.lab_for(ctx.days_in(changed, "Y") | changed)
@@ -255,25 +256,27 @@ def _web(ctx: Ctx, res) -> None:
         entries = {(e["timeframe"], e["period"]): e for e in old["chunks"]}
         stale_files = set()
     res.days = lab["td"].n_unique() if lab.height else 0
+    ups = ctx.ups if res.mode == "full" and ctx.ups else upsample_all(lab, INTRADAY_DERIVED, keep_td=True)
     written = 0
     for tf in tfs:
         want = periods[tf]
         if tf == "1m":
             frame = lab
         else:
-            frame = ctx.ups.get(tf) if res.mode == "full" and tf in ctx.ups else upsample(lab, tf, keep_td=True)
+            frame = ups[tf]
         chunks = web_chunks.build_chunks(ctx.ticker, tf, frame, want)
         for period in want or ():
             if period not in chunks and (tf, period) in entries:  # the period lost all its bars
                 (root / entries.pop((tf, period))["file"]).unlink(missing_ok=True)
         for period, data in chunks.items():
             path = root / tf / f"{period}.json"
-            atomic_write_bytes(path, data)
+            web_chunks.write_atomic(path, data)
             stale_files.discard(path)
             entries[(tf, period)] = web_chunks.entry_from_bytes(tf, period, data)
             written += 1
     for p in stale_files:  # chunks of a previous full build that no longer exist
         p.unlink(missing_ok=True)
+    web_chunks.fsync_dirs([root / tf for tf in tfs])
     order = {tf: i for i, tf in enumerate(tfs)}
     chunks_list = [entries[k] for k in sorted(entries, key=lambda k: (order[k[0]], k[1]))]
     doc = {"meta": lin.make_meta(ctx.ticker, ctx.master, ctx.prm, timeframes=list(tfs)), "chunks": chunks_list}

@@ -92,7 +92,15 @@ def same_master(a: dict | None, b: dict | None) -> bool:
 
 
 # ---------------------------------------------------------------------- day fingerprints
-def day_fingerprints(bars: pl.DataFrame, cal: SessionCalendar) -> pl.DataFrame:
+def span_segments(bars: pl.DataFrame, cal: SessionCalendar) -> pl.DataFrame:
+    """Calendar segments covering the bars (plus ten days either side)."""
+    if bars.height == 0:
+        return cal.segments(dt.date(2000, 1, 3), dt.date(2000, 1, 3)).head(0)
+    lo, hi = bars["datetime"].min(), bars["datetime"].max()
+    return cal.segments(lo.date() - dt.timedelta(days=10), hi.date() + dt.timedelta(days=10))
+
+
+def day_fingerprints(bars: pl.DataFrame, cal: SessionCalendar, seg: pl.DataFrame | None = None) -> pl.DataFrame:
     """Per trading day: ``rows`` and ``hash`` (UInt64) of the master's bars in its segments.
 
     Vectorised: one row hash per bar, a wrapping cumulative sum, and segment bounds found by
@@ -104,9 +112,7 @@ def day_fingerprints(bars: pl.DataFrame, cal: SessionCalendar) -> pl.DataFrame:
     t = bars["datetime"].dt.replace_time_zone(None).cast(pl.Int64).to_numpy()
     h = bars.select("datetime", "open", "high", "low", "close", "volume").hash_rows().to_numpy()
     cs = np.concatenate([[np.uint64(0)], np.cumsum(h, dtype=np.uint64)])
-    lo = dt.datetime.fromtimestamp(int(t[0]) / 1e6, dt.UTC).date() - dt.timedelta(days=3)
-    hi = dt.datetime.fromtimestamp(int(t[-1]) / 1e6, dt.UTC).date() + dt.timedelta(days=3)
-    seg = cal.segments(lo, hi)
+    seg = span_segments(bars, cal) if seg is None else seg
     s = np.searchsorted(t, seg["start"].dt.replace_time_zone(None).cast(pl.Int64).to_numpy(), "left")
     e = np.searchsorted(t, seg["end"].dt.replace_time_zone(None).cast(pl.Int64).to_numpy(), "left")
     with np.errstate(over="ignore"):
