@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import sys
 import tempfile
 import time
@@ -100,6 +101,7 @@ def main() -> None:
     ap.add_argument("--end", type=dt.date.fromisoformat, default=dt.date(2025, 12, 31))
     ap.add_argument("--skip-naive", action="store_true")
     a = ap.parse_args()
+    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
     with tempfile.TemporaryDirectory() as tmp:
         s = Settings.load(data_dir=Path(tmp) / "data", env={})
         store = Store(s)
@@ -133,6 +135,7 @@ def main() -> None:
             naive(pdf, out)
             nv = time.perf_counter() - t
             print(f"naive per-day pandas loop: {nv:.2f} s; full regeneration is {nv / full:.1f}x faster")
+        print(f"load average {os.getloadavg()[0]:.1f} at the end")
 
 
 if __name__ == "__main__":
