@@ -9,6 +9,7 @@ does not happen.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import os
@@ -140,3 +141,59 @@ def verify_backups(settings: Settings, source: str | None = None) -> list[Backup
 def _split(name: str) -> tuple[str, str]:
     stem, dot, ext = name.rpartition(".")
     return (stem, ext) if dot else (name, "bak")
+
+
+# ---------------------------------------------------------------------- prune
+@dataclass(frozen=True)
+class PrunePlan:
+    keep: list[BackupRecord]
+    delete: list[BackupRecord]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"keep": [r.to_json() for r in self.keep], "delete": [r.to_json() for r in self.delete]}
+
+
+def prune_plan(settings: Settings, now: dt.datetime | None = None) -> PrunePlan:
+    """Retention: per source file keep the newest ``backup_keep_last`` copies and the newest copy
+    of each day of the last ``backup_keep_daily_days`` days; never the newest verified copy."""
+    now = now or now_utc()
+    checked = verify_backups(settings)
+    keep: list[BackupRecord] = []
+    delete: list[BackupRecord] = []
+    by_source: dict[str, list[BackupRecord]] = {}
+    for rec in checked:  # newest first
+        by_source.setdefault(rec.source, []).append(rec)
+    horizon = now - dt.timedelta(days=settings.backup_keep_daily_days)
+    for recs in by_source.values():
+        seen_days: set[dt.date] = set()
+        newest_ok = next((r for r in recs if r.ok), None)
+        for i, r in enumerate(recs):
+            t = dt.datetime.fromisoformat(r.time)
+            daily = t >= horizon and t.date() not in seen_days
+            seen_days.add(t.date())
+            (keep if (i < settings.backup_keep_last or daily or r is newest_ok) else delete).append(r)
+    return PrunePlan(keep, delete)
+
+
+def prune(settings: Settings, plan: PrunePlan) -> PrunePlan:
+    """Delete the copies of ``plan.delete`` and rewrite the manifest (atomically) without them."""
+    from .atomic import atomic_write_bytes
+
+    gone = {r.path for r in plan.delete}
+    man = settings.backups_dir / "manifest.jsonl"
+    if not gone or not man.is_file():
+        return plan
+    lines = [ln for ln in man.read_text(encoding="utf-8").splitlines()
+             if ln.strip() and json.loads(ln).get("path") not in gone]
+    atomic_write_bytes(man, ("\n".join(lines) + "\n" if lines else "").encode("utf-8"))
+    for r in plan.delete:
+        (settings.data_dir / r.path).unlink(missing_ok=True)
+    return plan
+
+
+def find_backup(settings: Settings, path: str) -> BackupRecord:
+    """The manifest record of a backup given by its path (relative to the data folder or name)."""
+    for rec in list_backups(settings):
+        if rec.path == path or Path(rec.path).name == Path(path).name:
+            return rec
+    raise BackupError(f"{path}: no such backup in {settings.backups_dir / 'manifest.jsonl'}")

@@ -19,6 +19,7 @@ COMMANDS = [
     "status",
     "demo",
     "journal",
+    "backup",
     "regenerate",
 ]
 

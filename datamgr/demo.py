@@ -7,6 +7,7 @@ tests and benchmarks as a data builder. Planted gaps make the Health page show s
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -79,30 +80,50 @@ def default_gaps(start: dt.date, end: dt.date, calendar: str = "CME Globex Equit
     return gaps
 
 
+@dataclass(frozen=True)
+class DemoResult:
+    """What ``write_demo`` did."""
+
+    written: bool
+    path: str
+    rows: int
+    message: str
+
+    def to_json(self) -> dict:
+        return {"written": self.written, "path": self.path, "rows": self.rows, "message": self.message}
+
+
 def write_demo(settings: Settings, ticker: str = "ES1", *, months: int = 3, end: dt.date | None = None,
-               seed: int = 7, progress: Progress = None) -> WriteResult:
+               seed: int = 7, refresh: bool = False, dry_run: bool = False,
+               progress: Progress = None) -> DemoResult:
     """Write a demo 1m master for ``ticker`` ending at the last complete session (or ``end``).
 
-    Refuses to overwrite a master that holds anything but demo bars.
+    Never touches real data: when the master exists and holds anything but demo bars nothing is
+    written. An existing demo master is kept unless ``refresh``.
     """
-    from .errors import DataMgrError
-
     store = Store(settings)
+    path = settings.bar_path(ticker, "1m")
     instrument = settings.instrument(ticker)
-    end = end or (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1))
+    end = end or (dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=1))
     start = end - dt.timedelta(days=int(months * 30.5))
-    report(progress, 0, 2, "generating demo bars")
-    bars = make_demo_bars(start, end, calendar=instrument.calendar, seed=seed, tick=instrument.tick_size,
-                          gaps=default_gaps(start, end, instrument.calendar))
-    with store.lock("demo"):
+    with nullcontext() if dry_run else store.lock("demo"):
         current = store.read_meta(ticker, "1m")
         if current is not None and current.rows:
             existing = store.read(ticker, "1m")
             if (existing["source"] != "demo").any():
-                msg = (f"{settings.bar_path(ticker, '1m')} holds real data; demo data is only written to an "
-                       "empty folder or over earlier demo data")
-                raise DataMgrError(msg)
+                return DemoResult(False, str(path), current.rows,
+                                  f"{path.name} holds real data: demo data not written")
+            if not refresh:
+                return DemoResult(False, str(path), current.rows,
+                                  f"{path.name} already holds demo data (use --refresh to regenerate it)")
+        report(progress, 0, 2, "generating demo bars")
+        bars = make_demo_bars(start, end, calendar=instrument.calendar, seed=seed, tick=instrument.tick_size,
+                              gaps=default_gaps(start, end, instrument.calendar))
         report(progress, 1, 2, f"writing {bars.height:,} demo bars")
-        res = store.write(ticker, "1m", bars, operation="demo", details={"added": bars.height})
+        res: WriteResult = store.write(ticker, "1m", bars, operation="demo", details={"added": bars.height},
+                                       dry_run=dry_run)
     report(progress, 2, 2, "done")
-    return res
+    if dry_run:
+        return DemoResult(False, res.path, res.rows_after, f"dry run: would write {res.rows_after:,} demo bars to {path}")
+    msg = f"wrote {res.rows_after:,} demo bars to {path}" if res.written else f"{path.name} demo data is up to date"
+    return DemoResult(res.written, res.path, res.rows_after, msg)

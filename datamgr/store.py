@@ -19,7 +19,7 @@ import json
 import os
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -247,7 +247,7 @@ class Store:
         df = conform(df)
         check_bars(df, f"new content of {p.name}")
         new_hash = content_sha256(df)
-        with self.lock(f"{operation} {p.name}"):
+        with (nullcontext() if dry_run else self.lock(f"{operation} {p.name}")):
             meta = read_footer(p) if p.is_file() else None
             rows_before = meta.rows if meta else 0
             old_hash = meta.content_sha256 if meta else None

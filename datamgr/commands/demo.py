@@ -16,12 +16,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--months", type=int, default=3)
     p.add_argument("--end", type=dt.date.fromisoformat, default=None, help="last trading day (YYYY-MM-DD)")
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--refresh", action="store_true", help="regenerate an existing demo master")
+    p.add_argument("--dry-run", action="store_true", help="say what would be written, write nothing")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     res = write_demo(settings, args.ticker, months=args.months, end=args.end, seed=args.seed,
-                     progress=progress_printer(args))
-    emit(args, res.to_json(), f"wrote {res.rows_after:,} demo bars to {res.path}" if res.written
-         else f"{res.path} already holds this demo data")
+                     refresh=args.refresh, dry_run=args.dry_run, progress=progress_printer(args))
+    emit(args, res.to_json(), res.message)
     return 0

@@ -12,11 +12,11 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 
 @pytest.fixture
-def dsettings(tmp_path) -> Settings:
-    """Settings over an empty temporary data folder."""
-    return Settings.load(data_dir=tmp_path / "data", env={})
+def dsettings(settings) -> Settings:
+    """Settings over an empty temporary data folder (the shared ``settings`` fixture)."""
+    return settings
 
 
 @pytest.fixture
-def dstore(dsettings) -> Store:
-    return Store(dsettings)
+def dstore(store) -> Store:
+    return store

@@ -1,0 +1,54 @@
+"""Shared fixtures: temporary data folders, the store, the real exports, folder hashing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from datamgr.config import Settings
+from datamgr.demo import make_demo_bars
+from datamgr.store import Store
+
+REPO = Path(__file__).resolve().parents[1]
+_REAL_CANDIDATES = (REPO.parent / "shared" / "data" / "real", Path("/work/shared/data/real"))
+
+
+def folder_hash(path: Path) -> dict[str, str]:
+    """sha256 of every file below ``path`` (relative name -> digest): "nothing changed" checks.
+
+    The lock files (``.datamgr.lock``, ``.datamgr.lock.owner``) are bookkeeping, not data.
+    """
+    out = {}
+    for p in sorted(Path(path).rglob("*")):
+        if p.is_file() and not p.name.startswith(".datamgr.lock"):
+            out[str(p.relative_to(path))] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return out
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    d = tmp_path / "data"
+    d.mkdir()
+    return Settings.load(data_dir=d, env={})
+
+
+@pytest.fixture
+def store(settings: Settings) -> Store:
+    return Store(settings)
+
+
+@pytest.fixture
+def week_bars():
+    """One week of demo 1m bars (2025-03-03 .. 2025-03-07, CME Globex schedule)."""
+    return make_demo_bars(dt.date(2025, 3, 3), dt.date(2025, 3, 7), seed=1)
+
+
+@pytest.fixture
+def real_data_dir() -> Path:
+    for c in _REAL_CANDIDATES:
+        if c.is_dir():
+            return c
+    pytest.skip("shared/data/real is not present")
