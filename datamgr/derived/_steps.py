@@ -268,11 +268,11 @@ def _web(ctx: Ctx, res) -> None:
         for period in want or ():
             if period not in chunks and (tf, period) in entries:  # the period lost all its bars
                 (root / entries.pop((tf, period))["file"]).unlink(missing_ok=True)
-        for period, data in chunks.items():
+        for period, chunk in chunks.items():
             path = root / tf / f"{period}.json"
-            web_chunks.write_atomic(path, data)
+            web_chunks.write_atomic(path, chunk.parts)
             stale_files.discard(path)
-            entries[(tf, period)] = web_chunks.entry_from_bytes(tf, period, data)
+            entries[(tf, period)] = chunk.entry()
             written += 1
     for p in stale_files:  # chunks of a previous full build that no longer exist
         p.unlink(missing_ok=True)

@@ -22,6 +22,7 @@ Decisions where the spec is silent:
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 import tempfile
 from pathlib import Path
 
@@ -38,7 +39,31 @@ def period_of(tf: str, day) -> str:
     return f"{day:%Y-%m}" if tf == "1m" else f"{day:%Y}"
 
 
-def build_chunks(ticker: str, tf: str, frame: pl.DataFrame, periods: set[str] | None = None) -> dict[str, bytes]:
+@dataclass(frozen=True)
+class Chunk:
+    """One serialized chunk: its JSON text as a list of byte strings (written without joining)."""
+
+    timeframe: str
+    period: str
+    rows: int
+    start: str
+    end: str
+    parts: tuple[bytes, ...]
+
+    @property
+    def size(self) -> int:
+        return sum(len(p) for p in self.parts)
+
+    def data(self) -> bytes:
+        return b"".join(self.parts)
+
+    def entry(self) -> dict:
+        """The chunk's line in ``index.json``."""
+        return {"timeframe": self.timeframe, "period": self.period, "file": f"{self.timeframe}/{self.period}.json",
+                "rows": self.rows, "start": self.start, "end": self.end, "bytes": self.size}
+
+
+def build_chunks(ticker: str, tf: str, frame: pl.DataFrame, periods: set[str] | None = None) -> dict[str, Chunk]:
     """Serialized chunks of one timeframe, keyed by period.
 
     Parameters
@@ -63,31 +88,21 @@ def build_chunks(ticker: str, tf: str, frame: pl.DataFrame, periods: set[str] | 
     first, last = frame["datetime"].gather(bounds[:-1]), frame["datetime"].gather(bounds[1:] - 1)
     starts = pl.select(et_iso(pl.lit(first))).to_series().to_list()
     ends = pl.select(et_iso(pl.lit(last))).to_series().to_list()
-    out: dict[str, bytes] = {}
+    out: dict[str, Chunk] = {}
     for i in range(len(bounds) - 1):  # one iteration per chunk (month/year), not per bar or day
         pos, n, period = int(bounds[i]), int(bounds[i + 1] - bounds[i]), str(per[bounds[i]])
-        head = (f'{{"meta":{{"ticker":"{ticker}","timeframe":"{tf}","period":"{period}",'
-                f'"rows":{n},"start":"{starts[i]}","end":"{ends[i]}"}}')
-        body = "".join(f',"{k}":[{txt[k].slice(pos, n).str.join(",").item()}]' for k, _ in COLS)
-        out[period] = (head + body + "}\n").encode()
+        parts = [(f'{{"meta":{{"ticker":"{ticker}","timeframe":"{tf}","period":"{period}",'
+                  f'"rows":{n},"start":"{starts[i]}","end":"{ends[i]}"}}').encode()]
+        for k, _ in COLS:
+            parts.append(f',"{k}":['.encode())
+            parts.append(txt[k].slice(pos, n).str.join(",").cast(pl.Binary).item())
+            parts.append(b"]")
+        parts.append(b"}\n")
+        out[period] = Chunk(tf, period, n, starts[i], ends[i], tuple(parts))
     return out
 
 
-def chunk_entry(tf: str, period: str, data: bytes, rows: int, start: str, end: str) -> dict:
-    return {"timeframe": tf, "period": period, "file": f"{tf}/{period}.json", "rows": rows,
-            "start": start, "end": end, "bytes": len(data)}
-
-
-def entry_from_bytes(tf: str, period: str, data: bytes) -> dict:
-    """Index entry of a serialized chunk (reads its small ``meta`` head back)."""
-    import json
-
-    head = data[: data.index(b',"t":')] + b"}"
-    meta = json.loads(head)["meta"]
-    return chunk_entry(tf, period, data, meta["rows"], meta["start"], meta["end"])
-
-
-def write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes | tuple[bytes, ...]) -> None:
     """Write ``data`` to ``path`` atomically (temp file in the same folder, ``os.replace``).
 
     No per-file fsync (see the module docstring); call :func:`fsync_dirs` once at the end.
@@ -96,7 +111,10 @@ def write_atomic(path: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            if isinstance(data, bytes):
+                fh.write(data)
+            else:
+                fh.writelines(data)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
