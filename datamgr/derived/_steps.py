@@ -41,6 +41,7 @@ class Ctx:
     outside: int = 0
     ups: dict[str, pl.DataFrame] = field(default_factory=dict)  # full-mode upsampled (with td)
     _lab: pl.DataFrame | None = None
+    _ext: pl.DataFrame | None = None
     _t: np.ndarray | None = None
 
     @classmethod
@@ -64,6 +65,14 @@ class Ctx:
             lb = label_minutes(self.bars, self.cal, self.seg)
             self._lab, self.outside = lb.frame, lb.outside
         return self._lab
+
+    def extremes(self, lab: pl.DataFrame) -> pl.DataFrame:
+        """Day extremes of ``lab`` (cached for the full labelled master)."""
+        if lab is self._lab:
+            if self._ext is None:
+                self._ext = hod_lod.day_extremes(lab)
+            return self._ext
+        return hod_lod.day_extremes(lab)
 
     def lab_for(self, days: set[dt.date]) -> pl.DataFrame:
         """Labelled bars of the given trading days only (slices of the master, no full pass)."""
@@ -202,7 +211,7 @@ def _json_rows(ctx: Ctx, res, step: str, compute, affected, build_doc, daily: di
 
 
 def _hod_lod(ctx: Ctx, res) -> None:
-    _json_rows(ctx, res, "hod_lod", lambda lab, days: hod_lod.hod_lod_days(lab), lambda c: c,
+    _json_rows(ctx, res, "hod_lod", lambda lab, days: hod_lod.hod_lod_days(lab, ctx.extremes(lab)), lambda c: c,
                lambda rows: {"meta": lin.make_meta(ctx.ticker, ctx.master, ctx.prm), "days": rows})
 
 
@@ -216,7 +225,7 @@ def _profiler(ctx: Ctx, res) -> None:
                 "windows": {n: [s, e] for n, s, e in sorted(sessions, key=lambda x: [w[0] for w in win].index(x[0]))},
                 "days": rows, "summary": profiler.summary(rows, sessions)}
 
-    _json_rows(ctx, res, "profiler", lambda lab, days: profiler.profiler_days(lab, sessions, days),
+    _json_rows(ctx, res, "profiler", lambda lab, days: profiler.profiler_days(lab, sessions, days, ctx.extremes(lab)),
                lambda c: c | ctx.shift_days(c, 1), doc)
 
 

@@ -31,15 +31,17 @@ def day_extremes(lab: pl.DataFrame) -> pl.DataFrame:
     return day.join(rth, on="td", how="left").sort("td")
 
 
-def hod_lod_days(lab: pl.DataFrame) -> list[dict]:
+def hod_lod_days(lab: pl.DataFrame, ext: pl.DataFrame | None = None) -> list[dict]:
     """The ``days`` rows of ``<T>_daily_hod_lod.json`` for every trading day in ``lab``.
 
     Parameters
     ----------
     lab : pl.DataFrame
         Labelled 1m bars (:func:`datamgr.resample.label_minutes`).
+    ext : pl.DataFrame, optional
+        :func:`day_extremes` of ``lab`` when the caller has it already.
     """
-    ext = day_extremes(lab)
+    ext = day_extremes(lab) if ext is None else ext
     times = [c for c in ext.columns if c.endswith("_time")]
     return ext.select(
         pl.col("td").dt.strftime("%Y-%m-%d").alias("date"),

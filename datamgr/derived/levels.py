@@ -33,7 +33,8 @@ def level_prices(lab: pl.DataFrame, calendar_days: pl.Series, daily: pl.DataFram
     on = lab.filter(pl.col("a") < RTH[0]).group_by("td").agg(
         pl.col("high").max().alias("onh"), pl.col("low").min().alias("onl"))
     rth = lab.filter((pl.col("a") >= RTH[0]) & (pl.col("a") < RTH[1]))
-    ro = rth.group_by("td").agg(pl.col("open").first().alias("rth_open"))
+    ro = rth.group_by("td").agg(pl.col("open").first().alias("rth_open"),
+                                pl.col("datetime").first().alias("rth_t0"))
     cal = pl.DataFrame({"td": calendar_days}).sort("td").with_columns(pl.col("td").shift(1).alias("prev"))
     out = cal.join(day.rename({"td": "prev"}), on="prev", how="left")
     if daily is not None and daily.height:
@@ -46,20 +47,19 @@ def level_prices(lab: pl.DataFrame, calendar_days: pl.Series, daily: pl.DataFram
                           pl.coalesce("settle", "dc").alias("pdc"),
                           pl.when(pl.col("settle").is_not_null()).then(pl.lit("1d"))
                           .when(pl.col("dc").is_not_null()).then(pl.lit("1m")).alias("pdc_source"))
-            .select("td", *LEVELS, "pdc_source"))
+            .select("td", *LEVELS, "pdc_source", "rth_t0"))
 
 
 def level_days(lab: pl.DataFrame, calendar_days: pl.Series, daily: pl.DataFrame | None) -> list[dict]:
     """The ``days`` rows of ``<T>_level_touches.json`` for the trading days with bars in ``lab``."""
     prices = level_prices(lab, calendar_days, daily)
     rth = (lab.filter((pl.col("a") >= RTH[0]) & (pl.col("a") < RTH[1]))
-           .select("td", "datetime", "high", "low").join(prices, on="td", how="left")
-           .with_columns(pl.int_range(pl.len()).over("td").alias("k")))
+           .select("td", "datetime", "high", "low").join(prices, on="td", how="left"))
     aggs = []
     for lv in LEVELS:
         hit = (pl.col("low") <= pl.col(lv)) & (pl.col("high") >= pl.col(lv))
         if lv == "rth_open":
-            hit = hit & (pl.col("k") > 0)
+            hit = hit & (pl.col("datetime") > pl.col("rth_t0"))
         aggs.append(pl.col("datetime").filter(hit).first().alias(f"{lv}_ft"))
     touches = rth.group_by("td").agg(pl.len().alias("rth_bars"), *aggs)
     present = lab.select(pl.col("td").unique())

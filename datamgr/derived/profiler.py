@@ -35,11 +35,13 @@ def windows(sessions: tuple[tuple[str, str, str], ...]) -> list[tuple[str, int, 
     return sorted(((n, *window_offsets(s, e)) for n, s, e in sessions), key=lambda w: (w[1], w[2]))
 
 
-def session_frame(lab: pl.DataFrame, sessions, calendar_days: pl.Series) -> pl.DataFrame:
+def session_frame(lab: pl.DataFrame, sessions, calendar_days: pl.Series,
+                  ext: pl.DataFrame | None = None) -> pl.DataFrame:
     """Long frame: one row per (calendar trading day, session) with the session's aggregates.
 
     ``calendar_days`` lists the calendar's trading days covering ``lab`` (for "previous
-    session" across days without data).
+    session" across days without data); ``ext`` is :func:`~datamgr.derived.hod_lod.day_extremes`
+    of ``lab`` when the caller has it already.
     """
     win = windows(sessions)
     parts = []
@@ -55,7 +57,7 @@ def session_frame(lab: pl.DataFrame, sessions, calendar_days: pl.Series) -> pl.D
     grid = (pl.DataFrame({"td": calendar_days}).join(
         pl.DataFrame({"sidx": pl.Series(range(len(win)), dtype=pl.Int32),
                       "session": [w[0] for w in win]}), how="cross"))
-    ext = day_extremes(lab).select("td", pl.col("high_time").alias("dht"), pl.col("low_time").alias("dlt"))
+    ext = (day_extremes(lab) if ext is None else ext).select("td", pl.col("high_time").alias("dht"), pl.col("low_time").alias("dlt"))
     out = (grid.join(agg, on=["td", "sidx"], how="left").sort("td", "sidx")
            .with_columns(
                (pl.col("high") - pl.col("low")).round(8).alias("range"),
@@ -68,9 +70,10 @@ def session_frame(lab: pl.DataFrame, sessions, calendar_days: pl.Series) -> pl.D
                             et_iso(pl.col("low_time")).alias("low_time"))
 
 
-def profiler_days(lab: pl.DataFrame, sessions, calendar_days: pl.Series) -> list[dict]:
+def profiler_days(lab: pl.DataFrame, sessions, calendar_days: pl.Series,
+                  ext: pl.DataFrame | None = None) -> list[dict]:
     """The ``days`` rows of ``<T>_profiler.json`` for the trading days that have bars in ``lab``."""
-    long = session_frame(lab, sessions, calendar_days)
+    long = session_frame(lab, sessions, calendar_days, ext)
     present = lab["td"].unique()
     long = long.filter(pl.col("td").is_in(present.implode()))
     names = [w[0] for w in windows(sessions)]
