@@ -119,12 +119,13 @@ def main() -> None:
         t = time.perf_counter()
         rep = regenerate(s, "ES1", full=True)
         full = time.perf_counter() - t
-        print(f"full regeneration (warm): {full:.2f} s  " + " ".join(f"{x.step}={x.seconds:.2f}" for x in rep.steps))
+        print(f"full regeneration (warm): {full:.2f} s  read+fingerprint={rep.prepare_seconds:.2f} " + " ".join(f"{x.step}={x.seconds:.2f}" for x in rep.steps))
         store.write("ES1", "1m", bars, operation="import", backup=False)   # the one-week import
         t = time.perf_counter()
         rep = regenerate(s, "ES1")
         inc = time.perf_counter() - t
         print(f"incremental after a one-week import: {inc:.2f} s ({rep.changed_days} changed days)  " +
+              f"read+fingerprint={rep.prepare_seconds:.2f} " +
               " ".join(f"{x.step}={x.seconds:.2f}/{x.mode}" for x in rep.steps))
         print(f"full / incremental = {full / inc:.1f}x")
         if not a.skip_naive:

@@ -71,6 +71,7 @@ class RegenerateReport:
     master: dict[str, Any] | None = None
     outside_session: int = 0
     changed_days: int = 0
+    prepare_seconds: float = 0.0
     failed_step: str | None = None
     error: str | None = None
     exception: BaseException | None = field(default=None, repr=False)
@@ -91,6 +92,7 @@ class RegenerateReport:
             "steps": [s.to_json() for s in self.steps],
             "seconds": round(self.seconds, 3), "master": self.master,
             "outside_session": self.outside_session, "changed_days": self.changed_days,
+            "prepare_seconds": round(self.prepare_seconds, 3),
             "failed_step": self.failed_step, "error": self.error,
         }
 
@@ -139,7 +141,9 @@ def regenerate(settings: Settings, ticker: str, steps: list[str] | tuple[str, ..
     rep.stale_before = lin.stale_outputs(settings, ticker, store)
     with store.lock(f"regenerate {ticker}"):
         report(progress, 0, total, f"reading {ticker} 1m master")
+        p0 = time.perf_counter()
         ctx = Ctx.open(settings, ticker, store, full=full)
+        rep.prepare_seconds = time.perf_counter() - p0
         rep.master = ctx.master
         if ctx.bars.height == 0:
             rep.seconds = time.perf_counter() - t0
