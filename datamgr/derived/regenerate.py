@@ -127,7 +127,11 @@ def regenerate(settings: Settings, ticker: str, steps: list[str] | tuple[str, ..
     Raises
     ------
     ConfigError
-        Unknown step name. LockedError when another writer holds the data folder.
+        Unknown step name.
+    LockedError
+        Another writer holds the data folder.
+    StoreError
+        The 1m master cannot be read (nothing is written then).
     """
     chosen = list(STEPS) if not steps else [s for s in STEPS if s in set(steps)]
     unknown = sorted(set(steps or ()) - set(STEPS))

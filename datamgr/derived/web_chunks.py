@@ -54,9 +54,6 @@ class Chunk:
     def size(self) -> int:
         return sum(len(p) for p in self.parts)
 
-    def data(self) -> bytes:
-        return b"".join(self.parts)
-
     def entry(self) -> dict:
         """The chunk's line in ``index.json``."""
         return {"timeframe": self.timeframe, "period": self.period, "file": f"{self.timeframe}/{self.period}.json",
@@ -128,7 +125,3 @@ def fsync_dirs(folders) -> None:
     for f in sorted(set(folders)):
         if Path(f).is_dir():
             fsync_dir(Path(f))
-
-
-def web_dir(data_dir: Path, ticker: str) -> Path:
-    return data_dir / "web" / ticker

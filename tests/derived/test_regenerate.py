@@ -165,3 +165,24 @@ def test_cli_rejects_an_unknown_step_with_exit_code_2(dsettings):
     out = subprocess.run([sys.executable, "-m", "datamgr", "--data-dir", str(dsettings.data_dir), "regenerate",
                           "ES1", "--steps", "bogus"], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert out.returncode == 2 and "bogus" in out.stderr
+
+
+def test_daily_settlements_feed_pdc_and_a_changed_daily_file_makes_levels_stale(dsettings, dstore, master):
+    dstore.write("ES1", "1m", master, operation="import")
+    days = [dt.date(2024, 3, d) for d in (4, 5, 6, 7, 8)]
+    daily = pl.DataFrame({
+        "datetime": [dt.datetime(d.year, d.month, d.day, tzinfo=dt.UTC) for d in days],
+        "open": 5000.0, "high": 5100.0, "low": 4900.0, "close": [5001.25, 5002.5, 5003.75, 5004.0, 5005.25],
+        "volume": 1000, "source": "yahoo"})
+    dstore.write("ES1", "1d", daily, operation="update")
+    regenerate(dsettings, "ES1")
+    lev = {d["date"]: d["levels"] for d in load(dsettings.data_dir / "ES1_level_touches.json")["days"]}
+    assert lev["2024-03-05"]["pdc"]["price"] == 5001.25 and lev["2024-03-05"]["pdc"]["source"] == "1d"
+    assert lev["2024-03-12"]["pdc"]["source"] == "1m"   # 03-11 is not in the daily file
+    dstore.write("ES1", "1d", daily.with_columns(pl.col("close") + 1), operation="update")
+    assert [(s.step, s.reason) for s in stale_outputs(dsettings, "ES1")] == [("levels", "daily")]
+    rep = regenerate(dsettings, "ES1", steps=["levels"])
+    assert rep.steps[0].mode == "full"
+    lev = {d["date"]: d["levels"] for d in load(dsettings.data_dir / "ES1_level_touches.json")["days"]}
+    assert lev["2024-03-05"]["pdc"]["price"] == 5002.25
+    assert stale_outputs(dsettings, "ES1") == []
