@@ -21,7 +21,7 @@ def _tod(iso: pd.Series) -> pd.Series:
 
 
 def _tod_axis() -> dict[str, Any]:
-    vals = list(range(0, 1440 + 1, 120))
+    vals = list(range(0, 1440, 120))
     return {"tickvals": vals, "ticktext": [f"{((v + _ANCHOR) % 1440) // 60:02d}:00" for v in vals],
             "title": "time of day (ET, from the 18:00 open)"}
 

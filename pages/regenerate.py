@@ -81,7 +81,7 @@ with tabs[0]:
     else:
         rth = st.toggle("RTH (09:30-16:00 ET) instead of the whole session", key="hod_rth")
         st.plotly_chart(pdv.hod_lod_figure(doc, rth=rth), width="stretch")
-        st.dataframe(pdv.hod_lod_frame(doc).tail(200), hide_index=True)
+        st.dataframe(pdv.hod_lod_frame(doc).iloc[::-1].head(200), hide_index=True)
 with tabs[1]:
     doc = load_output(s, t, "profiler")
     if doc is None:
@@ -91,7 +91,7 @@ with tabs[1]:
         session = st.selectbox("Session", doc.get("sessions", []), key="prof_session")
         if session:
             st.plotly_chart(pdv.profiler_hist_figure(doc, session), width="stretch")
-            st.dataframe(pdv.profiler_days_frame(doc, session).tail(200), hide_index=True)
+            st.dataframe(pdv.profiler_days_frame(doc, session).iloc[::-1].head(200), hide_index=True)
 with tabs[2]:
     doc = load_output(s, t, "levels")
     if doc is None:
