@@ -53,6 +53,13 @@ class Ctx:
         fp = lin.day_fingerprints(bars, cal, seg)
         state = None if full else lin.load_state(settings, ticker)
         changed = lin.changed_days(state["days"], fp) if state else None
+        if changed and (seg.height == 0 or min(changed) < seg["trading_day"].min()
+                        or max(changed) > seg["trading_day"].max()):
+            # days that left the master (a shorter file restored): cover them too, so their
+            # old rows, chunks and next-day levels are found and removed
+            lo = min([*changed, *([seg["trading_day"].min()] if seg.height else [])])
+            hi = max([*changed, *([seg["trading_day"].max()] if seg.height else [])])
+            seg = cal.segments(lo - dt.timedelta(days=10), hi + dt.timedelta(days=10))
         ctx = cls(settings, ticker, store, cal, lin.params(settings, ticker, cal), bars, master, fp,
                   state, changed, full, seg)
         if seg.height:
@@ -114,9 +121,6 @@ class Ctx:
         sel = self.cdays[(self.cdays >= lo) & (self.cdays <= hi)]
         return pl.Series("td", sel.astype("datetime64[D]"), dtype=pl.Date)
 
-    def rel(self, p: Path) -> str:
-        return str(Path(p).relative_to(self.settings.data_dir))
-
 
 def _mode(ctx: Ctx, metas: list[dict | None], daily: dict | None = None) -> str:
     if ctx.full or ctx.state is None or ctx.changed is None:
@@ -124,7 +128,7 @@ def _mode(ctx: Ctx, metas: list[dict | None], daily: dict | None = None) -> str:
     for m in metas:
         if not m or not lin.same_master(m.get("built_from"), ctx.state["built_from"]) or m.get("params") != ctx.prm:
             return "full"
-    if daily is not None and metas and not lin._same_daily(metas[0].get("daily_from"), daily):
+    if daily is not None and metas and not lin.same_daily(metas[0].get("daily_from"), daily):
         return "full"
     return "incremental"
 

@@ -241,12 +241,12 @@ def stale_outputs(settings: Settings, ticker: str, store=None) -> list[StaleOutp
         elif (meta or {}).get("params") != prm:
             out.append(StaleOutput(step, rel, "params", f"{label} data was built with other settings "
                                    "(calendar, overrides or session windows changed)"))
-        elif step == "levels" and not _same_daily((meta or {}).get("daily_from"), daily):
+        elif step == "levels" and not same_daily((meta or {}).get("daily_from"), daily):
             out.append(StaleOutput(step, rel, "daily", f"{label} data is older than the daily file"))
     return out
 
 
-def _same_daily(a: dict | None, b: dict) -> bool:
+def same_daily(a: dict | None, b: dict) -> bool:
     if b.get("generation") is None and b.get("content_sha256") is None:
         return not a or a.get("content_sha256") is None
     return bool(a) and same_master(a, b)

@@ -186,3 +186,20 @@ def test_daily_settlements_feed_pdc_and_a_changed_daily_file_makes_levels_stale(
     lev = {d["date"]: d["levels"] for d in load(dsettings.data_dir / "ES1_level_touches.json")["days"]}
     assert lev["2024-03-05"]["pdc"]["price"] == 5002.25
     assert stale_outputs(dsettings, "ES1") == []
+
+
+def test_incremental_after_restoring_a_shorter_master_equals_a_full_rebuild(dsettings, dstore, master):
+    dstore.write("ES1", "1m", master, operation="import")
+    regenerate(dsettings, "ES1")
+    shorter = master.filter((pl.col("datetime") >= dt.datetime(2024, 1, 20, tzinfo=dt.UTC))
+                            & (pl.col("datetime") < dt.datetime(2024, 3, 10, tzinfo=dt.UTC)))
+    dstore.write("ES1", "1m", shorter, operation="restore")
+    rep = regenerate(dsettings, "ES1")
+    assert {s.mode for s in rep.steps} == {"incremental"} and rep.changed_days > 20
+    inc, inc_hash = json_outputs(dsettings.data_dir), parquet_hashes(dstore)
+    jan = [c for c in load(dsettings.data_dir / "web" / "ES1" / "index.json")["chunks"]
+           if c["timeframe"] == "1m" and c["period"] == "2024-01"][0]
+    assert jan["start"] == "2024-01-21T18:00:00-05:00"
+    regenerate(dsettings, "ES1", full=True)
+    assert json_outputs(dsettings.data_dir) == inc and parquet_hashes(dstore) == inc_hash
+    assert dstore.read("ES1", "5m")["datetime"].min() >= dt.datetime(2024, 1, 20, tzinfo=dt.UTC)
