@@ -42,6 +42,7 @@ class Ctx:
     ups: dict[str, pl.DataFrame] = field(default_factory=dict)  # full-mode upsampled (with td)
     _lab: pl.DataFrame | None = None
     _ext: pl.DataFrame | None = None
+    note: Any = None  # callable(message) for progress within a step
     _t: np.ndarray | None = None
 
     @classmethod
@@ -72,6 +73,10 @@ class Ctx:
             lb = label_minutes(self.bars, self.cal, self.seg)
             self._lab, self.outside = lb.frame, lb.outside
         return self._lab
+
+    def say(self, message: str) -> None:
+        if self.note is not None:
+            self.note(message)
 
     def extremes(self, lab: pl.DataFrame) -> pl.DataFrame:
         """Day extremes of ``lab`` (cached for the full labelled master)."""
@@ -166,6 +171,7 @@ def _upsample(ctx: Ctx, res) -> None:
     if res.mode == "full":
         ctx.ups = frames
     for tf in INTRADAY_DERIVED:
+        ctx.say(f"writing {ctx.ticker}_{tf}.parquet")
         new = frames[tf].drop("td")
         if res.mode == "incremental":
             old = ctx.store.read(ctx.ticker, tf)
@@ -272,6 +278,7 @@ def _web(ctx: Ctx, res) -> None:
     ups = ctx.ups if res.mode == "full" and ctx.ups else upsample_all(lab, INTRADAY_DERIVED, keep_td=True)
     written = 0
     for tf in tfs:
+        ctx.say(f"{tf} chunks")
         want = periods[tf]
         if tf == "1m":
             frame = lab

@@ -39,7 +39,7 @@ from ..timefmt import to_et_iso
 ALGO_VERSION = 1
 STEPS = ("upsample", "hod_lod", "profiler", "levels", "web")
 LABELS = {"upsample": "Upsampled", "hod_lod": "HOD/LOD", "profiler": "Profiler",
-          "levels": "Level touches", "web": "Web chunk"}
+          "levels": "Level touches", "web": "Web chunks"}
 JSON_NAMES = {"hod_lod": "daily_hod_lod", "profiler": "profiler", "levels": "level_touches"}
 
 

@@ -154,10 +154,12 @@ def regenerate(settings: Settings, ticker: str, steps: list[str] | tuple[str, ..
             report(progress, total, total, "no 1m master: nothing to derive")
             return rep
         rep.changed_days = len(ctx.changed) if ctx.changed is not None else ctx.fp.height
-        report(progress, 1, total, f"{rep.changed_days} changed trading day(s)")
+        report(progress, 1, total, f"{rep.changed_days} changed trading day(s)" if ctx.changed is not None
+               else f"full rebuild of {rep.changed_days} trading day(s)")
         try:
             for i, step in enumerate(chosen):
                 report(progress, 1 + i, total, f"{lin.LABELS[step]}: running")
+                ctx.note = lambda msg, i=i, step=step: report(progress, 1 + i, total, f"{lin.LABELS[step]}: {msg}")
                 res = StepResult(step)
                 s0 = time.perf_counter()
                 try:

@@ -42,5 +42,5 @@ def test_page_lists_stale_outputs_runs_the_job_and_shows_every_view(app, dsettin
     assert at.tabs[0].label == "HOD/LOD" and len(at.get("plotly_chart")) == 3
     assert stale_outputs(dsettings, "ES1") == []
     timings = at.dataframe[0].value
-    assert list(timings["step"]) == ["Upsampled", "HOD/LOD", "Profiler", "Level touches", "Web chunk"]
+    assert list(timings["step"]) == ["Upsampled", "HOD/LOD", "Profiler", "Level touches", "Web chunks"]
     assert (timings["result"] == "ok").all()
