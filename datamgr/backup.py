@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .atomic import append_line, fsync_dir, replace_with_retry, temp_path
@@ -62,7 +63,6 @@ def backup_file(settings: Settings, path: Path, *, reason: str, op_id: str | Non
                 expected_rows: int | None = None) -> BackupRecord:
     """Copy ``path`` into the backups folder and verify the copy; append to the manifest."""
     bdir = settings.backups_dir
-    bdir.mkdir(parents=True, exist_ok=True)
     stem, ext = _split(path.name)
     stamp = utc_stamp()
     dest = bdir / f"{stem}.{stamp}.{ext}"
@@ -74,6 +74,7 @@ def backup_file(settings: Settings, path: Path, *, reason: str, op_id: str | Non
     h = hashlib.sha256()
     size = 0
     try:
+        bdir.mkdir(parents=True, exist_ok=True)
         with open(path, "rb") as src, open(tmp, "wb") as out:
             while chunk := src.read(_CHUNK):
                 h.update(chunk)
@@ -86,23 +87,31 @@ def backup_file(settings: Settings, path: Path, *, reason: str, op_id: str | Non
             raise BackupError(f"backup of {path.name}: copy does not hash like the original")
         rows = None
         if ext == "parquet":
-            rows = parquet_rows(tmp)
+            try:
+                rows = parquet_rows(tmp)
+            except (OSError, pa.ArrowException) as err:
+                if expected_rows is not None:
+                    raise BackupError(f"backup of {path.name}: copy does not read back: {err}") from err
+                rows = None  # the original is damaged too: a byte-exact copy, verified by sha256 only
             if expected_rows is not None and rows != expected_rows:
                 raise BackupError(f"backup of {path.name}: copy has {rows} rows, expected {expected_rows}")
         replace_with_retry(tmp, dest)
         fsync_dir(bdir)
     except BackupError:
-        tmp.unlink(missing_ok=True)
+        _discard(tmp)
         raise
     except OSError as err:
-        tmp.unlink(missing_ok=True)
+        _discard(tmp)
         raise BackupError(f"backup of {path.name} to {bdir} failed: {err}") from err
     rec = BackupRecord(
         path=str(dest.relative_to(settings.data_dir)).replace(os.sep, "/"), source=path.name,
         sha256=digest, rows=rows, size=size, reason=reason, operation_id=op_id,
         time=now_utc().isoformat(),
     )
-    append_line(bdir / "manifest.jsonl", json.dumps(rec.to_json()))
+    try:
+        append_line(bdir / "manifest.jsonl", json.dumps(rec.to_json()))
+    except OSError as err:
+        raise BackupError(f"backup of {path.name}: cannot record it in {bdir / 'manifest.jsonl'}: {err}") from err
     return rec
 
 
@@ -136,6 +145,14 @@ def verify_backups(settings: Settings, source: str | None = None) -> list[Backup
                 ok = False
         out.append(BackupRecord(**{**rec.to_json(), "ok": ok}))
     return out
+
+
+def _discard(tmp: Path) -> None:
+    """Remove a temp copy; its folder may be the very thing that failed (not a folder, read-only)."""
+    try:
+        tmp.unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 def _split(name: str) -> tuple[str, str]:

@@ -20,6 +20,8 @@ COMMANDS = [
     "demo",
     "journal",
     "backup",
+    "continuity",
+    "health",
     "regenerate",
 ]
 
@@ -35,25 +37,30 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"datamgr.commands.{name}").add_parser(sub)
+    _add_global_flags(sub)
     return parser
+
+
+def _add_global_flags(sub: argparse._SubParsersAction) -> None:
+    """Accept the global flags after the command too (``status --json --data-dir D``).
+
+    Added to every (nested) sub-parser with ``default=SUPPRESS``, so a flag given before the
+    command is not reset by the sub-parser when it is absent after it.
+    """
+    flags = [(("--data-dir",), {}), (("--config",), {}), (("--json",), {"action": "store_true"}),
+             (("-v", "--verbose"), {"action": "store_true"})]
+    for p in sub.choices.values():
+        for opts, kw in flags:
+            if not any(o in p._option_string_actions for o in opts):
+                p.add_argument(*opts, default=argparse.SUPPRESS, help=argparse.SUPPRESS, **kw)
+        for action in p._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _add_global_flags(action)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    # Global flags may also follow the command: parse them wherever they are.
-    args, rest = parser.parse_known_args(argv)
-    if rest:
-        again = argparse.ArgumentParser(add_help=False)
-        again.add_argument("--data-dir")
-        again.add_argument("--config")
-        again.add_argument("--json", action="store_true")
-        extra, unknown = again.parse_known_args(rest)
-        if unknown:
-            parser.error(f"unrecognized arguments: {' '.join(unknown)}")
-        for k in ("data_dir", "config"):
-            if getattr(extra, k):
-                setattr(args, k, getattr(extra, k))
-        args.json = args.json or extra.json
+    args = parser.parse_args(argv)  # usage errors exit 2 (argparse)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
     if not getattr(args, "func", None):

@@ -120,6 +120,7 @@ class Settings:
 
     def bar_path(self, ticker: str, timeframe: str) -> Path:
         """Path of the Parquet bar file of ``ticker`` at ``timeframe`` (``ES1_1m.parquet``)."""
+        check_ticker(ticker)
         if timeframe not in TIMEFRAMES:
             msg = f"unknown timeframe {timeframe!r}; expected one of {', '.join(TIMEFRAMES)}"
             raise ConfigError(msg)
@@ -174,32 +175,66 @@ class Settings:
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any], source: str = "settings") -> Settings:
+        """Settings from a parsed ``datamgr.toml``; every unknown key or bad value is a ConfigError
+        naming ``source`` (the file) and the key."""
         known = {"data_dir", "display_tz", "backup", "yahoo", "merge", "instruments", "lock_timeout"}
         unknown = set(raw) - known
         if unknown:
             raise ConfigError(f"{source}: unknown key(s) {sorted(unknown)}; expected {sorted(known)}")
+        backup = _section(raw, "backup", {"keep_last", "keep_daily_days", "destinations"}, source)
+        yahoo = _section(raw, "yahoo", {"auto_update"}, source)
+        merge = _section(raw, "merge", {"precedence"}, source)
         instruments = _default_instruments()
-        for ticker, table in (raw.get("instruments") or {}).items():
+        for ticker, table in _section(raw, "instruments", None, source).items():
+            try:
+                check_ticker(ticker)
+            except ConfigError as err:
+                raise ConfigError(f"{source}: [instruments.{ticker}]: {err}") from err
+            if not isinstance(table, Mapping):
+                raise ConfigError(f"{source}: [instruments.{ticker}] must be a table")
             instruments[ticker] = _instrument_from(ticker, table, instruments, source)
-        backup = raw.get("backup") or {}
         kw: dict[str, Any] = {"instruments": instruments}
         if "data_dir" in raw:
-            kw["data_dir"] = Path(raw["data_dir"])
+            kw["data_dir"] = Path(_typed(raw["data_dir"], str, f"{source}: data_dir"))
         if "display_tz" in raw:
             kw["display_tz"] = _zone(raw["display_tz"], f"{source}: display_tz")
         if "keep_last" in backup:
-            kw["backup_keep_last"] = int(backup["keep_last"])
+            kw["backup_keep_last"] = _typed(backup["keep_last"], int, f"{source}: [backup] keep_last")
         if "keep_daily_days" in backup:
-            kw["backup_keep_daily_days"] = int(backup["keep_daily_days"])
+            kw["backup_keep_daily_days"] = _typed(backup["keep_daily_days"], int, f"{source}: [backup] keep_daily_days")
         if "destinations" in backup:
-            kw["backup_destinations"] = tuple(str(d) for d in backup["destinations"])
-        if "auto_update" in (raw.get("yahoo") or {}):
-            kw["yahoo_auto_update"] = bool(raw["yahoo"]["auto_update"])
-        if "precedence" in (raw.get("merge") or {}):
-            kw["merge_precedence"] = tuple(raw["merge"]["precedence"])
+            kw["backup_destinations"] = _strings(backup["destinations"], f"{source}: [backup] destinations")
+        if "auto_update" in yahoo:
+            kw["yahoo_auto_update"] = _typed(yahoo["auto_update"], bool, f"{source}: [yahoo] auto_update")
+        if "precedence" in merge:
+            kw["merge_precedence"] = _strings(merge["precedence"], f"{source}: [merge] precedence")
         if "lock_timeout" in raw:
-            kw["lock_timeout"] = float(raw["lock_timeout"])
+            kw["lock_timeout"] = float(_typed(raw["lock_timeout"], (int, float), f"{source}: lock_timeout"))
         return cls(**kw)
+
+
+def _section(raw: Mapping[str, Any], name: str, allowed: set[str] | None, source: str) -> Mapping[str, Any]:
+    table = raw.get(name) or {}
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{source}: [{name}] must be a table")
+    bad = set(table) - allowed if allowed is not None else set()
+    if bad:
+        raise ConfigError(f"{source}: [{name}] unknown key(s) {sorted(bad)}; expected {sorted(allowed or ())}")
+    return table
+
+
+def _typed(value: Any, kind: type | tuple[type, ...], where: str) -> Any:
+    # bool is an int in Python: refuse it where a number is expected.
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise ConfigError(f"{where}: expected {names}, got {value!r}")
+    return value
+
+
+def _strings(value: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where}: expected a list of strings, got {value!r}")
+    return tuple(value)
 
 
 def _instrument_from(ticker: str, table: Mapping[str, Any], known: Mapping[str, Instrument],
@@ -212,13 +247,16 @@ def _instrument_from(ticker: str, table: Mapping[str, Any], known: Mapping[str, 
         raise ConfigError(f"{source}: [instruments.{ticker}] unknown key(s) {sorted(bad)}")
     kw: dict[str, Any] = {k: table[k] for k in ("yahoo_symbol", "calendar") if k in table}
     if "tick_size" in table:
-        kw["tick_size"] = float(table["tick_size"])
+        kw["tick_size"] = float(_typed(table["tick_size"], (int, float), f"{source}: [instruments.{ticker}] tick_size"))
         if kw["tick_size"] <= 0:
             raise ConfigError(f"{source}: [instruments.{ticker}] tick_size must be > 0")
     if "import_tz" in table:
         kw["import_tz"] = _zone(table["import_tz"], f"{source}: [instruments.{ticker}] import_tz")
     if "sessions" in table:
-        kw["sessions"] = tuple((name, str(w[0]), str(w[1])) for name, w in table["sessions"].items())
+        sess = table["sessions"]
+        if not isinstance(sess, Mapping) or not all(isinstance(w, list) and len(w) == 2 for w in sess.values()):
+            raise ConfigError(f"{source}: [instruments.{ticker}] sessions: expected {{name = [\"HH:MM\", \"HH:MM\"]}}")
+        kw["sessions"] = tuple((name, str(w[0]), str(w[1])) for name, w in sess.items())
     return replace(base, **kw)
 
 

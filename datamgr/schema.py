@@ -70,6 +70,12 @@ def conform(df: pl.DataFrame) -> pl.DataFrame:
     missing = [c for c in schema if c not in df.columns]
     if missing:
         raise InvariantError(f"bar frame lacks column(s) {missing}; expected {list(schema)}")
+    if df.schema["volume"].is_float():
+        # Casting would silently truncate 98.7 to 98: refuse fractional volumes instead.
+        frac = df.select(pl.arg_where(pl.col("volume").is_finite() & (pl.col("volume") != pl.col("volume").floor())))
+        if frac.height:
+            v = Violation("fractional volume", frac.height, tuple(frac.to_series().head(_MAX_LISTED).to_list()))
+            raise InvariantError(f"bars break the bar invariants:\n  {v}", [v])
     exprs = []
     for name, dtype in schema.items():
         col = pl.col(name)
@@ -80,7 +86,13 @@ def conform(df: pl.DataFrame) -> pl.DataFrame:
             elif isinstance(dt, pl.Datetime) and dt.time_zone != "UTC":
                 col = col.dt.convert_time_zone("UTC")
         exprs.append(col.cast(dtype))
-    return df.select(exprs)
+    try:
+        return df.select(exprs)
+    except (pl.exceptions.PolarsError, TypeError) as err:
+        # A column that cannot be cast (text in ``volume``, ...) is a schema violation, not a crash.
+        got = {k: str(v) for k, v in df.schema.items() if k in schema}
+        msg = f"schema mismatch: cannot cast to the bar schema {list(schema)} (got {got}): {err}"
+        raise InvariantError(msg) from err
 
 
 @dataclass(frozen=True)

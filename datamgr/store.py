@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import os
 import threading
 from collections.abc import Iterator
@@ -40,9 +41,13 @@ from .timefmt import now_utc
 SCHEMA_VERSION = 1
 ROW_GROUP = 1_000_000
 META_KEY = b"datamgr"
+LEGACY_SOURCE = "legacy"
 
-_locks: dict[str, filelock.FileLock] = {}
+# Per data folder: a thread lock (one writer thread per process; the app runs jobs in threads)
+# in front of the file lock (one writer process per folder). Both are reentrant for one thread.
+_locks: dict[str, tuple[threading.RLock, filelock.FileLock]] = {}
 _locks_guard = threading.Lock()
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -155,6 +160,9 @@ def table_to_bars(table: pa.Table) -> pl.DataFrame:
     assert isinstance(df, pl.DataFrame)
     if "source" in df.columns:
         df = df.with_columns(pl.col("source").cast(pl.String))
+    elif "datetime" in df.columns:
+        # Legacy files written before datamgr often lack ``source``: label their bars "legacy".
+        df = df.with_columns(pl.lit(LEGACY_SOURCE, dtype=pl.String).alias("source"))
     return conform(df)
 
 
@@ -168,26 +176,37 @@ class Store:
     # ------------------------------------------------------------------ lock
     @contextmanager
     def lock(self, what: str = "write") -> Iterator[None]:
-        """Hold the cross-process write lock (reentrant within this process)."""
+        """Hold the write lock of the data folder: exclusive across processes *and* threads,
+        reentrant within one thread. Raises LockedError after ``settings.lock_timeout``."""
         self.root.mkdir(parents=True, exist_ok=True)
         key = str(self.settings.lock_path.resolve())
         with _locks_guard:
-            lk = _locks.setdefault(key, filelock.FileLock(key, thread_local=False))
-        try:
-            lk.acquire(timeout=self.settings.lock_timeout)
-        except filelock.Timeout as err:
+            if key not in _locks:
+                _locks[key] = (threading.RLock(), filelock.FileLock(key, thread_local=False))
+            rlock, lk = _locks[key]
+        if not rlock.acquire(timeout=self.settings.lock_timeout):
             owner = _read_owner(self.settings.lock_path)
-            msg = (f"data folder {self.root} is locked by another writer ({owner}); "
+            msg = (f"data folder {self.root} is locked by another writer in this process ({owner}); "
                    f"waited {self.settings.lock_timeout:.0f} s. Try again when it has finished.")
-            raise LockedError(msg) from err
+            raise LockedError(msg)
         try:
-            if lk.lock_counter == 1:
-                _write_owner(self.settings.lock_path, what)
-                clean_orphans(self.root)
-                clean_orphans(self.settings.backups_dir)
-            yield
+            try:
+                lk.acquire(timeout=self.settings.lock_timeout)
+            except filelock.Timeout as err:
+                owner = _read_owner(self.settings.lock_path)
+                msg = (f"data folder {self.root} is locked by another writer ({owner}); "
+                       f"waited {self.settings.lock_timeout:.0f} s. Try again when it has finished.")
+                raise LockedError(msg) from err
+            try:
+                if lk.lock_counter == 1:
+                    _write_owner(self.settings.lock_path, what)
+                    clean_orphans(self.root)
+                    clean_orphans(self.settings.backups_dir)
+                yield
+            finally:
+                lk.release()
         finally:
-            lk.release()
+            rlock.release()
 
     # ------------------------------------------------------------------ read
     def path(self, ticker: str, timeframe: str) -> Path:
@@ -251,14 +270,20 @@ class Store:
             meta = read_footer(p) if p.is_file() else None
             rows_before = meta.rows if meta else 0
             old_hash = meta.content_sha256 if meta else None
+            damaged = bool(meta and meta.problems)
             if meta is not None and old_hash is None:  # legacy file: hash its content
-                old_hash = content_sha256(self.read(ticker, timeframe))
+                try:
+                    old_hash = content_sha256(self.read(ticker, timeframe))
+                except StoreError:
+                    # A damaged file (unreadable footer or pages) must stay replaceable (restore):
+                    # its exact bytes are kept in a sha256-verified backup first.
+                    old_hash, damaged = None, True
             unchanged = old_hash == new_hash and (built_from is None or meta.built_from == built_from)
             gen = ((meta.generation or 0) + 1) if meta else 1
             if dry_run or unchanged:
                 return WriteResult(str(p), False, rows_before, df.height, meta.generation if (meta and unchanged) else gen,
                                    new_hash, None, op_id, dry_run)
-            rec = backup_file(self.settings, p, reason=operation, op_id=op_id, expected_rows=meta.rows) \
+            rec = backup_file(self.settings, p, reason=operation, op_id=op_id, expected_rows=None if damaged else meta.rows) \
                 if (meta and backup) else None
             info = {
                 "schema_version": SCHEMA_VERSION, "ticker": ticker, "timeframe": timeframe,
@@ -275,6 +300,8 @@ class Store:
                 backup=rec.path if rec else None, sha256_before=old_hash, sha256_after=new_hash,
                 details=details or {}, added=(details or {}).get("added"), replaced=(details or {}).get("replaced"),
             ))
+            log.info("%s: %s wrote %d rows (generation %d, was %d rows)%s", p.name, operation, df.height, gen,
+                     rows_before, f", backup {rec.path}" if rec else "")
             return WriteResult(str(p), True, rows_before, df.height, gen, new_hash, rec, op_id)
 
     def _write_parquet(self, final: Path, df: pl.DataFrame, info: dict[str, Any]) -> None:
@@ -290,10 +317,18 @@ class Store:
                 os.fsync(f.fileno())
             self._read_back(tmp, table)
             replace_with_retry(tmp, final)
-            fsync_dir(final.parent)
-        except BaseException:
+        except BaseException as err:
             tmp.unlink(missing_ok=True)
+            if isinstance(err, (OSError, pa.ArrowException)):
+                # Disk full, file too large, I/O error...: a StoreError the CLI maps to its exit code.
+                raise StoreError(f"{final.name}: write failed, the file is unchanged: {err}") from err
             raise
+        try:
+            fsync_dir(final.parent)
+        except OSError as err:
+            # The new file is in place and verified; only the rename's durability across a power
+            # cut is in doubt. Failing now would report an error for a change that happened.
+            log.warning("%s: replaced, but the folder fsync failed: %s", final.name, err)
 
     @staticmethod
     def _read_back(tmp: Path, table: pa.Table) -> None:
@@ -307,7 +342,7 @@ class Store:
             raise ReadBackError(f"{tmp.name}: wrote {table.num_rows} rows, read back {back.num_rows}")
         if not back.schema.equals(table.schema, check_metadata=False):
             raise ReadBackError(f"{tmp.name}: schema changed on read-back")
-        if not back.equals(table):
+        if not _decoded(back).equals(_decoded(table)):
             raise ReadBackError(f"{tmp.name}: content read back differs from what was written")
 
     def write_json(self, path: Path, obj: Any, *, operation: str) -> Path:
@@ -316,6 +351,15 @@ class Store:
         with self.lock(f"{operation} {path.name}"):
             atomic_write_bytes(Path(path), data)
         return Path(path)
+
+
+def _decoded(table: pa.Table) -> pa.Table:
+    """``table`` with dictionary columns decoded: a frame built from several chunks (``pl.concat``)
+    carries one dictionary per chunk, while the file read back has one; the values are what count."""
+    for i, f in enumerate(table.schema):
+        if pa.types.is_dictionary(f.type):
+            table = table.set_column(i, f.name, table.column(i).cast(f.type.value_type))
+    return table
 
 
 def _iso(df: pl.DataFrame, i: int) -> str | None:

@@ -52,3 +52,17 @@ def real_data_dir() -> Path:
         if c.is_dir():
             return c
     pytest.skip("shared/data/real is not present")
+
+
+@pytest.fixture(scope="session")
+def big_master(tmp_path_factory):
+    """A 1m master of a little over one million bars (two row groups), written through the store.
+
+    Session-scoped and shared read-only: (settings, bars). Tests must not write to it.
+    """
+    d = tmp_path_factory.mktemp("big") / "data"
+    d.mkdir()
+    s = Settings.load(data_dir=d, env={})
+    bars = make_demo_bars(dt.date(2022, 1, 1), dt.date(2025, 2, 1), seed=3)
+    Store(s).write("ES1", "1m", bars, operation="test")
+    return s, bars

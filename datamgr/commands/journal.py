@@ -6,7 +6,7 @@ import argparse
 
 from .. import journal
 from ..config import Settings
-from ..timefmt import to_et_text
+from ..timefmt import to_et_iso, to_et_text
 from . import emit, table
 
 
@@ -23,7 +23,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     rows = [[to_et_text(dt.datetime.fromisoformat(e["time"])) if "time" in e else "?", e.get("op", "?"),
              e.get("file", "?"), str(e.get("rows_before", "")), str(e.get("rows_after", "")),
              e.get("outcome", ""), e.get("backup") or ""] for e in entries]
-    emit(args, {"entries": entries},
+    # SPEC 13: JSON times are ISO 8601 in ET with their offset (the journal stores UTC).
+    payload = [{**e, "time": to_et_iso(e["time"], settings.display_tz)} if e.get("time") else e for e in entries]
+    emit(args, {"entries": payload},
          table(rows, ["time", "op", "file", "rows before", "rows after", "outcome", "backup"]) if rows
          else "journal is empty")
     return 0

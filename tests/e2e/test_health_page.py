@@ -1,0 +1,42 @@
+"""Browser: Health on demo data shows the planted gaps in the gap table and in the heatmap."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from playwright.sync_api import expect
+
+from datamgr.config import Settings
+from datamgr.demo import default_gaps, write_demo
+from datamgr.timefmt import to_et_text
+
+pytestmark = pytest.mark.e2e
+
+
+def test_health_on_demo_data_shows_the_planted_gaps_in_the_table_and_the_heatmap(app_factory, page, tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    settings = Settings.load(data_dir=data, env={})
+    end = dt.date(2025, 11, 20)
+    write_demo(settings, "ES1", end=end)
+    planted = default_gaps(end - dt.timedelta(days=int(3 * 30.5)), end)
+    assert len(planted) == 4
+    app = app_factory(data)
+    page.goto(app.url)  # open the app, then go to Health the way a person does
+    page.get_by_role("link", name="Health").click()
+    expect(page.get_by_role("heading", name="Health · ES1")).to_be_visible(timeout=60_000)
+    table = page.locator('[data-testid="stTable"]').first
+    expect(table).to_be_visible(timeout=60_000)  # the first check of a folder computes the report
+    for g in planted:
+        expect(table).to_contain_text(to_et_text(g.start))
+        expect(table).to_contain_text(f"{g.minutes:,}".replace(",", "") if g.minutes < 1000 else str(g.minutes))
+    # heatmap: the day of the whole-session gap is drawn at 0 % coverage
+    heat = page.locator('[data-testid="stPlotlyChart"] .js-plotly-plot').first
+    expect(heat).to_be_visible(timeout=30_000)
+    whole = max(planted, key=lambda g: g.minutes)
+    day = whole.end.astimezone(dt.UTC).date().isoformat()
+    texts = heat.evaluate("el => el.data.map(t => t.text).flat(2).filter(x => x)")
+    assert any(t.startswith(f"{day} ") and " 0 of 1380 expected" in t for t in texts), day
+    partial = {t for t in texts if "expected bars (" in t and "(100.0 %)" not in t}
+    assert len(partial) == 4  # one day per planted gap
