@@ -48,7 +48,8 @@ def bars() -> pl.DataFrame:
     # DST changes (2019-03-10, 2019-11-03, 2024-03-10, 2024-11-03), holidays and early closes
     # (Thanksgiving 2019, 2024-07-03/04, 2024-11-29, 2024-12-24/25), the pre-2021-06-28
     # 15:15-15:30 CT halt, and planted gaps (2 % of minutes dropped at random).
-    parts = [make_bars(dt.date(2019, 3, 6), dt.date(2019, 3, 14), seed=1, drop_frac=0.02),
+    parts = [make_bars(dt.date(2010, 3, 10), dt.date(2010, 3, 17), seed=6, drop_frac=0.02),
+             make_bars(dt.date(2019, 3, 6), dt.date(2019, 3, 14), seed=1, drop_frac=0.02),
              make_bars(dt.date(2019, 10, 30), dt.date(2019, 12, 3), seed=2, drop_frac=0.02),
              make_bars(dt.date(2024, 3, 6), dt.date(2024, 3, 13), seed=3, drop_frac=0.02),
              make_bars(dt.date(2024, 7, 1), dt.date(2024, 7, 9), seed=4, drop_frac=0.02),
@@ -76,15 +77,20 @@ def test_4h_windows_start_at_18_22_02_06_10_14_et_and_the_old_halt_splits_the_14
     hhmm = et.select(pl.col("et").dt.strftime("%H:%M"), pl.col("et").dt.date().alias("d"))
     modern = hhmm.filter(pl.col("d") >= dt.date(2021, 7, 1))["et"].unique().to_list()
     assert set(modern) == {"18:00", "22:00", "02:00", "06:00", "10:00", "14:00"}
-    old = set(hhmm.filter(pl.col("d") < dt.date(2021, 6, 1))["et"].unique().to_list())
-    # before 2021-06-28 the 15:15-15:30 CT halt (16:15-16:30 ET) cuts the 14:00 window:
+    old = set(hhmm.filter((pl.col("d") < dt.date(2021, 6, 1)) & (pl.col("d") > dt.date(2013, 1, 1)))["et"]
+              .unique().to_list())
+    # 2012-11-19 .. 2021-06-25: the 15:15-15:30 CT halt (16:15-16:30 ET) cuts the 14:00 window;
     # the part after the halt is its own bar labelled by the reopening minute.
     assert old == {"18:00", "22:00", "02:00", "06:00", "10:00", "14:00", "16:30"}
+    # before 2012-11-19 the next session reopened at 15:30 CT (16:30 ET) after the 15:15 CT
+    # close and paused 16:30-17:00 CT: its first 4h bar is 16:30-17:30 ET, labelled 16:30.
+    oldest = set(hhmm.filter(pl.col("d") < dt.date(2012, 1, 1))["et"].unique().to_list())
+    assert oldest == {"16:30", "18:00", "22:00", "02:00", "06:00", "10:00", "14:00"}
 
 
 def test_no_upsampled_bar_spans_a_session_break_or_a_trading_day(bars):
     lab = label_minutes(bars, CAL).frame
-    seg = CAL.segments(dt.date(2019, 3, 1), dt.date(2025, 1, 5))
+    seg = CAL.segments(dt.date(2010, 3, 1), dt.date(2025, 1, 5))
     starts = seg["start"].dt.replace_time_zone(None).cast(pl.Int64).to_numpy()
     t1 = lab["datetime"].dt.replace_time_zone(None).cast(pl.Int64).to_numpy()
     seg_of_bar = np.searchsorted(starts, t1, side="right") - 1
@@ -94,7 +100,7 @@ def test_no_upsampled_bar_spans_a_session_break_or_a_trading_day(bars):
         labels = up["datetime"].dt.replace_time_zone(None).cast(pl.Int64).to_numpy()
         owner = np.searchsorted(labels, t1, side="right") - 1        # upsampled bar of each 1m bar
         seg_of_label = np.searchsorted(starts, labels, side="right") - 1
-        assert (seg_of_label[owner] == seg_of_bar).all()
+        assert (seg_of_bar >= 0).all() and (seg_of_label[owner] == seg_of_bar).all()
         assert (up["bars"] <= TF_MINUTES[tf]).all()
 
 

@@ -1,6 +1,7 @@
 """Daily HOD/LOD (SPEC 8.2): per trading day, session and RTH high/low with their ET times.
 
-The session is the whole trading day (18:00 ET the evening before to the close); RTH is
+The session is the whole trading day as the calendar has it (18:00 ET the evening before to the
+close; before 2012-11-19 the CME session reopened at 16:30 ET the afternoon before); RTH is
 09:30-16:00 ET. The time of a high or low repeated later is the first one. A day without RTH
 bars has nulls for the ``rth_`` keys.
 """

@@ -2,12 +2,13 @@
 
 Levels of trading day D (P = the previous trading day on the exchange calendar):
 
-* ``pdh`` / ``pdl``: high / low of P's whole trading-day session (18:00 ET to the close, as in
-  HOD/LOD); null when P has no bars.
+* ``pdh`` / ``pdl``: high / low of P's whole trading-day session (the calendar's session, as in
+  HOD/LOD: 18:00 ET the evening before to the close; before 2012-11-19 it reopened at 16:30 ET);
+  null when P has no bars.
 * ``pdc``: P's daily settlement close from ``<T>_1d.parquet`` when that file has P (a daily bar's
   date is the UTC date of its ``datetime``, which is the trading date for midnight-UTC,
   midnight-ET and close-time stamps); otherwise the last 1m close of P. ``source`` says which.
-* ``onh`` / ``onl``: overnight high / low of D, 18:00-09:30 ET.
+* ``onh`` / ``onl``: overnight high / low of D, 18:00-09:30 ET (wall clock).
 * ``rth_open``: open of D's first RTH bar.
 
 A level is *touched* when an RTH bar's range contains it (``low <= level <= high``);
@@ -30,7 +31,7 @@ def level_prices(lab: pl.DataFrame, calendar_days: pl.Series, daily: pl.DataFram
     """Per calendar trading day ``td``: the price of every level and the ``pdc`` source."""
     day = lab.group_by("td").agg(pl.col("high").max().alias("dh"), pl.col("low").min().alias("dl"),
                                  pl.col("close").last().alias("dc"))
-    on = lab.filter(pl.col("a") < RTH[0]).group_by("td").agg(
+    on = lab.filter((pl.col("a") >= 0) & (pl.col("a") < RTH[0])).group_by("td").agg(
         pl.col("high").max().alias("onh"), pl.col("low").min().alias("onl"))
     rth = lab.filter((pl.col("a") >= RTH[0]) & (pl.col("a") < RTH[1]))
     ro = rth.group_by("td").agg(pl.col("open").first().alias("rth_open"),

@@ -45,6 +45,13 @@ def window(pdf: pd.DataFrame, day: dt.date, start: str, end: str) -> pd.DataFram
     return pdf[(pdf["et"] >= lo) & (pdf["et"] < hi)]
 
 
+def session(pdf: pd.DataFrame, day: dt.date) -> pd.DataFrame:
+    """Bars of the trading day's whole session, bounds from the calendar's schedule."""
+    row = CAL.sessions(day, day).row(0, named=True)
+    lo, hi = pd.Timestamp(row["open"]), pd.Timestamp(row["close"])
+    return pdf[(pdf["datetime"] >= lo) & (pdf["datetime"] < hi)]
+
+
 def iso(ts: pd.Timestamp) -> str:
     return ts.isoformat()
 
@@ -55,7 +62,7 @@ def sample(data, n=12):
 
 def test_hod_lod_matches_a_per_day_computation_on_random_days(data):
     for day in sample(data):
-        d = window(data["pdf"], day, "18:00", "17:00")
+        d = session(data["pdf"], day)
         r = data["hod"][str(day)]
         hi, lo = d.loc[d["high"].idxmax()], d.loc[d["low"].idxmin()]
         assert (r["high"], r["high_time"], r["low"], r["low_time"]) == (hi["high"], iso(hi["et"]), lo["low"], iso(lo["et"]))
@@ -81,7 +88,7 @@ def test_profiler_matches_a_per_day_computation_on_random_days(data):
 def test_levels_match_a_per_day_computation_on_random_days(data):
     for day in sample(data):
         prev_day = data["days"][data["days"].index(day) - 1]
-        prev = window(data["pdf"], prev_day, "18:00", "17:00")
+        prev = session(data["pdf"], prev_day)
         on = window(data["pdf"], day, "18:00", "09:30")
         rth = window(data["pdf"], day, "09:30", "16:00")
         want = {"pdh": prev["high"].max(), "pdl": prev["low"].min(), "pdc": prev["close"].iloc[-1],
