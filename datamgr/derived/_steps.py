@@ -135,6 +135,8 @@ def _mode(ctx: Ctx, metas: list[dict | None], daily: dict | None = None) -> str:
             return "full"
     if daily is not None and metas and not lin.same_daily(metas[0].get("daily_from"), daily):
         return "full"
+    if not ctx.changed and all(lin.same_master(m.get("built_from"), ctx.master) for m in metas):
+        return "unchanged"  # built from this very master with these settings: nothing to write
     return "incremental"
 
 
@@ -162,6 +164,11 @@ def _upsample(ctx: Ctx, res) -> None:
         bf = fm.built_from if fm else None
         metas.append({"built_from": bf, "params": bf.get("params")} if bf else None)
     res.mode = _mode(ctx, metas)
+    if res.mode == "unchanged":
+        for tf in INTRADAY_DERIVED:
+            fm = ctx.store.read_meta(ctx.ticker, tf)
+            _out(res, Path(fm.path), fm.rows, time.perf_counter(), written=False)
+        return
     built_from = {**ctx.master, "params": ctx.prm}
     changed = set(ctx.changed or ())
     lab = ctx.lab_all() if res.mode == "full" else ctx.lab_for(changed)
@@ -202,6 +209,9 @@ def _json_rows(ctx: Ctx, res, step: str, compute, affected, build_doc, daily: di
     path = lin.json_path(ctx.settings, ctx.ticker, step)
     meta = lin.read_meta(path) if path.is_file() else None
     res.mode = _mode(ctx, [meta], daily)
+    if res.mode == "unchanged":
+        _out(res, path, len(json.loads(path.read_text(encoding="utf-8"))["days"]), t0, written=False)
+        return
     if res.mode == "full":
         lab = ctx.lab_all()
         rows = compute(lab, ctx.calendar_days(lab))
@@ -260,6 +270,9 @@ def _web(ctx: Ctx, res) -> None:
     meta = lin.read_meta(idx_path) if idx_path.is_file() else None
     res.mode = _mode(ctx, [meta])
     root = idx_path.parent
+    if res.mode == "unchanged":
+        _out(res, idx_path, len(json.loads(idx_path.read_text(encoding="utf-8"))["chunks"]), t0, written=False)
+        return
     tfs = ("1m", *INTRADAY_DERIVED)
     if res.mode == "full":
         lab = ctx.lab_all()

@@ -46,7 +46,8 @@ class OutputResult:
 
 @dataclass
 class StepResult:
-    """What one step did: ``mode`` full / incremental, days recomputed, outputs, timing."""
+    """What one step did: ``mode`` full / incremental / unchanged (built from this very master
+    already: nothing written), days recomputed, outputs, timing."""
 
     step: str
     mode: str = "full"

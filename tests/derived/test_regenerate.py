@@ -203,3 +203,14 @@ def test_incremental_after_restoring_a_shorter_master_equals_a_full_rebuild(dset
     regenerate(dsettings, "ES1", full=True)
     assert json_outputs(dsettings.data_dir) == inc and parquet_hashes(dstore) == inc_hash
     assert dstore.read("ES1", "5m")["datetime"].min() >= dt.datetime(2024, 1, 20, tzinfo=dt.UTC)
+
+
+def test_regenerating_fresh_outputs_writes_nothing(dsettings, dstore, master):
+    from tests.conftest import folder_hash
+
+    dstore.write("ES1", "1m", master, operation="import")
+    regenerate(dsettings, "ES1")
+    before = folder_hash(dsettings.data_dir)
+    rep = regenerate(dsettings, "ES1")
+    assert {s.mode for s in rep.steps} == {"unchanged"} and not any(o.written for o in rep.outputs)
+    assert folder_hash(dsettings.data_dir) == before
