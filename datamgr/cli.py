@@ -24,6 +24,7 @@ COMMANDS = [
     "import_",
     "continuity",
     "health",
+    "regenerate",
 ]
 
 log = logging.getLogger("datamgr")

@@ -1,0 +1,119 @@
+"""Session profiler (SPEC 8.3): per trading day and session window OHLCV, range, high/low times,
+whether the session took out the previous session's high/low, and a summary.
+
+Decisions where the spec is silent:
+
+* Session windows come from ``Instrument.sessions`` (ET wall clock); a window that starts at or
+  after 18:00 opens the evening before the trading day, so ``asia 18:00-03:00`` belongs to the
+  trading day that the 18:00 session opens.
+* "Previous session" is the previous window in time on the exchange calendar: for the first
+  window of a day it is the last window of the previous *calendar* trading day. If either
+  session has no bars, ``took_prev_high`` / ``took_prev_low`` are null. "Took out" means traded
+  strictly beyond (``high > prev high``, ``low < prev low``).
+* A session with no bars on a day is ``null`` in that day's row.
+* "Set the day's high/low": the session contains the first bar that made the trading day's high
+  (the whole trading day, as in HOD/LOD), stored per row as ``sets_day_high``/``sets_day_low``.
+  Percentages are over the days the session has bars, so they need not add up to 100 (the
+  16:00-17:00 ET hour is in no default window).
+* Histograms count high/low times in 30-minute ET wall-clock buckets, labelled ``"HH:MM"`` and
+  listed from the window's start.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from ..resample import a_to_hhmm, et_iso, window_offsets
+from .hod_lod import day_extremes
+
+FIELDS = ("open", "high", "low", "close", "range", "volume", "high_time", "low_time",
+          "took_prev_high", "took_prev_low", "sets_day_high", "sets_day_low")
+
+
+def windows(sessions: tuple[tuple[str, str, str], ...]) -> list[tuple[str, int, int]]:
+    """``(name, lo, hi)`` in ``a``-minutes, ordered by start."""
+    return sorted(((n, *window_offsets(s, e)) for n, s, e in sessions), key=lambda w: (w[1], w[2]))
+
+
+def session_frame(lab: pl.DataFrame, sessions, calendar_days: pl.Series,
+                  ext: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Long frame: one row per (calendar trading day, session) with the session's aggregates.
+
+    ``calendar_days`` lists the calendar's trading days covering ``lab`` (for "previous
+    session" across days without data); ``ext`` is :func:`~datamgr.derived.hod_lod.day_extremes`
+    of ``lab`` when the caller has it already.
+    """
+    win = windows(sessions)
+    parts = []
+    for i, (_name, lo, hi) in enumerate(win):  # a handful of windows, not days
+        sub = lab.filter((pl.col("a") >= lo) & (pl.col("a") < hi))
+        parts.append(sub.group_by("td").agg(
+            pl.col("open").first(), pl.col("high").max(), pl.col("low").min(),
+            pl.col("close").last(), pl.col("volume").sum(),
+            pl.col("datetime").get(pl.col("high").arg_max()).alias("high_time"),
+            pl.col("datetime").get(pl.col("low").arg_min()).alias("low_time"),
+        ).with_columns(pl.lit(i, pl.Int32).alias("sidx")))
+    agg = pl.concat(parts)
+    grid = (pl.DataFrame({"td": calendar_days}).join(
+        pl.DataFrame({"sidx": pl.Series(range(len(win)), dtype=pl.Int32),
+                      "session": [w[0] for w in win]}), how="cross"))
+    ext = (day_extremes(lab) if ext is None else ext).select("td", pl.col("high_time").alias("dht"), pl.col("low_time").alias("dlt"))
+    out = (grid.join(agg, on=["td", "sidx"], how="left").sort("td", "sidx")
+           .with_columns(
+               (pl.col("high") - pl.col("low")).round(8).alias("range"),
+               (pl.col("high") > pl.col("high").shift(1)).alias("took_prev_high"),
+               (pl.col("low") < pl.col("low").shift(1)).alias("took_prev_low"))
+           .join(ext, on="td", how="left")
+           .with_columns((pl.col("high_time") == pl.col("dht")).alias("sets_day_high"),
+                         (pl.col("low_time") == pl.col("dlt")).alias("sets_day_low")))
+    return out.with_columns(et_iso(pl.col("high_time")).alias("high_time"),
+                            et_iso(pl.col("low_time")).alias("low_time"))
+
+
+def profiler_days(lab: pl.DataFrame, sessions, calendar_days: pl.Series,
+                  ext: pl.DataFrame | None = None) -> list[dict]:
+    """The ``days`` rows of ``<T>_profiler.json`` for the trading days that have bars in ``lab``."""
+    long = session_frame(lab, sessions, calendar_days, ext)
+    present = lab["td"].unique()
+    long = long.filter(pl.col("td").is_in(present.implode()))
+    names = [w[0] for w in windows(sessions)]
+    rows: dict[str, dict] = {}
+    # one pass over at most days*sessions small dicts to nest them (no per-day computation)
+    for rec in long.select(pl.col("td").dt.strftime("%Y-%m-%d").alias("date"), "session",
+                           *FIELDS).iter_rows(named=True):
+        day = rows.setdefault(rec["date"], {"date": rec["date"], **{n: None for n in names}})
+        if rec["open"] is not None:
+            day[rec["session"]] = {k: rec[k] for k in FIELDS}
+    return list(rows.values())
+
+
+def summary(days: list[dict], sessions) -> dict:
+    """Per session: days, share setting the day high/low (%), range percentiles, time histograms."""
+    out: dict[str, dict] = {}
+    for name, lo, hi in windows(sessions):
+        vals = [d[name] for d in days if d.get(name)]
+        df = pl.DataFrame(
+            {"range": [v["range"] for v in vals], "sh": [v["sets_day_high"] for v in vals],
+             "sl": [v["sets_day_low"] for v in vals], "ht": [v["high_time"] for v in vals],
+             "lt": [v["low_time"] for v in vals]},
+            schema={"range": pl.Float64, "sh": pl.Boolean, "sl": pl.Boolean, "ht": pl.String, "lt": pl.String})
+        n = df.height
+        buckets = [a_to_hhmm(b) for b in range(lo - lo % 30, hi, 30)]
+
+        def hist(col: str, df=df, buckets=buckets) -> dict[str, int]:
+            mins = df.select((pl.col(col).str.slice(11, 2).cast(pl.Int32) * 60
+                              + pl.col(col).str.slice(14, 2).cast(pl.Int32)) // 30 * 30)
+            counts = dict(mins.to_series().value_counts().iter_rows())
+            return {b: int(counts.get(int(b[:2]) * 60 + int(b[3:]), 0)) for b in buckets}
+
+        def q(p: float, df=df, n=n) -> float | None:
+            return None if n == 0 else round(float(df["range"].quantile(p, "linear")), 8)
+
+        out[name] = {
+            "days": n,
+            "sets_day_high_pct": round(100.0 * df["sh"].sum() / n, 4) if n else None,
+            "sets_day_low_pct": round(100.0 * df["sl"].sum() / n, 4) if n else None,
+            "range_p25": q(0.25), "range_p50": q(0.5), "range_p75": q(0.75),
+            "high_time_hist": hist("ht"), "low_time_hist": hist("lt"),
+        }
+    return out
