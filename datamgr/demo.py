@@ -94,10 +94,12 @@ class DemoResult:
 
 
 def write_demo(settings: Settings, ticker: str = "ES1", *, months: int = 3, end: dt.date | None = None,
-               seed: int = 7, refresh: bool = False, dry_run: bool = False,
+               seed: int = 7, refresh: bool = False, dry_run: bool = False, derived: bool = True,
                progress: Progress = None) -> DemoResult:
     """Write a demo 1m master for ``ticker`` ending at the last complete session (or ``end``).
 
+    Derived outputs (upsampled bars, analysis JSON, web chunks) are regenerated unless
+    ``derived`` is False, so every page of the app has something real to show.
     Never touches real data: when the master exists and holds anything but demo bars nothing is
     written. An existing demo master is kept unless ``refresh``.
     """
@@ -116,13 +118,18 @@ def write_demo(settings: Settings, ticker: str = "ES1", *, months: int = 3, end:
             if not refresh:
                 return DemoResult(False, str(path), current.rows,
                                   f"{path.name} already holds demo data (use --refresh to regenerate it)")
-        report(progress, 0, 2, "generating demo bars")
+        report(progress, 0, 3, "generating demo bars")
         bars = make_demo_bars(start, end, calendar=instrument.calendar, seed=seed, tick=instrument.tick_size,
                               gaps=default_gaps(start, end, instrument.calendar))
-        report(progress, 1, 2, f"writing {bars.height:,} demo bars")
+        report(progress, 1, 3, f"writing {bars.height:,} demo bars")
         res: WriteResult = store.write(ticker, "1m", bars, operation="demo", details={"added": bars.height},
                                        dry_run=dry_run)
-    report(progress, 2, 2, "done")
+        if res.written and derived:
+            from .derived.regenerate import regenerate
+
+            report(progress, 2, 3, "regenerating derived data")
+            regenerate(settings, ticker, store=store)
+    report(progress, 3, 3, "done")
     if dry_run:
         return DemoResult(False, res.path, res.rows_after, f"dry run: would write {res.rows_after:,} demo bars to {path}")
     msg = f"wrote {res.rows_after:,} demo bars to {path}" if res.written else f"{path.name} demo data is up to date"

@@ -240,17 +240,16 @@ def import_export(settings: Settings, ticker: str, data: bytes, name: str, *, tz
 
 
 def _regenerate(settings: Settings, ticker: str, progress: Progress) -> tuple[Any, str | None]:
-    try:
-        from .derived.regenerate import regenerate
-    except ImportError:
-        return None, "derived regeneration is not available in this build"
+    """Bring the derived outputs up to the new master; a failure is reported, never undoes the import."""
+    from .derived.regenerate import regenerate
+
     try:
         rep = regenerate(settings, ticker, progress=progress)
     except DataMgrError as err:
         log.warning("derived regeneration failed after import: %s", err)
         return None, str(err)
-    if getattr(rep, "ok", True) is False:  # a step failed; the others' outputs are as they were
-        return rep, f"step {getattr(rep, 'failed_step', '?')} failed: {getattr(rep, 'error', '')}"
+    if not rep.ok:  # a step failed; the other outputs are as they were
+        return rep, f"step {rep.failed_step} failed: {rep.error}"
     return rep, None
 
 

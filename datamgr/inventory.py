@@ -90,7 +90,7 @@ def scan(settings: Settings) -> list[FileInfo]:
             out.append(_json_entry(p, j["ticker"]))
             continue
         out.append(_other(p))
-    _flag_stale(out)
+    _flag_stale(settings, out)
     _add_health(settings, out)
     order = {"market": 0, "derived": 1, "other": 2}
     out.sort(key=lambda f: (order[f.category], f.ticker or "", TIMEFRAMES.index(f.timeframe)
@@ -230,20 +230,30 @@ def _dir_size(p: Path) -> int:
 
 
 # ---------------------------------------------------------------------- flags
-def _flag_stale(files: list[FileInfo]) -> None:
-    """Derived outputs whose lineage (or, legacy, mtime) is behind their 1m master."""
-    masters = {f.ticker: f for f in files if f.role == "master"}
-    for f in files:
-        if f.role not in ("upsampled", "analysis", "web") or f.ticker not in masters:
+def _flag_stale(settings: Settings, files: list[FileInfo]) -> None:
+    """Flag derived outputs that do not follow their 1m master (lineage, settings, daily file,
+    or for legacy files mtime: "Profiler data is older than Parquet data"); missing outputs are
+    flagged on the master."""
+    from .derived.lineage import stale_outputs
+    from .errors import DataMgrError
+
+    by_name = {f.name: f for f in files}
+    for m in (f for f in files if f.role == "master" and f.ticker):
+        try:
+            stale = stale_outputs(settings, m.ticker)
+        except DataMgrError as err:
+            m.flags.append(f"derived not checked: {err}")
             continue
-        m = masters[f.ticker]
-        label = DERIVED_JSON.get(f.name.removeprefix(f"{f.ticker}_").removesuffix(".json"), f.name)
-        if f.built_from:
-            if f.built_from.get("generation") != m.generation and m.generation is not None:
-                f.flags.append(f"stale: built from generation {f.built_from.get('generation')}, "
-                               f"master is at {m.generation}")
-        elif f.last_updated < m.last_updated:
-            f.flags.append(f"stale: {label} data is older than Parquet data")
+        missing = [o for o in stale if o.reason == "missing"]
+        if missing:
+            m.flags.append(f"derived missing: {len(missing)} output(s) (run regenerate)")
+        for o in stale:
+            if o.reason == "missing":
+                continue
+            web = f"web/{m.ticker}/"
+            target = by_name.get(web if o.path.replace("\\", "/").startswith(web) else Path(o.path).name)
+            if target is not None and f"stale: {o.message}" not in target.flags:
+                target.flags.append(f"stale: {o.message}")
 
 
 def _add_health(settings: Settings, files: list[FileInfo]) -> None:

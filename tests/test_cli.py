@@ -35,7 +35,7 @@ def et_offset(value: str) -> str:
 
 @pytest.fixture
 def demo_dir(settings):
-    write_demo(settings, "ES1", months=1, end=dt.date.fromisoformat(END))
+    write_demo(settings, "ES1", months=1, end=dt.date.fromisoformat(END), derived=False)
     return settings.data_dir
 
 
@@ -79,9 +79,13 @@ def test_demo_writes_demo_bars_and_the_journal_lists_the_write(tmp_path):
     assert folder_hash(d) == before
     j = run("journal", "--json", "--data-dir", str(d))
     assert j.returncode == 0, j.stderr
-    (entry,) = json.loads(j.stdout)["entries"]
+    entries = json.loads(j.stdout)["entries"]
+    (entry,) = [e for e in entries if e["op"] == "demo"]
     assert (entry["op"], entry["file"], entry["rows_after"], entry["outcome"]) == (
         "demo", "ES1_1m.parquet", res["rows"], "ok")
+    # demo also brings the derived outputs up to date (upsampled bars are journaled writes too)
+    assert {e["file"] for e in entries if e["op"] == "regenerate"} == {
+        "ES1_5m.parquet", "ES1_15m.parquet", "ES1_1h.parquet", "ES1_4h.parquet"}
     assert et_offset(entry["time"]) in ("-0500", "-0400")
 
 

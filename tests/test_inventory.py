@@ -122,24 +122,30 @@ def test_legacy_derived_files_older_than_the_master_are_flagged_stale(settings, 
 
 
 def test_derived_files_built_from_an_older_generation_are_flagged_stale(store, settings, week_bars):
+    from datamgr.derived.regenerate import regenerate
+
     d = settings.data_dir
     store.write("ES1", "1m", week_bars, operation="test")
-    lineage = store.lineage("ES1")
-    assert lineage["generation"] == 1
-    (d / "ES1_profiler.json").write_text(json.dumps({"meta": {"built_from": lineage}, "data": []}))
-    five = week_bars.group_by_dynamic("datetime", every="5m").agg(
-        pl.col("open").first(), pl.col("high").max(), pl.col("low").min(), pl.col("close").last(),
-        pl.col("volume").sum(), pl.lit("upsampled").alias("source"), pl.len().cast(pl.Int32).alias("bars"))
-    store.write("ES1", "5m", five, operation="regenerate", backup=False, built_from=lineage)
+    assert regenerate(settings, "ES1").ok
     files = by_name(scan(settings))
-    assert not any(fl.startswith("stale") for f in files.values() for fl in f.flags)
-    # The master moves on: both derived outputs are now stale, whatever their mtimes say.
+    assert "ES1_profiler.json" in files and "ES1_5m.parquet" in files and "web/ES1/" in files
+    assert not any(fl.startswith(("stale", "derived")) for f in files.values() for fl in f.flags)
+    # The master moves on: every derived output is now stale, whatever its mtime says.
     store.write("ES1", "1m", week_bars.head(-10), operation="test")
     for name in ("ES1_profiler.json", "ES1_5m.parquet"):
         set_mtime(d / name, dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5))
     files = by_name(scan(settings))
-    for name in ("ES1_profiler.json", "ES1_5m.parquet"):
-        assert "stale: built from generation 1, master is at 2" in files[name].flags, name
+    assert "stale: Profiler data is older than Parquet data (built from generation 1, master is at generation 2)" \
+        in files["ES1_profiler.json"].flags
+    for name in ("ES1_5m.parquet", "ES1_daily_hod_lod.json", "ES1_level_touches.json", "web/ES1/"):
+        assert any(fl.startswith("stale:") and "generation 1, master is at generation 2" in fl
+                   for fl in files[name].flags), name
+
+
+def test_a_master_without_derived_outputs_says_so(store, settings, week_bars):
+    store.write("ES1", "1m", week_bars, operation="test")
+    master = by_name(scan(settings))["ES1_1m.parquet"]
+    assert "derived missing: 8 output(s) (run regenerate)" in master.flags
 
 
 def test_scan_reads_footers_only_and_survives_corrupt_data_pages(big_master, tmp_path):

@@ -18,11 +18,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--refresh", action="store_true", help="regenerate an existing demo master")
     p.add_argument("--dry-run", action="store_true", help="say what would be written, write nothing")
+    p.add_argument("--no-derived", action="store_true", help="do not regenerate derived data")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     res = write_demo(settings, args.ticker, months=args.months, end=args.end, seed=args.seed,
-                     refresh=args.refresh, dry_run=args.dry_run, progress=progress_printer(args))
+                     refresh=args.refresh, dry_run=args.dry_run, derived=not args.no_derived, progress=progress_printer(args))
     emit(args, res.to_json(), res.message)
     return 0

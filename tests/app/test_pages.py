@@ -18,7 +18,7 @@ PLACEHOLDERS = sorted(p.stem for p in PAGES.glob("*.py") if p.stem not in ("_com
 
 def demo(data_dir) -> int:
     s = Settings.load(data_dir=data_dir, env={})
-    write_demo(s, "ES1", months=1, end=dt.date(2025, 11, 20))
+    write_demo(s, "ES1", months=1, end=dt.date(2025, 11, 20), derived=False)
     return Store(s).read_meta("ES1", "1m").rows
 
 
@@ -59,7 +59,12 @@ def test_the_create_demo_data_button_writes_demo_data_in_the_background(app_data
     at.run()
     assert not at.exception
     assert (app_data / "ES1_1m.parquet").is_file()
-    assert list(at.dataframe[0].value["file"]) == ["ES1_1m.parquet"]
+    assert list(at.dataframe[0].value["file"]) == [
+        "ES1_1m.parquet", "ES1_5m.parquet", "ES1_15m.parquet", "ES1_1h.parquet", "ES1_4h.parquet"]
+    # the derived tab lists the analysis files the demo regenerated, none of them stale
+    derived = at.dataframe[1].value
+    assert {"ES1_profiler.json", "ES1_daily_hod_lod.json", "ES1_level_touches.json", "web/ES1/"} <= set(derived["file"])
+    assert not any(fl.startswith("stale") for flags in derived["flags"] for fl in flags)
 
 
 def test_the_journal_page_says_when_there_is_nothing_yet(app_data, page_test):

@@ -44,6 +44,7 @@ def test_drag_and_drop_real_export_verify_import_and_inventory_row_count_changes
     expect(page.get_by_text("10,000").first).to_be_visible()
     page.get_by_role("link", name="NinjaTrader import").click()
     expect(page.get_by_role("heading", name="NinjaTrader import")).to_be_visible()
+    expect(page.locator('[data-testid="stFileUploaderDropzone"]')).to_be_visible()
     page.evaluate(_DROP_JS, [base64.b64encode(data).decode(), src.name,
                              '[data-testid="stFileUploaderDropzone"]'])
     expect(page.get_by_role("heading", name=src.name)).to_be_visible()
