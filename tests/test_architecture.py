@@ -9,7 +9,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 LIBRARY = sorted((REPO / "datamgr").rglob("*.py"))
-PAGES = sorted((REPO / "pages").glob("*.py")) + [REPO / "streamlit_app.py"]
+PAGES = sorted((REPO / "app_pages").glob("*.py")) + [REPO / "streamlit_app.py"]
 PAGE_FORBIDDEN_MODULES = ("pyarrow", "yfinance", "fastparquet", "duckdb")
 PAGE_FORBIDDEN_CALLS = {"open", "read_parquet", "scan_parquet", "write_parquet", "to_parquet", "read_csv",
                         "scan_csv", "read_json", "read_table", "write_table", "ParquetFile", "read_text",

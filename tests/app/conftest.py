@@ -4,10 +4,10 @@ How pages are run under ``streamlit.testing.v1.AppTest`` (what works, found by t
 
 * ``AppTest.from_file(str(PAGES / "inventory.py"))`` runs one page script directly, without the
   router; the repo root is on ``sys.path`` (pyproject ``pythonpath = ["."]``), so the page's
-  ``from pages._common import ...`` resolves. Paths are given absolute: relative ones resolve
+  ``from app_pages._common import ...`` resolves. Paths are given absolute: relative ones resolve
   against the calling file.
 * Pages get their data folder from ``Settings.load()`` -> ``DATAMGR_DATA_DIR``; set it with
-  ``monkeypatch.setenv``. ``pages/_common.py`` caches Settings with ``st.cache_resource``, and
+  ``monkeypatch.setenv``. ``app_pages/_common.py`` caches Settings with ``st.cache_resource``, and
   that cache lives in the test process across AppTest instances, so it is cleared before and
   after every test (``st.cache_resource.clear()``), otherwise a test sees the previous test's folder.
 * The tests run with a working folder that holds no ``datamgr.toml``.
@@ -24,7 +24,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 REPO = Path(__file__).resolve().parents[2]
-PAGES = REPO / "pages"
+PAGES = REPO / "app_pages"
 
 
 @pytest.fixture
@@ -42,7 +42,7 @@ def app_data(tmp_path, monkeypatch):
 
 @pytest.fixture
 def page_test():
-    """``page_test("inventory")`` -> an AppTest of ``pages/inventory.py`` (not yet run)."""
+    """``page_test("inventory")`` -> an AppTest of ``app_pages/inventory.py`` (not yet run)."""
 
     def make(name: str) -> AppTest:
         return AppTest.from_file(str(PAGES / f"{name}.py"), default_timeout=60)

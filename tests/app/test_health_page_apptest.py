@@ -15,7 +15,7 @@ from datamgr.demo import PlantedGap, make_demo_bars
 from datamgr.overrides import load_overrides
 from datamgr.store import Store
 
-PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "health.py")
+PAGE = str(Path(__file__).resolve().parents[2] / "app_pages" / "health.py")
 ET = ZoneInfo("America/New_York")
 
 

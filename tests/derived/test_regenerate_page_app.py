@@ -21,7 +21,7 @@ def app(dsettings, dstore, monkeypatch):
     monkeypatch.chdir(ROOT)
     st.cache_resource.clear()
     dstore.write("ES1", "1m", make_demo_bars(dt.date(2024, 2, 1), dt.date(2024, 3, 8)), operation="import")
-    at = AppTest.from_file(str(ROOT / "pages" / "regenerate.py"), default_timeout=60)
+    at = AppTest.from_file(str(ROOT / "app_pages" / "regenerate.py"), default_timeout=60)
     at.session_state["ticker"] = "ES1"
     yield at
     st.cache_resource.clear()

@@ -9,7 +9,7 @@ import streamlit as st
 from datamgr import plots_derived as pdv
 from datamgr.derived.lineage import LABELS, load_output
 from datamgr.derived.regenerate import STEPS, regenerate, stale_outputs
-from pages._common import job, settings, start_job, ticker
+from app_pages._common import job, settings, start_job, ticker
 
 s = settings()
 t = ticker()

@@ -13,7 +13,7 @@ from datamgr.healthcheck import HealthReport, check_health
 from datamgr.overrides import acknowledge_gap, load_overrides
 from datamgr.store import Store
 from datamgr.timefmt import to_et_text
-from pages._common import job, settings, start_job, ticker
+from app_pages._common import job, settings, start_job, ticker
 
 s = settings()
 tk = ticker()

@@ -12,7 +12,7 @@ import streamlit as st
 from datamgr.errors import DataMgrError
 from datamgr.importer import describe_export, guess_ticker, import_export, overlap_frame, verify_export
 from datamgr.zones import CANDIDATE_ZONES
-from pages._common import job, settings, start_job, ticker
+from app_pages._common import job, settings, start_job, ticker
 
 s = settings()
 st.title("NinjaTrader import")

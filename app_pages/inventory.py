@@ -10,7 +10,7 @@ import streamlit as st
 from datamgr.demo import write_demo
 from datamgr.inventory import preview, scan, to_frame
 from datamgr.timefmt import to_et_text
-from pages._common import job, settings, start_job
+from app_pages._common import job, settings, start_job
 
 s = settings()
 st.title("Inventory")

@@ -1,5 +1,5 @@
 """Live page (not built yet)."""
 
-from pages._common import coming_soon
+from app_pages._common import coming_soon
 
 coming_soon("Live", "live price feed running in a subprocess.")

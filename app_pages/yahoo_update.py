@@ -1,5 +1,5 @@
 """Yahoo update page (not built yet)."""
 
-from pages._common import coming_soon
+from app_pages._common import coming_soon
 
 coming_soon("Yahoo update", "validated Yahoo Finance updates with quarantine (auto-update is suspended by default).")

@@ -8,7 +8,7 @@ import streamlit as st
 from datamgr.backup import verify_backups
 from datamgr.cloud import cloud_backup
 from datamgr.restore import plan_restore, restore
-from pages._common import job, settings, start_job
+from app_pages._common import job, settings, start_job
 
 s = settings()
 st.title("Backups")

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from datamgr import journal
-from pages._common import settings
+from app_pages._common import settings
 
 st.title("Journal")
 s = settings()
