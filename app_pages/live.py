@@ -82,6 +82,11 @@ def _live() -> None:
     if not status.fresh:
         st.warning(f"Prices are stale: last update {data['timestamp']} (the feed is {status.state}).",
                    icon=":material/schedule:")
+    quotes = data["data"][:8]
+    for col, q in zip(st.columns(max(len(quotes), 1)), quotes):
+        price, day_open = q["last_traded_price"], q.get("open")
+        col.metric(q["trading_symbol"], f"{price:,.2f}",
+                   delta=f"{price - day_open:+.2f}" if day_open is not None else None)
     st.dataframe(pd.DataFrame(data["data"]), hide_index=True, width="stretch",
                  column_config={"last_traded_price": st.column_config.NumberColumn("last", format="%.2f")})
     st.caption(f"Last update {data['timestamp']} · {data.get('source', '')}")

@@ -104,10 +104,11 @@ def _write_tick(settings: Settings, st: _State, opts: FeedOptions) -> None:
         connected, hb = st.connected, {"time": now, "pid": os.getpid(), "state": st.state,
                                        "attempt": st.attempt, "connects": st.connects,
                                        "last_error": st.last_error, "quotes": len(st.quotes)}
+    # Heartbeat first: a reader that sees new data also sees this tick's state.
+    files.write_json(files.live_path(settings, files.HEARTBEAT_FILE), hb)
     if connected and quotes:
         files.write_json(files.live_path(settings, files.FEED_FILE),
                          {"timestamp": now, "source": opts.source, "data": quotes})
-    files.write_json(files.live_path(settings, files.HEARTBEAT_FILE), hb)
 
 
 def run_feed(settings: Settings, opts: FeedOptions, stop: threading.Event | None = None) -> int:

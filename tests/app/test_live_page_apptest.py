@@ -39,6 +39,7 @@ def test_the_live_page_starts_the_replay_feed_shows_prices_and_stops_it(live_fol
     metrics = _metrics(at)
     assert metrics["Feed"] == f"running (pid {feed.running_pid()})" and metrics["State"] == "connected"
     assert metrics["Data age"].endswith(" s")
+    assert float(metrics["ES1"].replace(",", "")) > 0  # the price, shown big
     table = at.dataframe[0].value
     assert list(table["trading_symbol"]) == ["ES1"] and table["last_traded_price"].iloc[0] > 0
     assert at.button[0].disabled and not at.button[1].disabled
