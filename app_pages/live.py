@@ -19,13 +19,15 @@ s = settings()
 t = ticker()
 st.title("Live")
 st.caption("Live prices from a feed process that runs on its own (a crash there never touches the app or the "
-           "data). Sources: Yahoo streaming, or a replay of a stored 1m master for demos. The feed rewrites "
+           "data). Sources: Yahoo streaming, Angel One SmartAPI, or a replay of a stored 1m master for demos. The feed rewrites "
            "`live/live_feed_data.json` every 2 s.")
 
 c1, c2, c3 = st.columns([1, 2, 1])
-source = c1.selectbox("Source", ["replay", "yahoo"], key="live:source",
-                      help="replay: the stored 1m master played back; yahoo: Yahoo Finance streaming")
-default_symbols = t if source == "replay" else s.instrument(t).yahoo_symbol
+source = c1.selectbox("Source", ["replay", "yahoo", "smartapi"], key="live:source",
+                      help="replay: the stored 1m master played back; yahoo: Yahoo Finance streaming; "
+                           "smartapi: Angel One (symbols EXCHANGE:TOKEN, credentials from DATAMGR_SMARTAPI_* "
+                           "environment variables)")
+default_symbols = {"replay": t, "yahoo": s.instrument(t).yahoo_symbol}.get(source, "")
 symbols_text = c2.text_input("Symbols (comma-separated)", value=default_symbols, key=f"live:symbols:{source}:{t}")
 speed = c3.number_input("Replay speed", min_value=1.0, max_value=6000.0, value=60.0, step=10.0,
                         disabled=source != "replay", help="60: one 1m bar per second")

@@ -20,11 +20,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("live", help="live price feed (start / stop / status)")
     lsub = p.add_subparsers(dest="live_command", metavar="ACTION", required=True)
     start = lsub.add_parser("start", help="start the feed process (detached)")
-    start.add_argument("--source", choices=["replay", "yahoo"], default="replay")
-    start.add_argument("--symbols", help="comma-separated (replay default ES1, yahoo default ES=F)")
+    start.add_argument("--source", choices=["replay", "yahoo", "smartapi"], default="replay")
+    start.add_argument("--symbols", help="comma-separated (replay default ES1, yahoo ES=F, smartapi EXCH:TOKEN)")
     start.add_argument("--interval", type=float, default=2.0, help="seconds between feed-file writes")
     start.add_argument("--speed", type=float, default=60.0, help="replay speed factor (60: one 1m bar per second)")
-    start.add_argument("--url", help="yahoo: WebSocket URL (default env DATAMGR_YAHOO_WS_URL or Yahoo's)")
+    start.add_argument("--url", help="WebSocket URL (default env DATAMGR_YAHOO_WS_URL / DATAMGR_SMARTAPI_WS_URL or the provider's)")
     start.add_argument("--backoff-base", type=float, default=1.0, help="first reconnect delay, seconds")
     start.add_argument("--backoff-max", type=float, default=30.0, help="longest reconnect delay, seconds")
     start.add_argument("--foreground", action="store_true", help="run the feed in this process")
@@ -38,7 +38,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _symbols(args: argparse.Namespace) -> list[str]:
-    raw = args.symbols or DEFAULT_SYMBOLS[args.source]
+    raw = args.symbols or DEFAULT_SYMBOLS.get(args.source, "")
     return [s.strip() for s in raw.split(",") if s.strip()]
 
 

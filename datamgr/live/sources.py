@@ -1,4 +1,5 @@
-"""Live price sources: ``replay`` (a stored 1m master) and ``yahoo`` (Yahoo streaming).
+"""Live price sources: ``replay`` (a stored 1m master), ``yahoo`` (Yahoo streaming) and
+``smartapi`` (Angel One SmartAPI WebSocket V2, in :mod:`datamgr.live.smartapi`).
 
 A source delivers quotes (dicts with the fields of :data:`datamgr.live.files.QUOTE_FIELDS`)
 through ``on_quote``. :meth:`stream` runs ONE connection: it returns when ``stop`` is set and
@@ -26,7 +27,7 @@ from ..timefmt import to_et_iso
 log = logging.getLogger(__name__)
 YAHOO_WS_URL = "wss://streamer.finance.yahoo.com/?version=2"
 URL_ENV = "DATAMGR_YAHOO_WS_URL"
-SOURCES = ("replay", "yahoo")
+SOURCES = ("replay", "yahoo", "smartapi")
 Quote = dict[str, Any]
 
 
@@ -189,11 +190,15 @@ def _num(v: Any) -> float | None:
 
 def make_source(settings: Settings, name: str, symbols: list[str], *, speed: float = 60.0,
                 url: str | None = None, start: dt.datetime | None = None):
-    """The source called ``name`` (``replay`` or ``yahoo``)."""
+    """The source called ``name`` (``replay``, ``yahoo`` or ``smartapi``)."""
     if not symbols:
         raise ConfigError("live feed: give at least one symbol (--symbols)")
     if name == "replay":
         return ReplaySource(settings, symbols, speed=speed, start=start)
     if name == "yahoo":
         return YahooSource(settings, symbols, url=url)
+    if name == "smartapi":
+        from .smartapi import SmartApiSource
+
+        return SmartApiSource(settings, symbols, url=url)
     raise ConfigError(f"unknown live source {name!r}; expected one of {', '.join(SOURCES)}")
