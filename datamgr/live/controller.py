@@ -121,10 +121,13 @@ class LiveDataFeed:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             info = self._pid_info()
-            if info and info.get("token") == token and info.get("pid") == self._proc.pid:
+            # Token, not pid: on Windows a venv's python.exe is a launcher whose child has another pid.
+            if info and info.get("token") == token:
                 return True
             if self._proc.poll() is not None:
                 code, self._proc = self._proc.returncode, None
+                if code == 3 and self._wait_running(5.0):  # another controller won the race: one feed runs
+                    return False
                 msg = f"live feed exited during start-up (code {code}): {_tail(log_path)}"
                 raise SourceError(msg)
             time.sleep(POLL)
@@ -152,6 +155,14 @@ class LiveDataFeed:
         """Stop the running feed (if any) and start a new one with this controller's options."""
         self.stop_feed()
         return self.start_feed(timeout)
+
+    def _wait_running(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while not self.is_running():
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(POLL)
+        return True
 
     def _wait_gone(self, pid: int, timeout: float) -> bool:
         deadline = time.monotonic() + timeout

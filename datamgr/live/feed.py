@@ -134,7 +134,11 @@ def run_feed(settings: Settings, opts: FeedOptions, stop: threading.Event | None
     # The controller sends stderr to feed.log itself (--no-log-file): no line is logged twice.
     handler: logging.Handler = (logging.FileHandler(files.live_path(settings, files.LOG_FILE), encoding="utf-8")
                                 if opts.log_file else logging.NullHandler())
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    stamped = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler.setFormatter(stamped)
+    if not opts.log_file:  # stderr is feed.log: give its lines times too (this process is only the feed)
+        for h in logging.getLogger().handlers:
+            h.setFormatter(stamped)
     logging.getLogger("datamgr").addHandler(handler)
     pid_path = files.live_path(settings, files.PID_FILE)
     try:

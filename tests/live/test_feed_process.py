@@ -171,3 +171,43 @@ def test_replay_accepts_the_yahoo_symbol_of_a_stored_master(master, feeds):
 
 def test_reconnect_delays_double_up_to_the_cap():
     assert [backoff_delay(a, 0.5, 4.0) for a in range(1, 7)] == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
+
+
+def test_a_broken_feed_file_is_reported_field_by_field_and_never_served(settings, feeds):
+    feed = feeds(settings)
+    settings.live_dir.mkdir()
+    path = files.live_path(settings, files.FEED_FILE)
+    quote = {"trading_symbol": "ES1", "last_traded_price": "6000", "open": 1.0, "high": 1.0, "low": 1.0,
+             "close": 1.0, "exchange_timestamp": None}
+    files.write_json(path, {"timestamp": "yesterday", "data": [quote]})
+    problems = feed.validate_feed_file()
+    assert problems == [f"{path}: field 'timestamp' is missing or not an ISO 8601 time with offset",
+                        f"{path}: data[0] lacks field(s) volume"]
+    assert feed.get_feed_data() is None and feed.get_live_price("ES1") is None and not feed.is_data_fresh(60)
+    files.write_json(path, {"timestamp": "2025-11-21T10:00:00-05:00", "data": [{**quote, "volume": 1}]})
+    assert feed.validate_feed_file() == [f"{path}: data[0].last_traded_price is not a number: '6000'"]
+    path.write_bytes(b"{not json")
+    assert feed.validate_feed_file() == [f"{path}: not a JSON object"]
+
+
+def test_two_controllers_starting_at_the_same_moment_run_exactly_one_feed(master, feeds):
+    import threading
+
+    settings, _ = master
+    a, b = feeds(settings), feeds(settings)
+    results: dict[str, bool] = {}
+    go = threading.Barrier(2)
+
+    def start(name, feed):
+        go.wait()
+        results[name] = feed.start_feed()
+
+    threads = [threading.Thread(target=start, args=(n, f)) for n, f in (("a", a), ("b", b))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(results.values()) == [False, True]
+    pids = {p for p in (a._proc.pid if a._proc else None, b._proc.pid if b._proc else None) if p}
+    alive = [p for p in pids if files.pid_alive(p)]
+    assert alive == [a.running_pid()]  # whatever the timing: one feed process lives
