@@ -23,6 +23,7 @@ from ..config import Settings
 from ..errors import SourceError
 from ..timefmt import now_utc
 from . import files
+from .feed import check_timing
 from .sources import make_source
 
 POLL = 0.05
@@ -111,6 +112,7 @@ class LiveDataFeed:
         """
         if self.is_running():
             return False
+        check_timing(self.interval, self.speed, self.backoff_base, self.backoff_max)
         make_source(self.settings, self.source, self.symbols, speed=self.speed, url=self.url).check()
         self.settings.live_dir.mkdir(parents=True, exist_ok=True)
         token = secrets.token_hex(8)

@@ -28,7 +28,7 @@ from typing import Any
 import filelock
 
 from ..config import Settings
-from ..errors import LockedError
+from ..errors import ConfigError, LockedError
 from ..timefmt import now_utc, to_et_iso
 from . import files
 from .sources import make_source
@@ -49,6 +49,14 @@ class FeedOptions:
     backoff_max: float = 30.0
     token: str = ""
     log_file: bool = True
+
+
+def check_timing(interval: float, speed: float, backoff_base: float, backoff_max: float) -> None:
+    """Raise :class:`ConfigError` naming the option that is out of range."""
+    for name, value, low in (("--interval", interval, 0.01), ("--speed", speed, 0.001),
+                             ("--backoff-base", backoff_base, 0.001), ("--backoff-max", backoff_max, backoff_base)):
+        if not value >= low:
+            raise ConfigError(f"live feed: {name} must be at least {low:g} seconds/factor, got {value:g}")
 
 
 def backoff_delay(attempt: int, base: float, cap: float) -> float:
@@ -122,6 +130,7 @@ def run_feed(settings: Settings, opts: FeedOptions, stop: threading.Event | None
         Unknown source, no symbols, or (replay) no 1m master for a symbol.
     """
     stop = stop or threading.Event()
+    check_timing(opts.interval, opts.speed, opts.backoff_base, opts.backoff_max)
     source = make_source(settings, opts.source, list(opts.symbols), speed=opts.speed, url=opts.url)
     source.check()
     settings.live_dir.mkdir(parents=True, exist_ok=True)

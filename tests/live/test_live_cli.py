@@ -48,3 +48,11 @@ def test_live_cli_start_without_a_master_exits_2_naming_the_missing_file(setting
 def test_live_cli_text_status_says_stopped_on_an_empty_folder(settings, capsys):
     assert main(["--data-dir", str(settings.data_dir), "live", "status"]) == 0
     assert capsys.readouterr().out.strip() == "feed: stopped"
+
+
+def test_live_cli_refuses_a_zero_interval_naming_the_option(master, capsys):
+    settings, _ = master
+    code = main(["--data-dir", str(settings.data_dir), "live", "start", "--interval", "0"])
+    assert code == 2
+    assert "--interval must be at least 0.01" in capsys.readouterr().err
+    assert not files.live_path(settings, files.PID_FILE).exists()
