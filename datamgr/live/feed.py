@@ -105,7 +105,8 @@ def _source_loop(source: Any, st: _State, stop: threading.Event, opts: FeedOptio
                 st.connected = False
 
 
-def _write_tick(settings: Settings, st: _State, opts: FeedOptions) -> None:
+def _write_tick(settings: Settings, st: _State, opts: FeedOptions) -> bool:
+    """Write the heartbeat, and the feed file while connected with quotes (then return True)."""
     now = to_et_iso(now_utc(), settings.display_tz)
     with st.lock:
         quotes = [st.quotes[s] for s in opts.symbols if s in st.quotes]
@@ -117,6 +118,8 @@ def _write_tick(settings: Settings, st: _State, opts: FeedOptions) -> None:
     if connected and quotes:
         files.write_json(files.live_path(settings, files.FEED_FILE),
                          {"timestamp": now, "source": opts.source, "data": quotes})
+        return True
+    return False
 
 
 def run_feed(settings: Settings, opts: FeedOptions, stop: threading.Event | None = None) -> int:
@@ -161,11 +164,15 @@ def run_feed(settings: Settings, opts: FeedOptions, stop: threading.Event | None
         worker = threading.Thread(target=_source_loop, args=(source, st, stop, opts), daemon=True,
                                   name="live-source")
         worker.start()
-        next_tick = time.monotonic()
+        next_tick, wrote_any = time.monotonic(), False
         while not stop.is_set():
-            _write_tick(settings, st, opts)
+            wrote_any = _write_tick(settings, st, opts) or wrote_any
             next_tick += opts.interval
-            stop.wait(max(0.0, next_tick - time.monotonic()))
+            while not stop.is_set() and (remaining := next_tick - time.monotonic()) > 0:
+                if not wrote_any and st.connected and st.quotes:  # publish the first quotes at once
+                    next_tick = time.monotonic()
+                    break
+                stop.wait(min(remaining, 0.05))
         source.close()
         worker.join(timeout=5)
         st.state, st.connected = "stopped", False
