@@ -74,8 +74,9 @@ class SmartApiSource:
 
     name = "smartapi"
 
-    def __init__(self, settings: Settings, symbols: list[str], url: str | None = None) -> None:
-        self.symbols = symbols
+    def __init__(self, settings: Settings, symbols: list[str], url: str | None = None,
+                 heartbeat: float = HEARTBEAT_SECONDS) -> None:
+        self.symbols, self.heartbeat = symbols, heartbeat
         self.url = url or os.environ.get(URL_ENV) or SMARTAPI_WS_URL
         self.tz = settings.display_tz
         self._ws: Any = None
@@ -114,21 +115,22 @@ class SmartApiSource:
 
         headers = {h: os.environ.get(env, "") for h, env in CREDENTIALS.items()}
         try:
-            self._ws = ws = connect(self.url, additional_headers=headers, open_timeout=10)
-            ws.send(self._subscription())
-            on_connected()
-            while not stop.is_set():
-                try:
-                    msg = ws.recv(timeout=HEARTBEAT_SECONDS)
-                except TimeoutError:
-                    ws.send("ping")
-                    continue
-                if isinstance(msg, bytes):
-                    q = self.quote(parse_packet(msg))
-                    if q is not None:
-                        on_quote(q)
-                elif msg != "pong":
-                    log.warning("smartapi: server says %s", msg[:200])
+            with connect(self.url, additional_headers=headers, open_timeout=10) as ws:
+                self._ws = ws
+                ws.send(self._subscription())
+                on_connected()
+                while not stop.is_set():
+                    try:
+                        msg = ws.recv(timeout=self.heartbeat)
+                    except TimeoutError:
+                        ws.send("ping")
+                        continue
+                    if isinstance(msg, bytes):
+                        q = self.quote(parse_packet(msg))
+                        if q is not None:
+                            on_quote(q)
+                    elif msg != "pong":
+                        log.warning("smartapi: server says %s", msg[:200])
         except SourceError:
             raise
         except Exception as err:  # websockets / OSError: translated at the boundary

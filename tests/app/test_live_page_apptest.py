@@ -55,3 +55,28 @@ def test_the_live_page_names_the_missing_master_when_replay_cannot_start(app_dat
     assert not at.exception
     assert "no 1m master for 'ES1'" in at.error[0].value and "ES1_1m.parquet" in at.error[0].value
     assert _metrics(at)["Feed"] == "stopped"
+
+
+def test_the_live_page_reports_a_killed_feed_as_stopped_and_keeps_working(live_folder, page_test):
+    import os
+    import signal
+    import time
+
+    from tests.conftest import folder_hash
+
+    market = lambda: {k: v for k, v in folder_hash(live_folder.data_dir).items() if not k.startswith("live")}
+    before = market()
+    at = page_test("live").run()
+    at.button[0].click().run()
+    feed = LiveDataFeed(live_folder)
+    assert feed.wait_for_data(timeout=10)
+    os.kill(feed.running_pid(), signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while feed.is_running() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    at.run()
+    assert not at.exception
+    assert _metrics(at)["Feed"] == "stopped" and not at.button[0].disabled
+    assert market() == before
+    at.button[0].click().run()  # and it starts again
+    assert not at.exception and LiveDataFeed(live_folder).wait_for_data(timeout=10)

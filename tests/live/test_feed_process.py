@@ -211,3 +211,10 @@ def test_two_controllers_starting_at_the_same_moment_run_exactly_one_feed(master
     pids = {p for p in (a._proc.pid if a._proc else None, b._proc.pid if b._proc else None) if p}
     alive = [p for p in pids if files.pid_alive(p)]
     assert alive == [a.running_pid()]  # whatever the timing: one feed process lives
+
+
+def test_the_first_quotes_are_published_without_waiting_for_the_next_tick(master, feeds):
+    settings, _ = master
+    feed = feeds(settings, interval=30.0)
+    feed.start_feed()
+    assert feed.wait_for_data(timeout=5)  # far less than one 30 s interval

@@ -87,3 +87,23 @@ def test_smartapi_symbols_and_packets_decode_as_documented():
     assert p["exchange_ms"] == BASE_MS + 7000 and p["prev_close"] == 24_100.0
     ltp_only = parse_packet(quote_packet(2, "35001", 100, 1)[:51].replace(b"\x02", b"\x01", 1))
     assert ltp_only["ltp"] == 1.0 and "open" not in ltp_only
+
+
+def test_a_quiet_smartapi_connection_is_kept_alive_with_ping(settings, creds):
+    import threading
+
+    from datamgr.live.smartapi import SmartApiSource
+
+    quotes, stop = [], threading.Event()
+    with SmartStream(period=0.5) as server:
+        src = SmartApiSource(settings, ["NSE_FO:35001"], url=server.url, heartbeat=0.1)
+        worker = threading.Thread(target=src.stream, args=(quotes.append, stop))
+        worker.start()
+        try:
+            assert _wait(lambda: server.pings >= 2 and quotes, timeout=5)
+        finally:
+            stop.set()
+            src.close()
+            worker.join(5)
+    assert not worker.is_alive()
+    assert quotes[0]["trading_symbol"] == "NSE_FO:35001"
