@@ -67,15 +67,15 @@ def run_stop(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_status(args: argparse.Namespace, settings: Settings) -> int:
-    st = LiveDataFeed(settings).status()
     feed = LiveDataFeed(settings)
+    st = feed.status()
+    quotes = (feed.get_feed_data() or {}).get("data", [])
     lines = [f"feed: {'running, pid ' + str(st.pid) if st.running else 'stopped'}"
              + (f" ({st.source} {','.join(st.symbols)}, {st.state})" if st.running else "")]
     if st.last_error:
         lines.append(f"last error: {st.last_error}")
     if st.data_timestamp:
         lines.append(f"data: {st.data_timestamp} ({st.data_age_seconds:.1f} s old, {'fresh' if st.fresh else 'STALE'})")
-        for q in (feed.get_feed_data() or {}).get("data", []):
-            lines.append(f"  {q['trading_symbol']}: {q['last_traded_price']}  ({q['exchange_timestamp']})")
-    emit(args, {**st.to_json(), "data": (feed.get_feed_data() or {}).get("data", [])}, "\n".join(lines))
+        lines += [f"  {q['trading_symbol']}: {q['last_traded_price']}  ({q['exchange_timestamp']})" for q in quotes]
+    emit(args, {**st.to_json(), "data": quotes}, "\n".join(lines))
     return 0
