@@ -25,6 +25,7 @@ COMMANDS = [
     "continuity",
     "health",
     "regenerate",
+    "live",
 ]
 
 log = logging.getLogger("datamgr")
