@@ -25,6 +25,7 @@ COMMANDS = [
     "continuity",
     "health",
     "regenerate",
+    "update",
 ]
 
 log = logging.getLogger("datamgr")
