@@ -76,6 +76,7 @@ class UpdateResult:
     derived_error: str | None = None
     needs_import: tuple[dt.datetime, dt.datetime] | None = None
     notes: list[str] = field(default_factory=list)
+    incoming: pl.DataFrame | None = field(default=None, repr=False)  # the candidates, to merge a reviewed plan
 
     @property
     def written(self) -> bool:
@@ -196,7 +197,7 @@ def update(settings: Settings, ticker: str, *, interval: str = "1m", source: Bar
                                 precedence=settings.merge_precedence)
         report(progress, 3, _STEPS, "planning the merge")
         plan = plan_merge(master, val.accepted, precedence=settings.merge_precedence)
-        res = UpdateResult(ticker, tf, origin, window, val, plan, dry_run, needs_import=needs)
+        res = UpdateResult(ticker, tf, origin, window, val, plan, dry_run, needs_import=needs, incoming=bars)
         if needs:
             res.notes.append(res.to_json()["needs_import"]["message"])
         if window is None and origin.startswith("yahoo"):

@@ -9,28 +9,13 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from yahoo_builders import SPLIT, plant
+from yahoo_builders import SPLIT, plant, yf_csv
 
 from datamgr.store import Store
 from tests.conftest import folder_hash
 
 ROOT = Path(__file__).resolve().parents[2]
 KEYS = {"fetched", "accepted", "quarantined", "new", "identical", "conflicts", "result_rows", "quarantine_file"}
-
-
-def yf_csv(bars: pl.DataFrame, path: Path) -> Path:
-    """A saved yfinance frame as ``Ticker.history().to_csv()`` writes it (exchange-time index)."""
-    pdf = bars.select("datetime", "open", "high", "low", "close", "volume").to_pandas()
-    pdf = pdf.rename(columns={"datetime": "Datetime", "open": "Open", "high": "High", "low": "Low",
-                              "close": "Close", "volume": "Volume"}).set_index("Datetime")
-    pdf.index = pdf.index.tz_convert("America/New_York")
-    pdf["Dividends"] = 0.0
-    pdf["Stock Splits"] = 0.0
-    if path.suffix == ".parquet":
-        pdf.to_parquet(path)
-    else:
-        pdf.to_csv(path)
-    return path
 
 
 def cli(settings, *args: str) -> subprocess.CompletedProcess:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import polars as pl
 
@@ -68,3 +69,18 @@ def plant(yahoo: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, dt.datetime]]:
                          schema=y.schema)
     y = pl.concat([y, stray]).sort("datetime")
     return y, spots
+
+
+def yf_csv(bars: pl.DataFrame, path: Path) -> Path:
+    """A saved yfinance frame as ``Ticker.history().to_csv()`` writes it (exchange-time index)."""
+    pdf = bars.select("datetime", "open", "high", "low", "close", "volume").to_pandas()
+    pdf = pdf.rename(columns={"datetime": "Datetime", "open": "Open", "high": "High", "low": "Low",
+                              "close": "Close", "volume": "Volume"}).set_index("Datetime")
+    pdf.index = pdf.index.tz_convert("America/New_York")
+    pdf["Dividends"] = 0.0
+    pdf["Stock Splits"] = 0.0
+    if path.suffix == ".parquet":
+        pdf.to_parquet(path)
+    else:
+        pdf.to_csv(path)
+    return path
