@@ -7,8 +7,9 @@ each rejected bar carries every reason that applies (``; ``-joined):
   ``high < max(open, close)``, ``low > high``, volume < 0, duplicate timestamp;
 * ``outside session``     1m: open time outside the calendar's sessions; 1d: not a trading day;
 * ``off tick grid``       a price that is not a multiple of the instrument's tick size;
-* ``spike: ...``          high, low or close more than ``k`` robust deviations (1.4826 x MAD,
-  at least ``min_ticks`` ticks) from the rolling median close of its neighbours, or a range
+* ``spike: ...``          high, low or close more than ``k`` robust deviations from the rolling
+  median close of its neighbours (deviation = max(1.4826 x MAD, median bar range); the limit is
+  at least ``min_ticks`` ticks), or a range
   more than ``range_mult`` times the rolling median range (at least 4 ticks). The rolling
   window (centred, ``window`` bars) runs over the candidates together with the stored bars
   around them, so a short update still has neighbours;
@@ -43,8 +44,8 @@ class Thresholds:
     """Spike detection parameters (defaults tuned on 1m ES: quiet enough for real moves)."""
 
     window: int = 21
-    k: float = 12.0
-    min_ticks: float = 8.0
+    k: float = 10.0
+    min_ticks: float = 16.0
     range_mult: float = 12.0
 
 
@@ -116,7 +117,7 @@ def validate_incoming(bars: pl.DataFrame, *, timeframe: str, calendar: SessionCa
     reasons.append(pl.when(off.fill_null(False)).then(pl.lit(f"off tick grid ({tick:g})")))
     df = df.with_columns(pl.concat_list([r.alias(str(i)) for i, r in enumerate(reasons)])
                          .list.drop_nulls().alias("_r"))
-    df = _spikes(df, master, tick, thresholds)
+    df = _spikes(df, master, tick, thresholds, calendar if timeframe == "1m" else None)
     df = _disagreements(df, master, precedence, source, tick)
     df = df.with_columns(pl.col("_r").list.join("; ").alias("reason"))
     cols = list(bar_schema())
@@ -140,8 +141,13 @@ def _in_session(ts: pl.Series, timeframe: str, calendar: SessionCalendar) -> pl.
     return days.is_in(trading.implode())
 
 
-def _spikes(df: pl.DataFrame, master: pl.DataFrame, tick: float, th: Thresholds) -> pl.DataFrame:
-    """Add ``spike: ...`` reasons, judged against the rolling median of the clean neighbours."""
+def _spikes(df: pl.DataFrame, master: pl.DataFrame, tick: float, th: Thresholds,
+            calendar: SessionCalendar | None) -> pl.DataFrame:
+    """Add ``spike: ...`` reasons, judged against the rolling median of the clean neighbours.
+
+    For 1m bars the windows stay inside one trading session: the first bar after a weekend or
+    the daily halt is judged by its own session, not by the close of the previous one.
+    """
     clean = df.filter(pl.col("_r").list.len() == 0)
     if clean.height == 0:
         return df
@@ -157,14 +163,19 @@ def _spikes(df: pl.DataFrame, master: pl.DataFrame, tick: float, th: Thresholds)
         after.select(keep).with_columns(pl.lit(None, pl.UInt32).alias("_i")),
         clean.select(*keep, "_i"),
     ]).sort("datetime")
+    grp = calendar.label(allb["datetime"])["trading_day"].fill_null(dt.date(1970, 1, 1)) \
+        if calendar is not None else pl.repeat(dt.date(1970, 1, 1), allb.height, eager=True)
+    allb = allb.with_columns(grp.alias("_day"))
     w = th.window
     med = pl.col("close").rolling_median(w, center=True, min_samples=1)
     rng = (pl.col("high") - pl.col("low"))
-    allb = allb.with_columns(med.alias("_med"), rng.rolling_median(w, center=True, min_samples=1).alias("_mr"))
+    allb = allb.with_columns(med.over("_day").alias("_med"),
+                             rng.rolling_median(w, center=True, min_samples=1).over("_day").alias("_mr"))
     allb = allb.with_columns((pl.col("close") - pl.col("_med")).abs().rolling_median(w, center=True, min_samples=1)
-                             .alias("_mad"))
-    scale = pl.max_horizontal(1.4826 * pl.col("_mad"), pl.lit(th.min_ticks * tick / th.k))
-    lim = th.k * scale
+                             .over("_day").alias("_mad"))
+    # the robust spread of closes, but never below the typical bar range (flat stretches have MAD 0)
+    scale = pl.max_horizontal(1.4826 * pl.col("_mad"), pl.col("_mr"))
+    lim = pl.max_horizontal(th.k * scale, pl.lit(th.min_ticks * tick))
     far = [pl.when((pl.col(c) - pl.col("_med")).abs() > lim).then(pl.lit(c)) for c in ("high", "low", "close")]
     wide = (pl.col("high") - pl.col("low")) > th.range_mult * pl.max_horizontal("_mr", pl.lit(4 * tick))
     allb = allb.with_columns(
