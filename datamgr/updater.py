@@ -86,6 +86,12 @@ class UpdateResult:
     def all_rejected(self) -> bool:
         return self.validation.fetched > 0 and self.validation.accepted.height == 0
 
+    def _when(self, t: dt.datetime | None) -> str | None:
+        """ET ISO for 1m; the label date (``YYYY-MM-DD``) for daily and weekly bars."""
+        if t is None or self.timeframe == "1m":
+            return to_et_iso(t)
+        return t.date().isoformat()
+
     def to_json(self) -> dict[str, Any]:
         v, p = self.validation, self.plan
         needs = None
@@ -100,8 +106,8 @@ class UpdateResult:
             "result_rows": p.result_rows if p else None, "quarantine_file": self.quarantine_file,
             "ticker": self.ticker, "timeframe": self.timeframe, "origin": self.origin,
             "window": [to_et_iso(w) for w in self.window] if self.window else None,
-            "start": to_et_iso(p.start) if p else None, "end": to_et_iso(p.end) if p else None,
-            "reasons": v.reasons(), "rejected": v.rejected_json(50), "all_rejected": self.all_rejected,
+            "start": self._when(p.start) if p else None, "end": self._when(p.end) if p else None,
+            "reasons": v.reasons(), "rejected": v.rejected_json(50, daily=self.timeframe != "1m"), "all_rejected": self.all_rejected,
             "written": self.written, "backup": self.write.backup.path if (self.write and self.write.backup) else None,
             "dry_run": self.dry_run, "needs_import": needs, "derived_error": self.derived_error,
             "notes": self.notes,

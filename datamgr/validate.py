@@ -67,11 +67,12 @@ class Validation:
         kinds = self.rejected["reason"].str.split("; ").explode().str.split(":").list.first()
         return dict(sorted(kinds.value_counts().iter_rows()))
 
-    def rejected_json(self, limit: int = 200) -> list[dict]:
+    def rejected_json(self, limit: int = 200, daily: bool = False) -> list[dict]:
+        """The first ``limit`` rejected bars; times ET ISO (1m) or the label date (daily/weekly)."""
         rows = []
         for r in self.rejected.head(limit).iter_rows(named=True):
             r = dict(r)
-            r["datetime"] = to_et_iso(r["datetime"])
+            r["datetime"] = r["datetime"].date().isoformat() if daily else to_et_iso(r["datetime"])
             rows.append(r)
         return rows
 

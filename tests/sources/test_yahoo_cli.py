@@ -101,3 +101,22 @@ def test_locked_folder_exits_3(seeded, tmp_path):
                             "update", "ES1", "--from-file", str(f)], cwd=ROOT, capture_output=True, text=True,
                            timeout=120)
     assert p.returncode == 3 and "locked" in p.stderr
+
+
+def test_real_yahoo_daily_csv_merges_into_the_1d_file_and_an_off_grid_price_is_quarantined(settings, real_data_dir,
+                                                                                          tmp_path):
+    from datamgr.sources.yahoo import read_saved, read_saved_path
+    from datamgr.updater import update
+
+    src = real_data_dir / "spy-2011-yahoofinance.csv"
+    res = update(settings, "SPY", interval="1d", bars=read_saved_path(src, "1d"), origin="file")
+    j = res.to_json()
+    assert j["fetched"] == 252 and j["quarantined"] == 0 and j["new"] == 252
+    assert (j["start"], j["end"]) == ("2011-01-03", "2011-12-30")  # labelled by trading date
+    got = Store(settings).read("SPY", "1d")
+    assert got["close"][-1] == 125.50 and got["volume"][-1] == 95599000  # 2011-12-30, newest line of the file
+    text = src.read_text().replace("2011-12-29,125.24,126.25,124.86,126.12", "2011-12-29,125.24,126.25,124.86,126.125")
+    again = update(settings, "SPY", interval="1d", bars=read_saved(text.encode(), "edited.csv", "1d"), origin="file")
+    k = again.to_json()
+    assert k["quarantined"] == 1 and k["rejected"][0]["datetime"] == "2011-12-29"
+    assert "off tick grid" in k["rejected"][0]["reason"] and k["identical"] == 251 and not k["written"]
