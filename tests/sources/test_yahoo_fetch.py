@@ -90,3 +90,24 @@ def test_gap_older_than_yahoos_reach_is_reported_as_needing_a_ninjatrader_import
     first = dt.datetime.fromtimestamp(int(fake.chart_requests[0]["period1"]), UTC)
     assert late - first <= dt.timedelta(days=30)  # only asks for what Yahoo still has
     assert SPLIT < first
+
+
+def test_first_update_on_an_empty_folder_fetches_yahoos_whole_reach_in_chunks(settings):
+    late = dt.datetime(2025, 4, 4, 21, 0, tzinfo=UTC)  # Friday 17:00 ET
+    served = make_demo_bars(dt.date(2025, 3, 3), dt.date(2025, 4, 4), seed=6, source="yahoo")
+    fake = FakeYahooSession({"1m": served})
+    res = update(settings, "ES1", session=fake, now=late, no_derived=True)
+    j = res.to_json()
+    assert len(fake.chart_requests) == 5 and j["quarantined"] == 0 and j["needs_import"] is None
+    first = late.replace(second=0) - dt.timedelta(days=29)
+    expect = served.filter(pl.col("datetime").is_between(first, late, closed="left"))
+    assert Store(settings).read("ES1", "1m").equals(expect)
+
+
+def test_weekly_update_writes_the_1w_file(settings):
+    d = daily(market()).with_columns(pl.lit("yahoo").alias("source"))
+    week = d.head(1).with_columns(pl.col("high").max(), pl.col("low").min(), pl.lit(d["close"][-1]).alias("close"),
+                                  pl.lit(d["volume"].sum()).alias("volume"))
+    res = update(settings, "ES1", interval="1wk", session=FakeYahooSession({"1wk": week}), now=NOW)
+    assert res.written and res.to_json()["start"] == "2025-03-03"
+    assert Store(settings).read("ES1", "1w").drop("source").equals(week.drop("source"))
