@@ -34,7 +34,7 @@ def test_yahoo_page_shows_suspended_banner_and_merges_a_saved_file_with_quaranti
     page.get_by_role("button", name="Validate file").click()
     expect(page.get_by_text("Review: file ES=F 1m.csv")).to_be_visible(timeout=60_000)
     expect(page.get_by_text("spike:", exact=False).first).to_be_visible()
-    expect(page.locator('[data-testid="stPlotlyChart"]')).to_be_visible()
+    expect(page.locator('[data-testid="stPlotlyChart"]').first).to_be_visible(timeout=60_000)  # plotly loads lazily
     assert Store(s).read_meta("ES1", "1m").rows == master.height  # the review wrote nothing
 
     page.get_by_role("button", name="Merge").click()
