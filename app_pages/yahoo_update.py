@@ -97,7 +97,8 @@ for note in r["notes"]:
     st.caption(note)
 if r["reasons"]:
     st.markdown("**Quarantined** — " + ", ".join(f"{k}: {v}" for k, v in r["reasons"].items()))
-st.plotly_chart(review_figure(res.validation.accepted, res.validation.rejected), key="yahoo_review_chart")
+st.plotly_chart(review_figure(res.validation.accepted, res.validation.rejected, daily=res.timeframe != "1m"),
+                key="yahoo_review_chart")
 if r["rejected"]:
     st.dataframe(r["rejected"], hide_index=True, key="yahoo_rejected",
                  column_order=["datetime", "reason", "open", "high", "low", "close", "volume"])
@@ -109,8 +110,9 @@ label = f"Merge {r['new'] + r['replaced']:,} bar(s)" if can_merge else "Merge"
 if st.button(label, type="primary", key="yahoo_merge", disabled=not can_merge or _running("yahoo:merge"),
              help="Writes the quarantine file, backs up and merges the accepted bars (source=yahoo)."):
     st.session_state["yahoo_merge_of"] = id(rj)
-    start_job("yahoo:merge", f"merge {tick}", update, s, tick, interval=interval if res.timeframe != "1w" else "1wk",
-              bars=res.incoming, origin=res.origin)
+    # the reviewed bars, at the reviewed interval (the selectbox may have changed since)
+    start_job("yahoo:merge", f"merge {res.ticker}", update, s, res.ticker,
+              interval={"1m": "1m", "1d": "1d", "1w": "1wk"}[res.timeframe], bars=res.incoming, origin=res.origin)
     st.rerun()
 if r["accepted"] == 0 and r["fetched"]:
     st.error("Validation rejected every bar: nothing to merge.", icon=":material/block:")
@@ -124,7 +126,7 @@ if merged_this:
         st.error(f"Merge failed, nothing was changed: {mj.error_text}", icon=":material/error:")
     else:
         out = mj.result.to_json()
-        text = (f"Merged {out['new']:,} new bar(s) into {tick}_{out['timeframe']} → {out['result_rows']:,} rows"
+        text = (f"Merged {out['new']:,} new bar(s) into {out['ticker']}_{out['timeframe']} → {out['result_rows']:,} rows"
                 if out["written"] else "Nothing merged: the master already had every bar")
         if out["quarantine_file"]:
             text += f" · {out['quarantined']} quarantined"
