@@ -20,8 +20,10 @@ Any other URL raises :class:`UnexpectedRequest` (a BaseException, so yfinance's 
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import json
+import shutil
 import tempfile
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo
@@ -32,7 +34,9 @@ from curl_cffi import requests as curl_requests
 from curl_cffi.requests.exceptions import ConnectionError as CurlConnectionError
 
 # yfinance keeps a time-zone and cookie cache on disk: keep it out of the user's home.
-yf.set_tz_cache_location(tempfile.mkdtemp(prefix="yf-cache-"))
+_CACHE = tempfile.mkdtemp(prefix="yf-cache-")
+yf.set_tz_cache_location(_CACHE)
+atexit.register(shutil.rmtree, _CACHE, ignore_errors=True)
 
 EXCHANGE_TZ = "America/New_York"
 
