@@ -26,6 +26,7 @@ COMMANDS = [
     "health",
     "regenerate",
     "live",
+    "update",
 ]
 
 log = logging.getLogger("datamgr")
