@@ -148,8 +148,12 @@ def preview(settings: Settings, name: str, n: int = 5) -> dict[str, Any]:
 
 
 def tickers(settings: Settings) -> list[str]:
-    """Tickers that have a 1m master in the data folder."""
-    return sorted({f.ticker for f in scan(settings) if f.role == "master" and f.ticker})
+    """Tickers that have a 1m master in the data folder (file names only: the sidebar calls this
+    on every page render, so it must not scan footers or compute flags)."""
+    root = Path(settings.data_dir)
+    if not root.is_dir():
+        return []
+    return sorted(m["ticker"] for p in root.glob("*_1m.parquet") if (m := _BAR_RE.match(p.name)))
 
 
 # ---------------------------------------------------------------------- entries

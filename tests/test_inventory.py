@@ -187,3 +187,14 @@ def test_to_json_prints_times_in_eastern_time_with_offsets(store, settings, week
     assert row["start"] == "2025-03-02T18:00:00-05:00"  # Sunday 18:00 ET open, EST
     assert row["end"].endswith("-05:00")
     assert row["last_updated"][-6:] in ("-05:00", "-04:00")
+
+
+def test_tickers_come_from_file_names_without_opening_the_files(settings):
+    d = settings.data_dir
+    (d / "NQ1_1m.parquet").write_bytes(b"not parquet at all")  # would fail any footer read
+    (d / "ES1_1m.parquet").write_bytes(b"")
+    (d / "ES1_5m.parquet").write_bytes(b"")
+    (d / "notes_1m.txt").write_text("x")
+    from datamgr.inventory import tickers
+
+    assert tickers(settings) == ["ES1", "NQ1"]

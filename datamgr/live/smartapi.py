@@ -32,6 +32,7 @@ from typing import Any
 from ..config import Settings
 from ..errors import ConfigError, SourceError
 from ..timefmt import to_et_iso
+from .sources import WebSocketSource
 
 log = logging.getLogger(__name__)
 SMARTAPI_WS_URL = "wss://smartapisocket.angelone.in/smart-stream"
@@ -69,7 +70,7 @@ def parse_packet(data: bytes) -> dict[str, Any]:
     return out
 
 
-class SmartApiSource:
+class SmartApiSource(WebSocketSource):
     """Angel One SmartAPI WebSocket V2 in QUOTE mode (see the module docstring)."""
 
     name = "smartapi"
@@ -140,11 +141,3 @@ class SmartApiSource:
         finally:
             self.close()
 
-    def close(self) -> None:
-        """Close the WebSocket (unblocks :meth:`stream` from another thread)."""
-        ws, self._ws = self._ws, None
-        if ws is not None:
-            try:
-                ws.close()
-            except Exception as err:  # closing a broken socket: nothing left to do
-                log.debug("smartapi: close: %s", err)

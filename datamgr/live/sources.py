@@ -107,7 +107,23 @@ class ReplaySource:
         """Nothing to interrupt: :meth:`stream` watches the stop event."""
 
 
-class YahooSource:
+class WebSocketSource:
+    """What the WebSocket sources share: the open socket, closed from another thread."""
+
+    name = "websocket"
+    _ws: Any = None
+
+    def close(self) -> None:
+        """Close the WebSocket (unblocks ``stream`` from another thread)."""
+        ws, self._ws = self._ws, None
+        if ws is not None:
+            try:
+                ws.close()
+            except Exception as err:  # closing a broken socket: nothing left to do
+                log.debug("%s: close: %s", self.name, err)
+
+
+class YahooSource(WebSocketSource):
     """Yahoo Finance streaming through ``yfinance.live.WebSocket``.
 
     Parameters
@@ -174,14 +190,6 @@ class YahooSource:
         if not stop.is_set():
             raise SourceError(f"yahoo: {self.url}: connection closed")
 
-    def close(self) -> None:
-        """Close the WebSocket (unblocks :meth:`stream` from another thread)."""
-        ws, self._ws = self._ws, None
-        if ws is not None:
-            try:
-                ws.close()
-            except Exception as err:  # closing a broken socket: nothing left to do
-                log.debug("yahoo: close: %s", err)
 
 
 def _num(v: Any) -> float | None:
