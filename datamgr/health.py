@@ -311,7 +311,7 @@ def expected_between(cal, start: dt.datetime, end: dt.datetime) -> int:
     return int(np.clip(np.minimum(x, hi) - np.maximum(s, lo), 0, None).sum() // MINUTE_US)
 
 
-def quick_flags(settings, ticker: str, meta) -> list[str]:
+def quick_flags(settings, ticker: str, meta, now: dt.datetime | None = None) -> list[str]:
     """Cheap health flags for the inventory, from a file's footer metadata only.
 
     Parameters
@@ -320,6 +320,8 @@ def quick_flags(settings, ticker: str, meta) -> list[str]:
     ticker : str
     meta : FileMeta or None
         Footer metadata of the ticker's 1m file (``rows``, ``start``, ``end``).
+    now : datetime, optional
+        The clock for staleness (UTC-aware); the wall clock when omitted.
 
     Returns
     -------
@@ -335,7 +337,7 @@ def quick_flags(settings, ticker: str, meta) -> list[str]:
         return []
     flags = [f"footer: {p}" for p in getattr(meta, "problems", ())]
     cal = calendar_for(settings, ticker)
-    st = staleness(meta.end, cal)
+    st = staleness(meta.end, cal, now=now)
     if st.sessions > 1:
         flags.append(f"behind: {st.sessions} sessions")
     expected = expected_between(cal, meta.start, meta.end)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from datamgr.config import Settings
 from datamgr.demo import PlantedGap, make_demo_bars
 from datamgr.health import quick_flags
@@ -22,13 +24,25 @@ def test_quick_flags_report_staleness_and_missing_minutes_from_the_footer(tmp_pa
     assert any(f.startswith("behind: ") and f.endswith(" sessions") for f in flags)
 
 
-def test_quick_flags_are_empty_for_a_complete_current_file(tmp_path):
+# Clocks around a file that ends with the session of Friday 2025-06-06 (closes 17:00 ET). The
+# count includes the session in progress, so one missing session (the current one) is not "behind".
+_CLOCKS = [
+    (dt.datetime(2025, 6, 7, 3, 30, tzinfo=dt.UTC), []),                       # Fri 23:30 ET, closed
+    (dt.datetime(2025, 6, 8, 21, 0, tzinfo=dt.UTC), []),                       # Sun 17:00 ET, before the open
+    (dt.datetime(2025, 6, 9, 16, 0, tzinfo=dt.UTC), []),                       # Mon 12:00 ET, in Monday's session
+    (dt.datetime(2025, 6, 9, 23, 30, tzinfo=dt.UTC), ["behind: 2 sessions"]),  # Mon 19:30 ET: Monday missed
+    (dt.datetime(2025, 6, 10, 23, 30, tzinfo=dt.UTC), ["behind: 3 sessions"]),  # Tue 19:30 ET
+]
+
+
+@pytest.mark.parametrize(("now", "expected"), _CLOCKS, ids=lambda v: v.strftime("%a-%H%MZ") if isinstance(v, dt.datetime) else "")
+def test_quick_flags_of_a_complete_file_depend_only_on_the_given_clock(tmp_path, now, expected):
     s = Settings.load(data_dir=tmp_path, env={})
-    end = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+    end = dt.date(2025, 6, 6)
     bars = make_demo_bars(end - dt.timedelta(days=10), end)
     store = Store(s)
     store.write("ES1", "1m", bars, operation="test")
-    assert quick_flags(s, "ES1", store.read_meta("ES1", "1m")) == []
+    assert quick_flags(s, "ES1", store.read_meta("ES1", "1m"), now=now) == expected
 
 
 def test_quick_flags_of_a_missing_file_are_empty(tmp_path):
