@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from datamgr.config import Settings
-from datamgr.inventory import tickers as folder_tickers
-from datamgr.jobs import Job
+from datamgr.core.config import Settings
+from datamgr.ops.inventory import tickers as folder_tickers
+from datamgr.ops.jobs import Job
 
 
 @st.cache_resource

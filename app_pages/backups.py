@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from datamgr.backup import verify_backups
-from datamgr.cloud import cloud_backup
-from datamgr.restore import plan_restore, restore
+from datamgr.store.backup import verify_backups
+from datamgr.ops.cloud_backup import cloud_backup
+from datamgr.ops.restore import plan_restore, restore
 from app_pages._common import job, settings, start_job
 
 s = settings()

@@ -7,12 +7,12 @@ import datetime as dt
 import polars as pl
 import streamlit as st
 
-from datamgr import plots
-from datamgr.calendar import calendar_for
-from datamgr.healthcheck import HealthReport, check_health
-from datamgr.overrides import acknowledge_gap, load_overrides
-from datamgr.store import Store
-from datamgr.timefmt import to_et_text
+from datamgr.plots import health as plots
+from datamgr.calendar.sessions import calendar_for
+from datamgr.health.report import HealthReport, check_health
+from datamgr.calendar.overrides import acknowledge_gap, load_overrides
+from datamgr.store.store import Store
+from datamgr.core.timefmt import to_et_text
 from app_pages._common import job, settings, start_job, ticker
 
 s = settings()

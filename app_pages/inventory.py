@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 
 import streamlit as st
 
-from datamgr.demo import write_demo
-from datamgr.inventory import preview, scan, to_frame
-from datamgr.timefmt import to_et_text
+from datamgr.ops.demo import write_demo
+from datamgr.ops.inventory import preview, scan, to_frame
+from datamgr.core.timefmt import to_et_text
 from app_pages._common import job, settings, start_job
 
 s = settings()

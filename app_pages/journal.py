@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from datamgr import journal
+from datamgr.store import journal
 from app_pages._common import settings
 
 st.title("Journal")

@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages._common import settings, ticker
-from datamgr.errors import DataMgrError
+from datamgr.core.errors import DataMgrError
 from datamgr.live.controller import LiveDataFeed
 
 REFRESH_SECONDS = 1.0

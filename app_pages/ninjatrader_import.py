@@ -9,9 +9,9 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
-from datamgr.errors import DataMgrError
-from datamgr.importer import describe_export, guess_ticker, import_export, overlap_frame, verify_export
-from datamgr.zones import CANDIDATE_ZONES
+from datamgr.core.errors import DataMgrError
+from datamgr.ops.import_export import describe_export, guess_ticker, import_export, overlap_frame, verify_export
+from datamgr.ingest.ninjatrader.verify import CANDIDATE_ZONES
 from app_pages._common import job, settings, start_job, ticker
 
 s = settings()

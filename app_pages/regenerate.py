@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from datamgr import plots_derived as pdv
+from datamgr.plots import derived as pdv
 from datamgr.derived.lineage import LABELS, load_output
 from datamgr.derived.regenerate import STEPS, regenerate, stale_outputs
 from app_pages._common import job, settings, start_job, ticker

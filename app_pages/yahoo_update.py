@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from datamgr.errors import DataMgrError
-from datamgr.plots_yahoo import review_figure
-from datamgr.sources.yahoo import read_saved
-from datamgr.updater import auto_update_message, update
+from datamgr.core.errors import DataMgrError
+from datamgr.plots.yahoo import review_figure
+from datamgr.ingest.yahoo import read_saved
+from datamgr.ops.update import auto_update_message, update
 from app_pages._common import job, settings, start_job, ticker
 
 s = settings()

@@ -3,7 +3,7 @@
     python benchmarks/bench_health.py               # 18 years (2008-2025), ~6.3M bars
     python benchmarks/bench_health.py --years 2     # quick run
 
-The master is generated with ``datamgr.demo.make_demo_bars`` (CME Globex Equity calendar, all
+The master is generated with ``datamgr.ops.demo.make_demo_bars`` (CME Globex Equity calendar, all
 three session eras) with holes planted every ~40 sessions. Both approaches run in the same
 process on the same frame, and must find the same number of missing minutes and per-day counts.
 
@@ -26,10 +26,10 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from datamgr import calendar as calmod  # noqa: E402
-from datamgr.calendar import get_calendar  # noqa: E402
-from datamgr.demo import PlantedGap, make_demo_bars  # noqa: E402
-from datamgr.health import continuity  # noqa: E402
+from datamgr.calendar import sessions as calmod  # noqa: E402
+from datamgr.calendar.sessions import get_calendar  # noqa: E402
+from datamgr.ops.demo import PlantedGap, make_demo_bars  # noqa: E402
+from datamgr.health.gaps import continuity  # noqa: E402
 
 
 def master(years: int) -> tuple[pl.DataFrame, int]:

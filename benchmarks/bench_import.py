@@ -45,7 +45,7 @@ END = dt.date(2024, 12, 31)
 def _bars(first: dt.date, last: dt.date):
     import polars as pl
 
-    from datamgr.calendar import get_calendar
+    from datamgr.calendar.sessions import get_calendar
 
     t = get_calendar("CME Globex Equity").expected_minutes(first, last)
     n = t.len()
@@ -103,11 +103,11 @@ def child(case: str, export: Path, folder: Path, master: Path | None) -> dict:
     else:
         import pandas_market_calendars  # noqa: F401
 
-        import datamgr.importer  # noqa: F401
+        import datamgr.ops.import_export  # noqa: F401
     t0 = time.perf_counter()
     if case.startswith("datamgr"):
-        from datamgr.config import Settings
-        from datamgr.importer import import_export
+        from datamgr.core.config import Settings
+        from datamgr.ops.import_export import import_export
 
         s = Settings.load(data_dir=folder, env={})
         marks: list[tuple[str, float]] = []
@@ -137,8 +137,8 @@ def child(case: str, export: Path, folder: Path, master: Path | None) -> dict:
         out.to_parquet(folder / "ES1_1m.parquet", index=False)
         extra = {"rows": len(out)}
     elif case == "write once":
-        from datamgr.config import Settings
-        from datamgr.store import Store
+        from datamgr.core.config import Settings
+        from datamgr.store.store import Store
 
         src = Store(Settings.load(data_dir=master.parent, env={})).read("ES1", "1m")
         t0 = time.perf_counter()

@@ -25,10 +25,10 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from datamgr.config import DEFAULT_SESSIONS, Settings  # noqa: E402
-from datamgr.demo import make_demo_bars  # noqa: E402
+from datamgr.core.config import DEFAULT_SESSIONS, Settings  # noqa: E402
+from datamgr.ops.demo import make_demo_bars  # noqa: E402
 from datamgr.derived.regenerate import regenerate  # noqa: E402
-from datamgr.store import Store  # noqa: E402
+from datamgr.store.store import Store  # noqa: E402
 
 ET = "America/New_York"
 TFS = {"5m": 5, "15m": 15, "1h": 60, "4h": 240}

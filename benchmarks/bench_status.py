@@ -34,10 +34,10 @@ sys.path.insert(0, str(REPO))
 
 import pandas as pd  # noqa: E402
 
-from datamgr.config import Settings  # noqa: E402
-from datamgr.demo import make_demo_bars  # noqa: E402
-from datamgr.inventory import scan  # noqa: E402
-from datamgr.store import Store, read_footer  # noqa: E402
+from datamgr.core.config import Settings  # noqa: E402
+from datamgr.ops.demo import make_demo_bars  # noqa: E402
+from datamgr.ops.inventory import scan  # noqa: E402
+from datamgr.store.store import Store, read_footer  # noqa: E402
 
 TICKERS = ("ES1", "NQ1", "YM1", "RTY1", "MES1", "MNQ1", "MYM1", "M2K1", "GC1", "CL1")
 LAST_DAY = dt.date(2025, 12, 31)

@@ -14,12 +14,12 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from datamgr.calendar import get_calendar
-from datamgr.config import DEFAULT_PRECEDENCE
-from datamgr.importers.ninjatrader import parse_export
-from datamgr.importers.placing import to_bars
-from datamgr.schema import empty_bars
-from datamgr.validate import validate_incoming
+from datamgr.calendar.sessions import get_calendar
+from datamgr.core.config import DEFAULT_PRECEDENCE
+from datamgr.ingest.ninjatrader.parse import parse_export
+from datamgr.ingest.ninjatrader.place import to_bars
+from datamgr.core.schema import empty_bars
+from datamgr.ingest.validate import validate_incoming
 
 _NAME = "MES 09-25.Last.txt"
 REAL = next((p / _NAME for p in (Path(__file__).resolve().parents[2] / "shared" / "data" / "real",

@@ -9,6 +9,6 @@ import sys
 
 import _bootstrap  # noqa: F401
 
-from datamgr.cli import main
+from datamgr.cli.main import main
 
 sys.exit(main(["backup", "cloud", *sys.argv[1:]]))

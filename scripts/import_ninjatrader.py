@@ -12,6 +12,6 @@ import sys
 
 import _bootstrap  # noqa: F401
 
-from datamgr.cli import main
+from datamgr.cli.main import main
 
 sys.exit(main(["import", *sys.argv[1:]]))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from datamgr.cli import main  # noqa: E402
+from datamgr.cli.main import main  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(main(["regenerate", *sys.argv[1:]]))

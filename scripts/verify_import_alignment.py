@@ -11,6 +11,6 @@ import sys
 
 import _bootstrap  # noqa: F401
 
-from datamgr.cli import main
+from datamgr.cli.main import main
 
 sys.exit(main(["verify", *sys.argv[1:]]))

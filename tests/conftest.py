@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from datamgr.config import Settings
-from datamgr.demo import make_demo_bars
-from datamgr.store import Store
+from datamgr.core.config import Settings
+from datamgr.ops.demo import make_demo_bars
+from datamgr.store.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
 _REAL_CANDIDATES = (REPO.parent / "shared" / "data" / "real", Path("/work/shared/data/real"))

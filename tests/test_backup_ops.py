@@ -7,11 +7,11 @@ import json
 
 import polars as pl
 
-from datamgr.backup import list_backups, prune, prune_plan, verify_backups
-from datamgr.cloud import cloud_backup
-from datamgr.config import Settings
-from datamgr.restore import plan_restore, restore
-from datamgr.store import Store
+from datamgr.store.backup import list_backups, prune, prune_plan, verify_backups
+from datamgr.ops.cloud_backup import cloud_backup
+from datamgr.core.config import Settings
+from datamgr.ops.restore import plan_restore, restore
+from datamgr.store.store import Store
 from tests.conftest import folder_hash
 
 

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import polars as pl
 import pytest
 
-from datamgr.calendar import get_calendar
+from datamgr.calendar.sessions import get_calendar
 
 CT = ZoneInfo("America/Chicago")
 D = dt.date

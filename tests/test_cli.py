@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from datamgr.cli import main
-from datamgr.config import Settings
-from datamgr.demo import write_demo
+from datamgr.cli.main import main
+from datamgr.core.config import Settings
+from datamgr.ops.demo import write_demo
 from tests.conftest import folder_hash
 
 REPO = Path(__file__).resolve().parents[1]
@@ -48,7 +48,7 @@ def test_status_json_prints_one_object_with_the_spec_keys_in_eastern_time(demo_d
     assert STATUS_KEYS <= set(f)
     assert (f["name"], f["category"], f["ticker"], f["timeframe"]) == ("ES1_1m.parquet", "market", "ES1", "1m")
     meta = Settings.load(data_dir=demo_dir, env={})
-    from datamgr.store import Store
+    from datamgr.store.store import Store
     footer = Store(meta).read_meta("ES1", "1m")
     assert f["rows"] == footer.rows and f["size_bytes"] == footer.size_bytes
     assert dt.datetime.fromisoformat(f["start"]) == footer.start

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from datamgr.config import Settings, check_ticker
-from datamgr.errors import ConfigError
+from datamgr.core.config import Settings, check_ticker
+from datamgr.core.errors import ConfigError
 
 
 @pytest.fixture

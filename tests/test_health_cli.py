@@ -12,10 +12,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from datamgr.cli import main
-from datamgr.config import Settings
-from datamgr.demo import PlantedGap, make_demo_bars
-from datamgr.store import Store
+from datamgr.cli.main import main
+from datamgr.core.config import Settings
+from datamgr.ops.demo import PlantedGap, make_demo_bars
+from datamgr.store.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 ET = ZoneInfo("America/New_York")

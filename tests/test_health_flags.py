@@ -6,10 +6,10 @@ import datetime as dt
 
 import pytest
 
-from datamgr.config import Settings
-from datamgr.demo import PlantedGap, make_demo_bars
-from datamgr.health import quick_flags
-from datamgr.store import Store
+from datamgr.core.config import Settings
+from datamgr.ops.demo import PlantedGap, make_demo_bars
+from datamgr.health.gaps import quick_flags
+from datamgr.store.store import Store
 
 
 def test_quick_flags_report_staleness_and_missing_minutes_from_the_footer(tmp_path):

@@ -9,8 +9,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from datamgr.calendar import get_calendar
-from datamgr.health import continuity, staleness
+from datamgr.calendar.sessions import get_calendar
+from datamgr.health.gaps import continuity, staleness
 
 ET = ZoneInfo("America/New_York")
 UTC = pl.Datetime("us", "UTC")

@@ -7,8 +7,8 @@ import datetime as dt
 import numpy as np
 import polars as pl
 
-from datamgr.demo import make_demo_bars
-from datamgr.integrity import scan
+from datamgr.ops.demo import make_demo_bars
+from datamgr.health.integrity import scan
 
 
 def demo() -> pl.DataFrame:

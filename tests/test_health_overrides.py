@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from datamgr.calendar import calendar_for
-from datamgr.config import Settings
-from datamgr.errors import InputError
-from datamgr.overrides import acknowledge_gap, load_overrides
+from datamgr.calendar.sessions import calendar_for
+from datamgr.core.config import Settings
+from datamgr.core.errors import InputError
+from datamgr.calendar.overrides import acknowledge_gap, load_overrides
 
 ET = ZoneInfo("America/New_York")
 D = dt.date

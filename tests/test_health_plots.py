@@ -6,10 +6,10 @@ import datetime as dt
 
 import polars as pl
 
-from datamgr import plots
-from datamgr.calendar import get_calendar
-from datamgr.demo import make_demo_bars
-from datamgr.health import continuity
+from datamgr.plots import health as plots
+from datamgr.calendar.sessions import get_calendar
+from datamgr.ops.demo import make_demo_bars
+from datamgr.health.gaps import continuity
 
 D = dt.date
 

@@ -1,5 +1,5 @@
 """The real NinjaTrader MES export: gaps and stray bars as computed independently here (pandas
-and the calendar library directly) match :func:`datamgr.health.continuity`."""
+and the calendar library directly) match :func:`datamgr.health.gaps.continuity`."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pandas_market_calendars as mcal
 import polars as pl
 import pytest
 
-from datamgr.calendar import get_calendar
-from datamgr.health import continuity
+from datamgr.calendar.sessions import get_calendar
+from datamgr.health.gaps import continuity
 
 CANDIDATES = [Path("/work/shared/data/real"), Path(__file__).resolve().parents[2] / "shared" / "data" / "real",
               Path("../shared/data/real")]

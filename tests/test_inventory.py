@@ -11,11 +11,11 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
-from datamgr.config import Settings
-from datamgr.demo import make_demo_bars
-from datamgr.errors import StoreError
-from datamgr.inventory import scan, tickers, to_frame
-from datamgr.store import Store
+from datamgr.core.config import Settings
+from datamgr.ops.demo import make_demo_bars
+from datamgr.core.errors import StoreError
+from datamgr.ops.inventory import scan, tickers, to_frame
+from datamgr.store.store import Store
 from tests.conftest import folder_hash
 
 
@@ -195,6 +195,6 @@ def test_tickers_come_from_file_names_without_opening_the_files(settings):
     (d / "ES1_1m.parquet").write_bytes(b"")
     (d / "ES1_5m.parquet").write_bytes(b"")
     (d / "notes_1m.txt").write_text("x")
-    from datamgr.inventory import tickers
+    from datamgr.ops.inventory import tickers
 
     assert tickers(settings) == ["ES1", "NQ1"]

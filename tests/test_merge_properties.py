@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
-from datamgr.merge import plan_merge
+from datamgr.store.merge import plan_merge
 
 UTC = dt.UTC
 T0 = dt.datetime(2025, 3, 3, 14, 30, tzinfo=UTC)

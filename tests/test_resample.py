@@ -11,8 +11,8 @@ import pandas as pd
 import polars as pl
 import pytest
 
-from datamgr.calendar import get_calendar
-from datamgr.resample import TF_MINUTES, label_minutes, upsample, upsample_all
+from datamgr.calendar.sessions import get_calendar
+from datamgr.derived.resample import TF_MINUTES, label_minutes, upsample, upsample_all
 
 sys.path.insert(0, str(Path(__file__).parent / "derived"))
 from builders import make_bars  # noqa: E402

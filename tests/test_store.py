@@ -15,12 +15,12 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
-from datamgr import journal
-from datamgr.backup import list_backups, sha256_file
-from datamgr.demo import make_demo_bars
-from datamgr.errors import InvariantError, StoreError
-from datamgr.schema import bar_schema
-from datamgr.store import ROW_GROUP, Store, content_sha256, read_footer
+from datamgr.store import journal
+from datamgr.store.backup import list_backups, sha256_file
+from datamgr.ops.demo import make_demo_bars
+from datamgr.core.errors import InvariantError, StoreError
+from datamgr.core.schema import bar_schema
+from datamgr.store.store import ROW_GROUP, Store, content_sha256, read_footer
 from tests.conftest import folder_hash
 
 # ---------------------------------------------------------------------------- helpers
@@ -313,7 +313,7 @@ def test_read_footer_reports_an_unreadable_file_as_a_problem_not_an_exception(se
 
 
 def test_the_store_refuses_tickers_that_escape_the_data_folder(store, settings, week_bars):
-    from datamgr.errors import ConfigError
+    from datamgr.core.errors import ConfigError
     for bad in ("../x", "..", "a/b", ".hidden", ""):
         with pytest.raises(ConfigError):
             store.write(bad, "1m", week_bars, operation="test")
@@ -322,7 +322,7 @@ def test_the_store_refuses_tickers_that_escape_the_data_folder(store, settings, 
 
 
 def test_a_frame_that_is_not_in_the_canonical_schema_fails_the_schema_check(week_bars):
-    from datamgr.schema import check_bars
+    from datamgr.core.schema import check_bars
 
     with pytest.raises(InvariantError, match="schema mismatch"):
         check_bars(week_bars.with_columns(pl.col("volume").cast(pl.Float64)))

@@ -22,9 +22,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from datamgr.demo import make_demo_bars
-from datamgr.errors import BackupError, LockedError, ReadBackError, StoreError
-from datamgr.store import Store, content_sha256, read_parquet_once, table_to_bars
+from datamgr.ops.demo import make_demo_bars
+from datamgr.core.errors import BackupError, LockedError, ReadBackError, StoreError
+from datamgr.store.store import Store, content_sha256, read_parquet_once, table_to_bars
 from tests.conftest import folder_hash
 
 REPO = Path(__file__).resolve().parents[1]

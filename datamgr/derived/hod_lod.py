@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from ..resample import RTH, et_iso
+from datamgr.derived.resample import RTH, et_iso
 
 KEYS = ("date", "high", "high_time", "low", "low_time",
         "rth_high", "rth_high_time", "rth_low", "rth_low_time")
@@ -38,7 +38,7 @@ def hod_lod_days(lab: pl.DataFrame, ext: pl.DataFrame | None = None) -> list[dic
     Parameters
     ----------
     lab : pl.DataFrame
-        Labelled 1m bars (:func:`datamgr.resample.label_minutes`).
+        Labelled 1m bars (:func:`datamgr.derived.resample.label_minutes`).
     ext : pl.DataFrame, optional
         :func:`day_extremes` of ``lab`` when the caller has it already.
     """

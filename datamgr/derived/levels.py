@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from ..resample import RTH, et_iso
+from datamgr.derived.resample import RTH, et_iso
 
 LEVELS = ("pdh", "pdl", "pdc", "onh", "onl", "rth_open")
 

@@ -31,10 +31,10 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from .. import __version__
-from ..calendar import SessionCalendar
-from ..config import INTRADAY_DERIVED, Settings
-from ..timefmt import to_et_iso
+from datamgr import __version__
+from datamgr.calendar.sessions import SessionCalendar
+from datamgr.core.config import INTRADAY_DERIVED, Settings
+from datamgr.core.timefmt import to_et_iso
 
 ALGO_VERSION = 1
 STEPS = ("upsample", "hod_lod", "profiler", "levels", "web")
@@ -45,7 +45,7 @@ JSON_NAMES = {"hod_lod": "daily_hod_lod", "profiler": "profiler", "levels": "lev
 
 def calendar_of(settings: Settings, ticker: str) -> SessionCalendar:
     """The instrument's calendar with the folder's overrides when that API exists."""
-    from .. import calendar as cal_mod
+    from datamgr.calendar import sessions as cal_mod
 
     fn = getattr(cal_mod, "calendar_for", None)
     if fn is not None:
@@ -151,7 +151,7 @@ def load_state(settings: Settings, ticker: str) -> dict[str, Any] | None:
 
 def save_state(settings: Settings, ticker: str, built_from: dict, days: pl.DataFrame) -> None:
     """Write the fingerprint state atomically (regenerable bookkeeping, not listed by inventory)."""
-    from ..atomic import atomic_write_bytes
+    from datamgr.store.atomic import atomic_write_bytes
 
     obj = {"algo": ALGO_VERSION, "polars": pl.__version__, "built_from": built_from,
            "dates": days["td"].dt.strftime("%Y-%m-%d").to_list(), "rows": days["rows"].to_list(),
@@ -175,14 +175,14 @@ class StaleOutput:
 
 def read_meta(path: Path) -> dict[str, Any] | None:
     """The leading ``meta`` object of a derived JSON file (reads the first 64 KiB only)."""
-    from ..inventory import read_json_meta
+    from datamgr.ops.inventory import read_json_meta
 
     return read_json_meta(path)
 
 
 def output_records(settings: Settings, ticker: str) -> list[tuple[str, Path, dict | None, bool]]:
     """``(step, path, meta-or-None, exists)`` for every output of ``ticker``."""
-    from ..store import read_footer
+    from datamgr.store.store import read_footer
 
     out: list[tuple[str, Path, dict | None, bool]] = []
     for tf in INTRADAY_DERIVED:
@@ -213,7 +213,7 @@ def stale_outputs(settings: Settings, ticker: str, store=None) -> list[StaleOutp
     ticker : str
     store : Store, optional
     """
-    from ..store import Store
+    from datamgr.store.store import Store
 
     store = store or Store(settings)
     mmeta = store.read_meta(ticker, "1m")

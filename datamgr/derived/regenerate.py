@@ -20,12 +20,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..config import Settings
-from ..errors import ConfigError
-from ..progress import Progress, report
-from ..store import Store
-from . import lineage as lin
-from ._steps import Ctx, run_step
+from datamgr.core.config import Settings
+from datamgr.core.errors import ConfigError
+from datamgr.core.progress import Progress, report
+from datamgr.store.store import Store
+from datamgr.derived import lineage as lin
+from datamgr.derived.steps import Ctx, run_step
 
 log = logging.getLogger(__name__)
 STEPS = lin.STEPS

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from ..resample import et_iso
+from datamgr.derived.resample import et_iso
 
 COLS = (("t", "datetime"), ("o", "open"), ("h", "high"), ("l", "low"), ("c", "close"), ("v", "volume"))
 
@@ -120,7 +120,7 @@ def write_atomic(path: Path, data: bytes | tuple[bytes, ...]) -> None:
 
 def fsync_dirs(folders) -> None:
     """Make the renames in ``folders`` durable (POSIX; a no-op on Windows)."""
-    from ..atomic import fsync_dir
+    from datamgr.store.atomic import fsync_dir
 
     for f in sorted(set(folders)):
         if Path(f).is_dir():

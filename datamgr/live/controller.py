@@ -19,12 +19,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ..config import Settings
-from ..errors import SourceError
-from ..timefmt import now_utc
-from . import files
-from .feed import check_timing
-from .sources import make_source
+from datamgr.core.config import Settings
+from datamgr.core.errors import SourceError
+from datamgr.core.timefmt import now_utc
+from datamgr.live import files
+from datamgr.live.feed import check_timing
+from datamgr.live.quotes.sources import make_source
 
 POLL = 0.05
 

@@ -27,11 +27,11 @@ from typing import Any
 
 import filelock
 
-from ..config import Settings
-from ..errors import ConfigError, LockedError
-from ..timefmt import now_utc, to_et_iso
-from . import files
-from .sources import make_source
+from datamgr.core.config import Settings
+from datamgr.core.errors import ConfigError, LockedError
+from datamgr.core.timefmt import now_utc, to_et_iso
+from datamgr.live import files
+from datamgr.live.quotes.sources import make_source
 
 log = logging.getLogger(__name__)
 

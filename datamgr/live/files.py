@@ -11,7 +11,7 @@
     .feed.lock            held by the running feed for its whole life (never two feeds at once)
 
 All times are ISO 8601 in ET with their offset. Readers never see a torn file: every JSON file
-is written with :func:`datamgr.atomic.atomic_write_bytes`.
+is written with :func:`datamgr.store.atomic.atomic_write_bytes`.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..atomic import atomic_write_bytes
-from ..config import Settings
+from datamgr.store.atomic import atomic_write_bytes
+from datamgr.core.config import Settings
 
 FEED_FILE = "live_feed_data.json"
 PID_FILE = "feed.pid"

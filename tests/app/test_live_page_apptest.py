@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from datamgr.config import Settings
+from datamgr.core.config import Settings
 from datamgr.live.controller import LiveDataFeed
-from datamgr.store import Store
+from datamgr.store.store import Store
 
 
 @pytest.fixture

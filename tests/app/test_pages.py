@@ -8,9 +8,9 @@ import time
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from datamgr.config import Settings
-from datamgr.demo import write_demo
-from datamgr.store import Store
+from datamgr.core.config import Settings
+from datamgr.ops.demo import write_demo
+from datamgr.store.store import Store
 from tests.app.conftest import PAGES, REPO
 
 PLACEHOLDERS = sorted(p.stem for p in PAGES.glob("*.py") if p.stem not in ("_common", "inventory", "journal"))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from datamgr.config import Settings
-from datamgr.store import Store
+from datamgr.core.config import Settings
+from datamgr.store.store import Store
 from tests.sources.yahoo_builders import SPLIT, master_and_yahoo, plant, yf_csv
 
 

@@ -7,7 +7,7 @@ import datetime as dt
 import numpy as np
 import polars as pl
 
-from datamgr.calendar import get_calendar
+from datamgr.calendar.sessions import get_calendar
 
 
 def make_bars(start: dt.date, end: dt.date, *, seed: int = 1, calendar: str = "CME Globex Equity",

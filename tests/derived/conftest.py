@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from datamgr.config import Settings
-from datamgr.store import Store
+from datamgr.core.config import Settings
+from datamgr.store.store import Store
 
 sys.path.insert(0, str(Path(__file__).parent))
 

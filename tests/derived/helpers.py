@@ -6,7 +6,7 @@ import json
 import re
 from pathlib import Path
 
-from datamgr.store import Store
+from datamgr.store.store import Store
 
 _BUILT_AT = re.compile(rb'"built_at":"[^"]*"')
 

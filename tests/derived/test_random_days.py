@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from builders import make_bars
 
-from datamgr.calendar import get_calendar
-from datamgr.config import DEFAULT_SESSIONS
+from datamgr.calendar.sessions import get_calendar
+from datamgr.core.config import DEFAULT_SESSIONS
 from datamgr.derived import hod_lod, levels, profiler
-from datamgr.resample import label_minutes
+from datamgr.derived.resample import label_minutes
 
 CAL = get_calendar("CME Globex Equity")
 ET = "America/New_York"

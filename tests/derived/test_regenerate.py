@@ -14,8 +14,8 @@ import polars as pl
 import pytest
 from helpers import json_outputs, load, parquet_hashes
 
-from datamgr.config import Settings
-from datamgr.demo import default_gaps, make_demo_bars
+from datamgr.core.config import Settings
+from datamgr.ops.demo import default_gaps, make_demo_bars
 from datamgr.derived.regenerate import STEPS, regenerate, stale_outputs
 
 ROOT = Path(__file__).resolve().parents[2]

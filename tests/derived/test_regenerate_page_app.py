@@ -9,7 +9,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from datamgr.demo import make_demo_bars
+from datamgr.ops.demo import make_demo_bars
 from datamgr.derived.regenerate import stale_outputs
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,9 +7,9 @@ import datetime as dt
 import pytest
 from playwright.sync_api import expect
 
-from datamgr.config import Settings
-from datamgr.demo import default_gaps, write_demo
-from datamgr.timefmt import to_et_text
+from datamgr.core.config import Settings
+from datamgr.ops.demo import default_gaps, write_demo
+from datamgr.core.timefmt import to_et_text
 
 pytestmark = pytest.mark.e2e
 

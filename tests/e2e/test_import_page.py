@@ -7,9 +7,9 @@ import base64
 import pytest
 from playwright.sync_api import expect
 
-from datamgr.config import Settings
-from datamgr.importer import import_export
-from datamgr.store import Store
+from datamgr.core.config import Settings
+from datamgr.ops.import_export import import_export
+from datamgr.store.store import Store
 
 pytestmark = pytest.mark.e2e
 

@@ -7,9 +7,9 @@ import datetime as dt
 import pytest
 from playwright.sync_api import expect
 
-from datamgr.config import Settings
-from datamgr.demo import write_demo
-from datamgr.store import Store
+from datamgr.core.config import Settings
+from datamgr.ops.demo import write_demo
+from datamgr.store.store import Store
 
 pytestmark = pytest.mark.e2e
 

@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from datamgr.config import Settings
+from datamgr.core.config import Settings
 from datamgr.live.controller import LiveDataFeed
-from datamgr.store import Store
+from datamgr.store.store import Store
 
 pytestmark = pytest.mark.e2e
 

@@ -6,10 +6,10 @@ import datetime as dt
 
 import pytest
 
-from datamgr.config import Settings
-from datamgr.demo import make_demo_bars
+from datamgr.core.config import Settings
+from datamgr.ops.demo import make_demo_bars
 from datamgr.derived.regenerate import stale_outputs
-from datamgr.store import Store
+from datamgr.store.store import Store
 
 pytestmark = pytest.mark.e2e
 

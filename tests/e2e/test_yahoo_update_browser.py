@@ -6,8 +6,8 @@ import polars as pl
 import pytest
 from playwright.sync_api import expect
 
-from datamgr.config import Settings
-from datamgr.store import Store
+from datamgr.core.config import Settings
+from datamgr.store.store import Store
 from tests.sources.yahoo_builders import SPLIT, master_and_yahoo, plant, yf_csv
 
 pytestmark = pytest.mark.e2e

@@ -106,7 +106,7 @@ def make_bars(start: dt.datetime, n: int, *, step_min: int = 1, price: float = 5
 
 def session_bars(calendar_name: str, first: dt.date, last: dt.date, price: float = 5000.0) -> pl.DataFrame:
     """Valid 1m bars at every expected minute of the calendar's sessions in ``[first, last]``."""
-    from datamgr.calendar import get_calendar
+    from datamgr.calendar.sessions import get_calendar
 
     t = get_calendar(calendar_name).expected_minutes(first, last)
     i = pl.int_range(0, t.len(), eager=True)

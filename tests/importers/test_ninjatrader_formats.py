@@ -11,8 +11,8 @@ from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 from nt_builders import Dialect, make_bars, render, render_ticks
 
-from datamgr.importers.ninjatrader import CSV, DAILY, MINUTE, TICK, TICK_BA, parse_export
-from datamgr.importers.placing import to_bars
+from datamgr.ingest.ninjatrader.parse import CSV, DAILY, MINUTE, TICK, TICK_BA, parse_export
+from datamgr.ingest.ninjatrader.place import to_bars
 
 UTC = dt.UTC
 START = dt.datetime(2025, 1, 6, 15, 0, tzinfo=UTC)
@@ -127,7 +127,7 @@ def test_random_valid_bars_round_trip_through_every_dialect(d, bars, tz):
 
 @pytest.mark.parametrize("tz", ["America/Los_Angeles", "America/Chicago", "America/New_York"])
 def test_hour_offset_localisation_equals_polars_row_by_row_across_two_dst_years(tz):
-    from datamgr.importers.placing import localize
+    from datamgr.ingest.ninjatrader.place import localize
 
     t = pl.datetime_range(dt.datetime(2023, 1, 1), dt.datetime(2025, 1, 1), "7m", eager=True)
     got = localize(t, tz)

@@ -8,8 +8,8 @@ import datetime as dt
 import pytest
 from nt_builders import render_fast, session_bars
 
-from datamgr.errors import CheckFailed, DataMgrError
-from datamgr.importer import import_export
+from datamgr.core.errors import CheckFailed, DataMgrError
+from datamgr.ops.import_export import import_export
 from tests.conftest import folder_hash
 
 LA = "America/Los_Angeles"

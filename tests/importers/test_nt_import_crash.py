@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from nt_builders import render_fast, session_bars
 
-from datamgr.atomic import TMP_MARK
-from datamgr.importer import import_export
-from datamgr.schema import validate_bars
-from datamgr.store import Store, content_sha256
+from datamgr.store.atomic import TMP_MARK
+from datamgr.ops.import_export import import_export
+from datamgr.core.schema import validate_bars
+from datamgr.store.store import Store, content_sha256
 
 LA = "America/Los_Angeles"
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,8 +12,8 @@ import polars as pl
 import pytest
 from nt_builders import render_fast, session_bars
 
-from datamgr.importer import import_export, verify_export
-from datamgr.store import Store
+from datamgr.ops.import_export import import_export, verify_export
+from datamgr.store.store import Store
 from tests.conftest import folder_hash
 
 LA = "America/Los_Angeles"

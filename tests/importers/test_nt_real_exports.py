@@ -9,11 +9,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from datamgr.calendar import get_calendar
-from datamgr.importer import import_export, read_input, verify_export
-from datamgr.importers.ninjatrader import parse_export
-from datamgr.store import Store
-from datamgr.zones import CANDIDATE_ZONES, rank_zones
+from datamgr.calendar.sessions import get_calendar
+from datamgr.ops.import_export import import_export, read_input, verify_export
+from datamgr.ingest.ninjatrader.parse import parse_export
+from datamgr.store.store import Store
+from datamgr.ingest.ninjatrader.verify import CANDIDATE_ZONES, rank_zones
 
 UTC = dt.UTC
 CT, ET = ZoneInfo("America/Chicago"), ZoneInfo("America/New_York")

@@ -9,7 +9,7 @@ import pytest
 
 from datamgr.live import files
 from datamgr.live.controller import LiveDataFeed
-from datamgr.store import Store
+from datamgr.store.store import Store
 
 
 @pytest.fixture

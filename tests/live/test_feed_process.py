@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from datamgr.errors import ConfigError
+from datamgr.core.errors import ConfigError
 from datamgr.live import files
 from datamgr.live.feed import backoff_delay
 from tests.conftest import REPO, folder_hash

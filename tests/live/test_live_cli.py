@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from datamgr.cli import main
+from datamgr.cli.main import main
 from datamgr.live import files
 
 

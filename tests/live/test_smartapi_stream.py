@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from datamgr.errors import ConfigError
+from datamgr.core.errors import ConfigError
 from datamgr.live import files
-from datamgr.live.smartapi import parse_packet, parse_symbol
+from datamgr.live.quotes.smartapi import parse_packet, parse_symbol
 from tests.live.smartapi_server import BASE_MS, ENV, SmartStream, quote_packet
 
 
@@ -92,7 +92,7 @@ def test_smartapi_symbols_and_packets_decode_as_documented():
 def test_a_quiet_smartapi_connection_is_kept_alive_with_ping(settings, creds):
     import threading
 
-    from datamgr.live.smartapi import SmartApiSource
+    from datamgr.live.quotes.smartapi import SmartApiSource
 
     quotes, stop = [], threading.Event()
     with SmartStream(period=0.5) as server:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from yahoo_builders import master_and_yahoo
 
-from datamgr.store import Store
+from datamgr.store.store import Store
 
 
 @pytest.fixture

@@ -7,10 +7,10 @@ import datetime as dt
 import polars as pl
 from yahoo_builders import NOW, plant
 
-from datamgr.calendar import get_calendar
-from datamgr.config import DEFAULT_PRECEDENCE
-from datamgr.plots_yahoo import review_figure
-from datamgr.validate import validate_incoming
+from datamgr.calendar.sessions import get_calendar
+from datamgr.core.config import DEFAULT_PRECEDENCE
+from datamgr.plots.yahoo import review_figure
+from datamgr.ingest.validate import validate_incoming
 
 
 def test_review_figure_marks_every_quarantined_bar_with_its_reason(seeded):

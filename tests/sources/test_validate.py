@@ -8,11 +8,11 @@ import polars as pl
 import pytest
 from yahoo_builders import daily, market
 
-from datamgr.calendar import get_calendar
-from datamgr.config import DEFAULT_PRECEDENCE
-from datamgr.demo import make_demo_bars
-from datamgr.schema import empty_bars
-from datamgr.validate import validate_incoming, write_quarantine
+from datamgr.calendar.sessions import get_calendar
+from datamgr.core.config import DEFAULT_PRECEDENCE
+from datamgr.ops.demo import make_demo_bars
+from datamgr.core.schema import empty_bars
+from datamgr.ingest.validate import validate_incoming, write_quarantine
 
 CAL = get_calendar("CME Globex Equity")
 

@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 from yahoo_builders import SPLIT, plant, yf_csv
 
-from datamgr.store import Store
+from datamgr.store.store import Store
 from tests.conftest import folder_hash
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -105,8 +105,8 @@ def test_locked_folder_exits_3(seeded, tmp_path):
 
 def test_real_yahoo_daily_csv_merges_into_the_1d_file_and_an_off_grid_price_is_quarantined(settings, real_data_dir,
                                                                                           tmp_path):
-    from datamgr.sources.yahoo import read_saved, read_saved_path
-    from datamgr.updater import update
+    from datamgr.ingest.yahoo import read_saved, read_saved_path
+    from datamgr.ops.update import update
 
     src = real_data_dir / "spy-2011-yahoofinance.csv"
     res = update(settings, "SPY", interval="1d", bars=read_saved_path(src, "1d"), origin="file")

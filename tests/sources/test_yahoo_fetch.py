@@ -9,12 +9,12 @@ import pytest
 from yahoo_builders import NOW, SPLIT, daily, market
 from yahoo_fake import FakeYahooSession
 
-from datamgr.demo import make_demo_bars
-from datamgr.errors import SourceError
-from datamgr.sources.base import BarSource
-from datamgr.sources.yahoo import YahooSource, chunk_range
-from datamgr.store import Store
-from datamgr.updater import update
+from datamgr.ops.demo import make_demo_bars
+from datamgr.core.errors import SourceError
+from datamgr.ingest.base import BarSource
+from datamgr.ingest.yahoo import YahooSource, chunk_range
+from datamgr.store.store import Store
+from datamgr.ops.update import update
 from tests.conftest import folder_hash
 
 UTC = dt.UTC

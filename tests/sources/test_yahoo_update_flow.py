@@ -9,10 +9,10 @@ import polars as pl
 from yahoo_builders import NOW, SPLIT, plant
 from yahoo_fake import FakeYahooSession
 
-from datamgr.journal import read as read_journal
-from datamgr.store import Store
-from datamgr.updater import update
-from datamgr.validate import read_quarantine
+from datamgr.store.journal import read as read_journal
+from datamgr.store.store import Store
+from datamgr.ops.update import update
+from datamgr.ingest.validate import read_quarantine
 from tests.conftest import folder_hash
 
 

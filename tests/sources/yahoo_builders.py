@@ -7,8 +7,8 @@ from pathlib import Path
 
 import polars as pl
 
-from datamgr.calendar import get_calendar
-from datamgr.demo import make_demo_bars
+from datamgr.calendar.sessions import get_calendar
+from datamgr.ops.demo import make_demo_bars
 
 UTC = dt.UTC
 # a pinned "now": Friday 2025-03-07 17:00 ET, after the close

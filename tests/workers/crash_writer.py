@@ -12,9 +12,9 @@ from pathlib import Path
 import _common  # noqa: F401
 import polars as pl
 
-from datamgr.atomic import TMP_MARK
-from datamgr.config import Settings
-from datamgr.store import Store
+from datamgr.store.atomic import TMP_MARK
+from datamgr.core.config import Settings
+from datamgr.store.store import Store
 
 
 def main() -> None:

@@ -6,8 +6,8 @@ import sys
 
 import _common  # noqa: F401
 
-from datamgr.config import Settings
-from datamgr.store import Store
+from datamgr.core.config import Settings
+from datamgr.store.store import Store
 
 
 def main() -> None:

@@ -12,8 +12,8 @@ import sys
 import _common  # noqa: F401
 import polars as pl
 
-from datamgr.config import Settings
-from datamgr.store import Store
+from datamgr.core.config import Settings
+from datamgr.store.store import Store
 
 BASE = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
 

@@ -14,9 +14,9 @@ import sys
 import _common  # noqa: F401
 import polars as pl
 
-from datamgr.config import Settings
-from datamgr.errors import DataMgrError
-from datamgr.store import Store
+from datamgr.core.config import Settings
+from datamgr.core.errors import DataMgrError
+from datamgr.store.store import Store
 
 
 def main() -> int:

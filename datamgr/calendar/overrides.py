@@ -1,0 +1,244 @@
+"""``calendar_overrides.toml``: local corrections to the session calendar and acknowledged gaps.
+
+The file lives in the data folder (``settings.overrides_path``); every key is optional::
+
+    # periods the exchange calendar thinks are open but were closed (outages, extra holidays)
+    [[closed]]
+    start = "2025-07-10T14:00:00-04:00"   # ISO 8601; a time without offset is ET
+    end = "2025-07-10T15:00:00-04:00"     # exclusive
+    calendar = "CME Globex Equity"        # optional: only instruments on this calendar
+    ticker = "ES1"                        # optional: only this ticker
+    reason = "Globex outage"
+
+    # periods the calendar thinks are closed but traded (removes a closed period)
+    [[opened]]
+    start = "2025-07-04T13:00:00-04:00"
+    end = "2025-07-04T14:00:00-04:00"
+    trading_day = "2025-07-07"            # optional: default = the next session's trading day
+    reason = "exchange stayed open"
+
+    # gaps the user has looked at and accepted: still listed, never counted as a problem
+    [[acknowledged]]
+    ticker = "ES1"
+    start = "2024-03-12T10:00:00-04:00"   # first missing minute (ET)
+    end = "2024-03-12T10:41:00-04:00"     # last missing minute (ET)
+    missing = 42
+    note = "vendor outage"
+    acknowledged_at = "2026-11-22T03:10:00-05:00"
+
+Decisions: a malformed file raises :class:`~datamgr.core.errors.InputError` naming the file, the line
+(TOML syntax errors) or the entry and field, so a typo never silently changes the calendar. The
+file is rewritten (never edited in place) by :func:`acknowledge_gap`: temp file + fsync + atomic
+replace under the store's write lock, with a journal line, and the previous version kept as
+``calendar_overrides.toml.bak``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from datamgr.core.errors import InputError, StoreError
+from datamgr.core.progress import Progress, report
+
+log = logging.getLogger(__name__)
+ET = ZoneInfo("America/New_York")
+
+
+@dataclass(frozen=True)
+class Period:
+    """A ``[start, end)`` period (UTC) from ``[[closed]]`` or ``[[opened]]``."""
+
+    start: dt.datetime
+    end: dt.datetime
+    calendar: str | None = None
+    ticker: str | None = None
+    trading_day: dt.date | None = None
+    reason: str = ""
+
+    def applies(self, ticker: str, calendar: str) -> bool:
+        return self.ticker in (None, ticker) and self.calendar in (None, calendar)
+
+
+@dataclass(frozen=True)
+class AckGap:
+    """An acknowledged gap: first and last missing minute (UTC, inclusive)."""
+
+    ticker: str
+    start: dt.datetime
+    end: dt.datetime
+    missing: int = 0
+    note: str = ""
+    acknowledged_at: str = ""
+
+
+@dataclass(frozen=True)
+class Overrides:
+    closed: tuple[Period, ...] = ()
+    opened: tuple[Period, ...] = ()
+    acknowledged: tuple[AckGap, ...] = field(default_factory=tuple)
+
+    def acknowledged_for(self, ticker: str) -> tuple[AckGap, ...]:
+        return tuple(a for a in self.acknowledged if a.ticker == ticker)
+
+
+def load_overrides(path: Path) -> Overrides:
+    """Read the overrides file; a missing file means no overrides.
+
+    Raises
+    ------
+    InputError
+        Bad TOML (with its line) or a bad entry (``[[closed]] #2 field 'end': ...``).
+    """
+    if not path.is_file():
+        return Overrides()
+    text = path.read_text(encoding="utf-8")
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        line = getattr(err, "lineno", None)
+        raise InputError(f"{path}: line {line}: {err}", file=str(path), line=line) from err
+    unknown = set(raw) - {"closed", "opened", "acknowledged"}
+    if unknown:
+        msg = f"{path}: unknown table(s) {sorted(unknown)}; expected closed, opened, acknowledged"
+        raise InputError(msg, file=str(path), field=sorted(unknown)[0])
+    closed = tuple(_period(path, "closed", i, e) for i, e in enumerate(raw.get("closed", []), 1))
+    opened = tuple(_period(path, "opened", i, e) for i, e in enumerate(raw.get("opened", []), 1))
+    acks = tuple(_ack(path, i, e) for i, e in enumerate(raw.get("acknowledged", []), 1))
+    return Overrides(closed, opened, acks)
+
+
+def _bad(path: Path, table: str, i: int, fld: str, what: str) -> InputError:
+    return InputError(f"{path}: [[{table}]] entry #{i} field {fld!r}: {what}",
+                      file=str(path), field=fld)
+
+
+def _time(path: Path, table: str, i: int, entry: dict, fld: str) -> dt.datetime:
+    if fld not in entry:
+        raise _bad(path, table, i, fld, "missing")
+    v = entry[fld]
+    try:
+        t = v if isinstance(v, dt.datetime) else dt.datetime.fromisoformat(str(v))
+    except ValueError as err:
+        raise _bad(path, table, i, fld, f"{v!r} is not an ISO 8601 time") from err
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=ET)
+    return t.astimezone(dt.UTC)
+
+
+def _period(path: Path, table: str, i: int, e: dict) -> Period:
+    start, end = _time(path, table, i, e, "start"), _time(path, table, i, e, "end")
+    if end <= start:
+        raise _bad(path, table, i, "end", "must be after start")
+    day = None
+    if "trading_day" in e:
+        try:
+            day = dt.date.fromisoformat(str(e["trading_day"]))
+        except ValueError as err:
+            raise _bad(path, table, i, "trading_day", f"{e['trading_day']!r} is not a date") from err
+    return Period(start, end, e.get("calendar"), e.get("ticker"), day, str(e.get("reason", "")))
+
+
+def _ack(path: Path, i: int, e: dict) -> AckGap:
+    if not e.get("ticker"):
+        raise _bad(path, "acknowledged", i, "ticker", "missing")
+    start = _time(path, "acknowledged", i, e, "start")
+    end = _time(path, "acknowledged", i, e, "end")
+    if end < start:
+        raise _bad(path, "acknowledged", i, "end", "must not be before start")
+    try:
+        missing = int(e.get("missing", 0))
+    except (TypeError, ValueError) as err:
+        raise _bad(path, "acknowledged", i, "missing", "not an integer") from err
+    return AckGap(str(e["ticker"]), start, end, missing, str(e.get("note", "")),
+                  str(e.get("acknowledged_at", "")))
+
+
+# ---------------------------------------------------------------------- writing
+def _q(v: str) -> str:
+    return json.dumps(v, ensure_ascii=False)  # a JSON string is a valid TOML basic string
+
+
+def _et(t: dt.datetime) -> str:
+    return t.astimezone(ET).isoformat()
+
+
+def render(ov: Overrides) -> str:
+    """The TOML text of ``ov`` (round-trips through :func:`load_overrides`)."""
+    out = ["# datamgr calendar overrides (see datamgr/overrides.py for the format)", ""]
+    for table, periods in (("closed", ov.closed), ("opened", ov.opened)):
+        for p in periods:
+            out.append(f"[[{table}]]")
+            out += [f"start = {_q(_et(p.start))}", f"end = {_q(_et(p.end))}"]
+            for k in ("calendar", "ticker"):
+                if getattr(p, k):
+                    out.append(f"{k} = {_q(getattr(p, k))}")
+            if p.trading_day:
+                out.append(f"trading_day = {_q(p.trading_day.isoformat())}")
+            out += [f"reason = {_q(p.reason)}", ""]
+    for a in ov.acknowledged:
+        out += ["[[acknowledged]]", f"ticker = {_q(a.ticker)}", f"start = {_q(_et(a.start))}",
+                f"end = {_q(_et(a.end))}", f"missing = {int(a.missing)}", f"note = {_q(a.note)}",
+                f"acknowledged_at = {_q(a.acknowledged_at)}", ""]
+    return "\n".join(out)
+
+
+def acknowledge_gap(settings, ticker: str, start: dt.datetime, end: dt.datetime, missing: int,
+                    note: str = "", progress: Progress = None) -> Path:
+    """Add an acknowledged gap to the overrides file (atomic, under the write lock, journaled).
+
+    Parameters
+    ----------
+    settings : Settings
+    ticker : str
+    start, end : datetime
+        First and last missing minute of the gap (aware).
+    missing : int
+        Missing expected minutes.
+    note : str
+        Why the gap is accepted.
+    progress : callable, optional
+        ``progress(done, total, message)``.
+
+    Returns
+    -------
+    Path
+        The overrides file. Acknowledging the same gap twice changes nothing.
+    """
+    from datamgr.store.atomic import atomic_write_bytes
+    from datamgr.store.journal import JournalEntry, append, new_op_id
+    from datamgr.store.store import Store
+
+    path: Path = settings.overrides_path
+    report(progress, 0, 1, f"acknowledging a gap in {path.name}")
+    with Store(settings).lock("acknowledge gap"):
+        before = path.read_bytes() if path.is_file() else None
+        ov = load_overrides(path)
+        s_utc, e_utc = start.astimezone(dt.UTC), end.astimezone(dt.UTC)
+        if any(a.ticker == ticker and a.start == s_utc and a.end == e_utc for a in ov.acknowledged):
+            return path
+        now = dt.datetime.now(dt.UTC).astimezone(ET).isoformat(timespec="seconds")
+        ack = AckGap(ticker, s_utc, e_utc, int(missing), note, now)
+        new = replace(ov, acknowledged=ov.acknowledged + (ack,))
+        data = render(new).encode("utf-8")
+        check = tomllib.loads(data.decode("utf-8"))  # never write a file we cannot read back
+        if len(check.get("acknowledged", [])) != len(new.acknowledged):
+            raise StoreError(f"{path}: rendered overrides do not read back; nothing written")
+        backup = None
+        if before is not None:
+            backup = path.with_name(path.name + ".bak")
+            atomic_write_bytes(backup, before)
+        atomic_write_bytes(path, data)
+        append(settings, JournalEntry(
+            id=new_op_id(), op="acknowledge_gap", file=path.name,
+            backup=str(backup) if backup else None,
+            details={"ticker": ticker, "start": _et(s_utc), "end": _et(e_utc),
+                     "missing": int(missing), "note": note}))
+    report(progress, 1, 1, "done")
+    log.info("acknowledged gap %s %s..%s (%d min)", ticker, _et(s_utc), _et(e_utc), missing)
+    return path

@@ -1,0 +1,301 @@
+"""Exchange session calendars: sessions, breaks, trading days and expected 1-minute bars.
+
+Ground truth is ``pandas_market_calendars``:
+
+* ``"CME Globex Equity"`` (ES, NQ, YM, RTY and their micros): holidays and holiday early
+  closes from ``pandas_market_calendars`` "CME Globex Equity" (right on the modern early closes:
+  12:15 CT on 2025-07-03, 12:00 CT on 2025-07-04 and 2025-06-19; "CME_Equity" closes all of them
+  at 12:00 CT), with the regular-day hours corrected per era (see *Findings* below):
+
+  ==========================  =====================================================  ==========
+  trading days                regular session (CT)                                   break
+  ==========================  =====================================================  ==========
+  before 2012-11-19           15:30 the day before (after a regular day), to 15:15   16:30-17:00
+  2012-11-19 .. 2021-06-25    17:00 the day before to 16:15                          15:15-15:30
+  from 2021-06-28             17:00 the day before to 16:00                          none
+  ==========================  =====================================================  ==========
+
+  A session opens 17:00 CT (18:00 ET) on the calendar day before its trading day (Sunday for
+  Monday); early-close days keep the library's close and have no break after it.
+
+Findings (checked 2026-11 with pandas_market_calendars 5.5 and the real MES export):
+
+* ``CME_Equity`` records the halt's removal exactly: its ``break_end`` becomes equal to
+  ``break_start`` (15:15 CT) from trading day **2021-06-28** (sessions of 2021-06-25 still have
+  15:15-15:30). ``CME_Equity`` also knows the older eras: before 2012-11-19 its session runs
+  15:30 CT the day before to 15:15 CT; ``CME Globex Equity`` has one 17:00-16:00 CT schedule for
+  all years and no halt. CME's notice for 2012-11-18 moved the end of the Globex equity day from
+  15:15 to 16:15 CT with the 15:15-15:30 halt; the 2021 change ended the halt and moved the close
+  to 16:00 CT. Both libraries miss the 16:00-16:15 CT minutes of 2012-2021, and ``CME_Equity``
+  misses the 16:30-17:00 CT maintenance break before 2012 and the 15:30 CT reopen on Mondays
+  (it opens Sunday 15:30): this module encodes the table above instead.
+* Early closes: ``CME Globex Equity`` gives 12:15 CT on the day before Independence Day, the day
+  after Thanksgiving and Christmas Eve, 12:00 CT on Monday holidays (MLK, Presidents', Memorial,
+  Juneteenth, July 4, Labor Day, Thanksgiving), 08:15 CT on the Good Fridays with a jobs report
+  (2021-04-02, 2023-04-07, 2024-03-29, 2025-04-18). ``CME_Equity`` has 12:00 CT everywhere;
+  ``CME_Agriculture`` only lists its own 12:00 CT closes.
+* The real export ``MES 09-25.Last.txt`` (NinjaTrader, stamped in UTC at the bar close) agrees:
+  2025-06-19 ends 12:00 CT, 2025-07-03 ends 12:15 CT, 2025-07-04 ends 12:00 CT, every regular
+  day ends 16:00 CT with no 15:15 halt, sessions reopen 17:00 CT. It also holds stray prints on
+  Saturdays and Sunday afternoons (before the 17:00 CT open), which health reports as strays.
+  The file starts 2025-06-12, so it cannot confirm the 2021 date itself.
+
+* ``"NYSE extended"``: NYSE 04:00-20:00 ET (pre-market to post-market), for ETFs such as SPY.
+* ``"NYSE"``: regular 09:30-16:00 ET.
+
+The central representation is a frame of *open segments*: contiguous runs of minutes in which
+bars are expected, one or two per session (two when a break splits it)::
+
+    trading_day  Date
+    start, end   Datetime(us, UTC)    half-open [start, end)
+
+Everything is vectorised (numpy ``searchsorted`` / ``repeat``); no Python loop over days.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import polars as pl
+
+from datamgr.core.errors import ConfigError
+
+MINUTE_US = 60_000_000
+HALT_END_DAY = dt.date(2021, 6, 28)  # first trading day without the 15:15-15:30 CT halt
+ERA_2012_DAY = dt.date(2012, 11, 19)  # first trading day ending 16:15 CT (halt 15:15-15:30)
+_UTC = pl.Datetime("us", "UTC")
+CALENDARS = ("CME Globex Equity", "NYSE extended", "NYSE")
+
+
+@dataclass(frozen=True)
+class SessionCalendar:
+    """Sessions of one exchange calendar. Build with :func:`get_calendar`."""
+
+    name: str
+    closed: tuple[tuple[dt.datetime, dt.datetime], ...] = ()
+    opened: tuple[tuple[dt.datetime, dt.datetime, dt.date | None], ...] = ()
+
+    # ------------------------------------------------------------------ sessions
+    def sessions(self, start: dt.date, end: dt.date) -> pl.DataFrame:
+        """One row per session whose trading day is in ``[start, end]``.
+
+        Columns: ``trading_day`` (Date), ``open``, ``close``, ``break_start``, ``break_end``
+        (Datetime us UTC; breaks null when there is none).
+        """
+        return _sessions(self.name, start, end)
+
+    def segments(self, start: dt.date, end: dt.date) -> pl.DataFrame:
+        """Open segments (``trading_day``, ``start``, ``end``) of trading days in ``[start, end]``,
+        with the closed periods of the overrides cut out."""
+        seg = _segments(self.name, start, end)
+        for c_start, c_end in self.closed:
+            seg = _cut(seg, c_start, c_end)
+        if self.opened:
+            seg = self._add_opened(seg, start, end)
+        return seg
+
+    def _add_opened(self, seg: pl.DataFrame, start: dt.date, end: dt.date) -> pl.DataFrame:
+        """Add the ``[[opened]]`` periods as segments of their (or the next) trading day."""
+        sess = _sessions(self.name, start, end + dt.timedelta(days=10))
+        closes = sess["close"].to_numpy().astype("datetime64[us]").astype("int64")
+        rows = []
+        for o_start, o_end, day in self.opened:  # a handful of override entries, not days
+            seg = _cut(seg, o_start, o_end)
+            if day is None:
+                t = np.datetime64(o_end.astimezone(dt.UTC).replace(tzinfo=None), "us")
+                i = int(np.searchsorted(closes, t.astype("int64"), side="left"))
+                day = sess["trading_day"][i] if i < sess.height else o_end.date()
+            if start <= day <= end:
+                rows.append({"trading_day": day, "start": o_start, "end": o_end})
+        if not rows:
+            return seg
+        add = pl.DataFrame(rows).with_columns(pl.col("start", "end").cast(_UTC))
+        return pl.concat([seg, add.select(seg.columns)]).sort("start")
+
+    # ------------------------------------------------------------------ minutes
+    def expected_minutes(self, start: dt.date, end: dt.date) -> pl.Series:
+        """Open times (UTC) of every expected 1-minute bar of trading days in ``[start, end]``."""
+        seg = self.segments(start, end)
+        return pl.Series("datetime", _expand(seg), dtype=_UTC)
+
+    def expected_counts(self, start: dt.date, end: dt.date) -> pl.DataFrame:
+        """Expected 1-minute bars per trading day: ``trading_day``, ``expected``."""
+        seg = self.segments(start, end)
+        return (
+            seg.with_columns(((pl.col("end") - pl.col("start")).dt.total_minutes()).alias("n"))
+            .group_by("trading_day", maintain_order=True)
+            .agg(pl.col("n").sum().cast(pl.Int64).alias("expected"))
+        )
+
+    def label(self, ts: pl.Series) -> pl.DataFrame:
+        """Trading day of each timestamp, null where it falls outside every session.
+
+        Returns a frame with ``trading_day`` (Date, nullable) and ``in_session`` (bool), in the
+        order of ``ts``.
+        """
+        if ts.len() == 0:
+            return pl.DataFrame(schema={"trading_day": pl.Date, "in_session": pl.Boolean})
+        ts = ts.cast(_UTC)
+        lo, hi = ts.min(), ts.max()
+        seg = self.segments(lo.date() - dt.timedelta(days=2), hi.date() + dt.timedelta(days=3))
+        starts = seg["start"].to_numpy().astype("int64")
+        ends = seg["end"].to_numpy().astype("int64")
+        days = seg["trading_day"]
+        t = ts.to_numpy().astype("datetime64[us]").astype("int64")
+        idx = np.searchsorted(starts, t, side="right") - 1
+        ok = (idx >= 0) & (t < ends[np.clip(idx, 0, None)] if len(ends) else False)
+        td = days.gather(np.clip(idx, 0, None)) if len(days) else pl.Series([None] * len(t), dtype=pl.Date)
+        return pl.DataFrame({"trading_day": td, "in_session": pl.Series(ok, dtype=pl.Boolean)}).with_columns(
+            pl.when(pl.col("in_session")).then(pl.col("trading_day")).otherwise(None).alias("trading_day")
+        )
+
+    def trading_day_of(self, when: dt.datetime) -> dt.date | None:
+        """Trading day of one instant, or None outside sessions."""
+        s = pl.Series([when], dtype=_UTC)
+        return self.label(s)["trading_day"][0]
+
+
+def get_calendar(name: str, closed: tuple[tuple[dt.datetime, dt.datetime], ...] = (),
+                 opened: tuple[tuple[dt.datetime, dt.datetime, dt.date | None], ...] = ()
+                 ) -> SessionCalendar:
+    """The calendar called ``name`` (an instrument's ``calendar`` setting).
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`CALENDARS`.
+    closed : tuple of (start, end)
+        Extra closed periods ``[start, end)`` (aware datetimes) cut out of the sessions.
+    opened : tuple of (start, end, trading_day or None)
+        Extra open periods added to the sessions (trading day: given, or the next session's).
+    """
+    if name not in CALENDARS:
+        raise ConfigError(f"unknown calendar {name!r}; expected one of {', '.join(CALENDARS)}")
+    return SessionCalendar(name, tuple(closed), tuple(opened))
+
+
+def calendar_for(settings, ticker: str) -> SessionCalendar:
+    """The calendar of ``ticker`` with the data folder's ``calendar_overrides.toml`` applied.
+
+    Parameters
+    ----------
+    settings : Settings
+    ticker : str
+
+    Raises
+    ------
+    InputError
+        The overrides file is malformed (names file, line or entry and field).
+    """
+    from datamgr.calendar.overrides import load_overrides
+
+    name = settings.instrument(ticker).calendar
+    ov = load_overrides(settings.overrides_path)
+    closed = tuple((p.start, p.end) for p in ov.closed if p.applies(ticker, name))
+    opened = tuple((p.start, p.end, p.trading_day) for p in ov.opened if p.applies(ticker, name))
+    return get_calendar(name, closed, opened)
+
+
+# ---------------------------------------------------------------------- internals
+@lru_cache(maxsize=8)
+def _pmc(name: str):
+    import pandas_market_calendars as mcal
+
+    return mcal.get_calendar("NYSE" if name.startswith("NYSE") else name)
+
+
+@lru_cache(maxsize=64)
+def _sessions(name: str, start: dt.date, end: dt.date) -> pl.DataFrame:
+    # one library schedule per process covers 2000 .. two years ahead (a schedule call costs
+    # ~0.1 s whatever its length); the requested days are a filter of it
+    lo = min(2000, start.year - 1)
+    hi = max(dt.date.today().year + 2, end.year)
+    full = _schedule(name, lo, hi)
+    return full.filter(pl.col("trading_day").is_between(start, end))
+
+
+@lru_cache(maxsize=8)
+def _schedule(name: str, lo_year: int, hi_year: int) -> pl.DataFrame:
+    cal = _pmc(name)
+    start, end = dt.date(lo_year, 1, 1), dt.date(hi_year, 12, 31)
+    if name == "NYSE extended":
+        sched = cal.schedule(start, end, start="pre", end="post")
+        o, c = sched["pre"], sched["post"]
+    else:
+        sched = cal.schedule(start, end)
+        o, c = sched["market_open"], sched["market_close"]
+    df = pl.DataFrame({
+        "trading_day": pl.Series([d.date() for d in sched.index], dtype=pl.Date),
+        "open": pl.Series(o.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy().astype("datetime64[us]")),
+        "close": pl.Series(c.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy().astype("datetime64[us]")),
+    }).with_columns(pl.col("open", "close").dt.replace_time_zone("UTC"))
+    if name == "CME Globex Equity":
+        df = _cme_equity_eras(df)
+    else:
+        df = df.with_columns(pl.lit(None, _UTC).alias("break_start"), pl.lit(None, _UTC).alias("break_end"))
+    return df.with_columns(pl.col("open", "close", "break_start", "break_end").cast(_UTC))
+
+
+def _cme_equity_eras(df: pl.DataFrame) -> pl.DataFrame:
+    """Apply the regular-day hours of each era (module docstring) to library sessions."""
+    day_ct = pl.col("trading_day").cast(pl.Datetime("us")).dt.replace_time_zone(
+        "America/Chicago", ambiguous="earliest")
+
+    def at(h: int, m: int) -> pl.Expr:
+        return (day_ct + pl.duration(hours=h, minutes=m)).dt.convert_time_zone("UTC")
+
+    df = df.with_columns(pl.col("open", "close").cast(_UTC))
+    regular = pl.col("close") == at(16, 0)
+    era_a = pl.col("trading_day") < ERA_2012_DAY
+    era_b = ~era_a & (pl.col("trading_day") < HALT_END_DAY)
+    df = df.with_columns(
+        pl.when(regular & era_a).then(at(15, 15))
+        .when(regular & era_b).then(at(16, 15))
+        .otherwise(pl.col("close")).alias("close"))
+    halt = era_b & (pl.col("close") > at(15, 30))
+    # before 2012: after a regular close at 15:15 CT the next session reopened at 15:30 CT the
+    # same afternoon, then paused for maintenance 16:30-17:00 CT
+    prev = pl.col("close").shift(1)
+    ext = era_a & (prev == pl.col("open") - pl.duration(minutes=105))
+    return df.with_columns(
+        pl.when(ext).then(prev + pl.duration(minutes=15)).otherwise(pl.col("open")).alias("open"),
+        pl.when(ext).then(pl.col("open") - pl.duration(minutes=30))
+        .when(halt).then(at(15, 15)).otherwise(None).alias("break_start"),
+        pl.when(ext).then(pl.col("open"))
+        .when(halt).then(at(15, 30)).otherwise(None).alias("break_end"),
+    )
+
+
+@lru_cache(maxsize=64)
+def _segments(name: str, start: dt.date, end: dt.date) -> pl.DataFrame:
+    s = _sessions(name, start, end)
+    first = s.select("trading_day", pl.col("open").alias("start"),
+                     pl.coalesce("break_start", "close").alias("end"))
+    second = s.filter(pl.col("break_end").is_not_null()).select(
+        "trading_day", pl.col("break_end").alias("start"), pl.col("close").alias("end"))
+    return pl.concat([first, second]).sort("start")
+
+
+def _cut(seg: pl.DataFrame, c_start: dt.datetime, c_end: dt.datetime) -> pl.DataFrame:
+    """Remove the closed period ``[c_start, c_end)`` from the segments."""
+    cs, ce = pl.lit(c_start).cast(_UTC), pl.lit(c_end).cast(_UTC)
+    left = seg.filter(pl.col("start") < cs).with_columns(pl.min_horizontal("end", cs).alias("end"))
+    right = seg.filter(pl.col("end") > ce).with_columns(pl.max_horizontal("start", ce).alias("start"))
+    untouched = seg.filter((pl.col("end") <= cs) | (pl.col("start") >= ce))
+    out = pl.concat([untouched, left, right]).unique(maintain_order=False)
+    return out.filter(pl.col("end") > pl.col("start")).sort("start")
+
+
+def _expand(seg: pl.DataFrame) -> np.ndarray:
+    """All minute open times of the segments, as datetime64[us]."""
+    if seg.height == 0:
+        return np.array([], dtype="datetime64[us]")
+    starts = seg["start"].to_numpy().astype("datetime64[us]").astype("int64")
+    ends = seg["end"].to_numpy().astype("datetime64[us]").astype("int64")
+    n = (ends - starts) // MINUTE_US
+    total = int(n.sum())
+    offsets = np.arange(total, dtype="int64") - np.repeat(np.cumsum(n) - n, n)
+    return (np.repeat(starts, n) + offsets * MINUTE_US).astype("datetime64[us]")

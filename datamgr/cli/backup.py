@@ -1,0 +1,75 @@
+"""``backup list|verify|prune|restore|cloud``."""
+
+from __future__ import annotations
+
+import argparse
+
+from datamgr.store.backup import list_backups, prune, prune_plan, verify_backups
+from datamgr.ops.cloud_backup import cloud_backup
+from datamgr.core.config import Settings
+from datamgr.core.errors import CheckFailed
+from datamgr.ops.restore import plan_restore, restore
+from datamgr.core.timefmt import to_et_iso
+from datamgr.cli.output import emit, fmt_size, progress_printer, table
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("backup", help="list, verify, prune, restore backups; copy to cloud folders")
+    bs = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    for name, helptext in (("list", "backups in the manifest"), ("verify", "re-hash and re-read every backup")):
+        q = bs.add_parser(name, help=helptext)
+        q.add_argument("--file", help="only backups of this file name (e.g. ES1_1m.parquet)")
+    q = bs.add_parser("prune", help="apply retention (dry run unless --yes)")
+    q.add_argument("--yes", action="store_true", help="really delete")
+    q = bs.add_parser("restore", help="restore a bar file from a backup (shows the diff; --yes to do it)")
+    q.add_argument("backup", help="backup path as listed (backups/ES1_1m.<stamp>.parquet)")
+    q.add_argument("--yes", action="store_true")
+    q.add_argument("--dry-run", action="store_true")
+    q = bs.add_parser("cloud", help="copy masters and analysis JSON to the configured cloud folders")
+    q.add_argument("--dest", action="append", help="destination folder (repeatable; default: datamgr.toml)")
+    q.add_argument("--dry-run", action="store_true")
+    p.set_defaults(func=run)
+
+
+def _rows(recs):
+    return [[r.path, r.source, fmt_size(r.size), f"{r.rows:,}" if r.rows is not None else "—",
+             r.reason, r.time[:19], "ok" if r.ok else "FAILED"] for r in recs]
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    hdr = ["path", "source", "size", "rows", "reason", "time (UTC)", "verified"]
+    if args.action in ("list", "verify"):
+        recs = (verify_backups if args.action == "verify" else list_backups)(settings, args.file)
+        payload = [r.to_json() | {"time": to_et_iso(r.time, settings.display_tz)} for r in recs]
+        emit(args, {"backups": payload}, table(_rows(recs), hdr) if recs else "no backups yet")
+        if args.action == "verify" and not all(r.ok for r in recs):
+            raise CheckFailed(f"{sum(not r.ok for r in recs)} backup(s) failed verification")
+        return 0
+    if args.action == "prune":
+        plan = prune_plan(settings)
+        if args.yes:
+            prune(settings, plan)
+        verb = "deleted" if args.yes else "would delete (dry run; --yes to apply)"
+        emit(args, plan.to_json() | {"dry_run": not args.yes},
+             f"{verb} {len(plan.delete)} backup(s), keeping {len(plan.keep)}\n" + table(_rows(plan.delete), hdr))
+        return 0
+    if args.action == "restore":
+        plan = plan_restore(settings, args.backup)
+        text = (f"restore {plan.backup} -> {plan.target}\n"
+                f"  current: {plan.current_rows:,} bars {plan.current_range[0]} .. {plan.current_range[1]}\n"
+                f"  backup:  {plan.backup_rows:,} bars {plan.backup_range[0]} .. {plan.backup_range[1]}\n"
+                f"  removes {plan.only_in_current:,} bars, brings back {plan.only_in_backup:,}, changes {plan.changed:,}")
+        if not args.yes or args.dry_run:
+            emit(args, plan.to_json() | {"dry_run": True}, text + "\n(dry run; --yes to restore)")
+            return 0
+        res = restore(settings, args.backup)
+        emit(args, plan.to_json() | {"dry_run": False, "backup_of_current": res.backup.path if res.backup else None},
+             text + f"\nrestored; previous content backed up to {res.backup.path if res.backup else '—'}")
+        return 0
+    results = cloud_backup(settings, args.dest, dry_run=args.dry_run, progress=progress_printer(args))
+    lines = [f"{'OK ' if r.ok else 'ERR'} {r.destination}: " + (r.error or f"{len(r.files)} file(s) -> {r.folder}")
+             for r in results] or ["no cloud destinations configured ([backup] destinations in datamgr.toml)"]
+    emit(args, {"destinations": [r.to_json() for r in results], "dry_run": args.dry_run}, "\n".join(lines))
+    if results and not any(r.ok for r in results):
+        raise CheckFailed("no cloud destination could be written")
+    return 0

@@ -1,0 +1,45 @@
+"""``continuity TICKER [--year Y] [--from D] [--to D] [--gap N]``: calendar-true gaps (SPEC 5).
+
+Exit 0 whether or not gaps are found (it is a report); ``health`` is the pass/fail check.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from datamgr.core.config import Settings
+from datamgr.health.report import check_continuity
+from datamgr.core.timefmt import to_et_text
+from datamgr.cli.output import emit, table
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("continuity", help="gaps against the exchange calendar (ET)")
+    add_arguments(p)
+    p.set_defaults(func=run)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("ticker", help="e.g. ES1")
+    p.add_argument("--year", type=int, help="only trading days of this year")
+    p.add_argument("--from", dest="start", metavar="D", help="first trading day YYYY-MM-DD")
+    p.add_argument("--to", dest="end", metavar="D", help="last trading day YYYY-MM-DD")
+    p.add_argument("--gap", type=int, default=1, metavar="N",
+                   help="report only gaps of at least N missing expected minutes")
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    res = check_continuity(settings, args.ticker, year=args.year, start=args.start, end=args.end,
+                           min_gap=args.gap)
+    gaps = res.reported
+    pct = 100 * res.present / res.expected if res.expected else 100.0
+    head = (f"{args.ticker} {res.first_day} .. {res.last_day}: {res.present:,} of {res.expected:,} "
+            f"expected 1m bars ({pct:.2f} %), {res.outside_session:,} outside the sessions, "
+            f"{len(gaps)} gap(s) of >= {args.gap} min")
+    rows = [[to_et_text(g.start), to_et_text(g.end), f"{g.missing:,}",
+             g.cls + (" (ack)" if g.acknowledged else ""),
+             g.clock or "", str(g.sessions) if g.cls == "recurring" else ""] for g in gaps]
+    text = head if not rows else head + "\n" + table(
+        rows, ["start", "end", "missing", "class", "clock", "sessions"])
+    emit(args, res.to_json(), text)
+    return 0

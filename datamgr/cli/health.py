@@ -1,0 +1,37 @@
+"""``health TICKER [--gap N]``: every check of the 1m file; exit 1 when problems are found.
+
+Problems: unacknowledged holes of at least N minutes and integrity errors (invariants, off-tick
+prices). Stray bars, recurring gaps, spikes, zero-volume runs and staleness are warnings.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from datamgr.core.config import Settings
+from datamgr.health.report import check_health
+from datamgr.cli.output import emit, progress_printer
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("health", help="all health checks of a ticker's 1m file (exit 1 on problems)")
+    p.add_argument("ticker", help="e.g. ES1")
+    p.add_argument("--gap", type=int, default=1, metavar="N",
+                   help="ignore gaps shorter than N missing expected minutes")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    rep = check_health(settings, args.ticker, min_gap=args.gap, progress=progress_printer(args))
+    c = rep.continuity
+    lines = [f"{rep.ticker} ({rep.file}, {rep.rows:,} rows, calendar {rep.calendar})",
+             f"freshness: {rep.staleness.verdict}",
+             f"coverage: {c.present:,} of {c.expected:,} expected bars, "
+             f"{c.outside_session:,} outside the sessions"]
+    lines += [f"PROBLEM  {p}" for p in rep.problems[:50]]
+    if len(rep.problems) > 50:
+        lines.append(f"... and {len(rep.problems) - 50} more problems (see --json)")
+    lines += [f"warning  {w}" for w in rep.warnings[:20]]
+    lines.append("OK" if rep.ok else f"FAIL: {len(rep.problems)} problem(s)")
+    emit(args, rep.to_json(), "\n".join(lines))
+    return 0 if rep.ok else 1

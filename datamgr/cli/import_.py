@@ -1,0 +1,66 @@
+"""``python -m datamgr import FILE TICKER [INTERVAL] [--tz Z] [--stamp ..] [--replace [FROM..TO]]
+[--dry-run] [--no-derived] [--strict] [--force]``.
+
+Exit 0 done (or nothing to do), 1 verification failed (nothing written), 2 bad input, 3 locked.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from datamgr.core.config import Settings
+from datamgr.ops.import_export import import_export, read_input
+from datamgr.cli.verify import add_time_options
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser("import", help="merge a NinjaTrader export into the master (SPEC 6)")
+    p.add_argument("file", help="NinjaTrader export (.txt/.csv)")
+    p.add_argument("ticker", help="instrument, e.g. ES1")
+    p.add_argument("interval_pos", nargs="?", default=None, metavar="INTERVAL",
+                   help="bar interval of the export, e.g. 1m (default: inferred)")
+    add_time_options(p)
+    p.add_argument("--replace", nargs="?", const="file", default=None, metavar="FROM..TO",
+                   help="incoming bars replace existing ones in the file's range (or FROM..TO, ET dates)")
+    p.add_argument("--dry-run", action="store_true", help="print the plan, write nothing")
+    p.add_argument("--no-derived", action="store_true", help="do not regenerate derived data")
+    p.add_argument("--strict", action="store_true", help="refuse the file if any row is rejected")
+    p.add_argument("--force", action="store_true", help="import even if verification fails")
+    p.set_defaults(func=run)
+    return p
+
+
+def render(res) -> str:
+    j = res.to_json()
+    head = "DRY RUN — nothing written" if res.dry_run else (
+        "imported" if res.written else "nothing written (no change)")
+    lines = [f"{j['message']}  {head}",
+             f"  rows read {j['rows_read']}, parsed {j['rows_parsed']}, rejected {j['rejected']}",
+             f"  new {j['new']}, identical {j['identical']}, conflicts {j['conflicts']} "
+             f"(replaced {j['replaced']}, kept {j['kept']}), removed {j['removed']}, "
+             f"outside sessions {j['outside_session']}",
+             f"  result {j['result_rows']} rows, {j['start']} .. {j['end']} (ET)"]
+    for c in j["conflict_rows"][:20]:
+        lines.append(f"  conflict {c['datetime']}: existing {c['source']} O{c['open']} H{c['high']} "
+                     f"L{c['low']} C{c['close']} V{c['volume']} vs incoming O{c['open_in']} H{c['high_in']} "
+                     f"L{c['low_in']} C{c['close_in']} V{c['volume_in']} -> {c['winner']}")
+    for r in j["rejects"][:20]:
+        lines.append(f"  rejected line {r['line']}: {r['reason']}: {r['text']!r}")
+    if j["backup"]:
+        lines.append(f"  backup {j['backup']}")
+    if j["derived_error"]:
+        lines.append(f"  derived data: {j['derived_error']}")
+    return "\n".join(lines)
+
+
+def run(args, settings: Settings) -> int:
+    from datamgr.cli.output import emit, progress_printer
+
+    data, name = read_input(args.file)
+    progress = progress_printer(args)
+    interval = args.interval or args.interval_pos
+    res = import_export(settings, args.ticker, data, name, tz=args.tz, stamp=args.stamp, interval=interval,
+                        replace=args.replace, dry_run=args.dry_run, no_derived=args.no_derived,
+                        strict=args.strict, force=args.force, progress=progress)
+    emit(args, res.to_json(), render(res))
+    return 0

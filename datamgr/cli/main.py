@@ -1,0 +1,89 @@
+"""``python -m datamgr``: the command line over the library.
+
+Exit codes (SPEC 13): 0 done / check passed, 1 check failed, 2 bad input or usage,
+3 locked by another writer. Logging goes to stderr; ``--json`` prints one JSON object on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from datamgr.core.config import Settings
+from datamgr.cli import (
+    backup,
+    continuity,
+    demo,
+    health,
+    import_,
+    journal,
+    live,
+    regenerate,
+    status,
+    update,
+    verify,
+)
+from datamgr.core.errors import DataMgrError
+
+# One line per command module (datamgr/cli/<name>.py), in the order of the help text.
+COMMANDS = [status, demo, journal, backup, verify, import_, continuity, health, regenerate, live, update]
+
+log = logging.getLogger("datamgr")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m datamgr", description="Market-data manager for futures traders.")
+    parser.add_argument("--data-dir", help="data folder (default ./data, env DATAMGR_DATA_DIR)")
+    parser.add_argument("--config", help="datamgr.toml (default ./datamgr.toml if present)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for command in COMMANDS:
+        command.add_parser(sub)
+    _add_global_flags(sub)
+    return parser
+
+
+def _add_global_flags(sub: argparse._SubParsersAction) -> None:
+    """Accept the global flags after the command too (``status --json --data-dir D``).
+
+    Added to every (nested) sub-parser with ``default=SUPPRESS``, so a flag given before the
+    command is not reset by the sub-parser when it is absent after it.
+    """
+    flags = [(("--data-dir",), {}), (("--config",), {}), (("--json",), {"action": "store_true"}),
+             (("-v", "--verbose"), {"action": "store_true"})]
+    for p in sub.choices.values():
+        for opts, kw in flags:
+            if not any(o in p._option_string_actions for o in opts):
+                p.add_argument(*opts, default=argparse.SUPPRESS, help=argparse.SUPPRESS, **kw)
+        for action in p._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _add_global_flags(action)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)  # usage errors exit 2 (argparse)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        settings = Settings.load(data_dir=args.data_dir, config=args.config)
+        return int(args.func(args, settings))
+    except DataMgrError as err:
+        sys.stderr.write(f"error: {err}\n")
+        return err.exit_code
+    except OSError as err:  # the data folder itself: permissions, missing drive, ...
+        where = f"{err.filename}: " if getattr(err, "filename", None) else ""
+        sys.stderr.write(f"error: {where}{err.strerror or err}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,27 @@
+"""``status``: the inventory of the data folder (footers only)."""
+
+from __future__ import annotations
+
+import argparse
+
+from datamgr.core.config import Settings
+from datamgr.ops.inventory import scan
+from datamgr.core.timefmt import to_et_text
+from datamgr.cli.output import emit, fmt_size, table
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("status", help="inventory of the data folder (range, rows, size, flags)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    files = scan(settings)
+    payload = {"data_dir": str(settings.data_dir), "files": [f.to_json(settings.display_tz) for f in files]}
+    rows = [[f.name, f.category, to_et_text(f.start), to_et_text(f.end), to_et_text(f.last_updated),
+             fmt_size(f.size_bytes), f"{f.rows:,}" if f.rows is not None else "—",
+             f"{f.coverage:.1%}" if f.coverage is not None else "—", "; ".join(f.flags)] for f in files]
+    text = (table(rows, ["file", "category", "start", "end", "updated", "size", "rows", "coverage", "flags"])
+            if files else f"{settings.data_dir}: no files yet (try: python -m datamgr demo)")
+    emit(args, payload, text)
+    return 0

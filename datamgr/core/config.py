@@ -1,0 +1,288 @@
+"""Settings: one frozen object built once (defaults <- datamgr.toml <- env <- CLI) and passed
+explicitly. Nothing here runs at import time.
+
+``datamgr.toml`` (optional, next to the data folder or given with ``--config``)::
+
+    data_dir = "data"
+    display_tz = "America/New_York"
+
+    [backup]
+    keep_last = 10          # per file
+    keep_daily_days = 30
+    destinations = ['G:\\My Drive\\TradingBackups', 'C:\\Users\\{USER}\\OneDrive\\TradingBackups']
+
+    [yahoo]
+    auto_update = false
+
+    [merge]
+    precedence = ["ninjatrader", "smartapi", "yahoo", "upsampled", "demo"]
+
+    [instruments.ES1]
+    yahoo_symbol = "ES=F"
+    calendar = "CME Globex Equity"
+    tick_size = 0.25
+    import_tz = "America/Los_Angeles"
+    sessions = { asia = ["18:00", "03:00"], london = ["03:00", "09:30"], ny = ["09:30", "16:00"] }
+
+A ticker that is not configured gets the ES1 defaults (CME equity-index futures schedule) with
+its own name; ``SPY`` is preconfigured on the NYSE extended-hours calendar.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from datamgr.core.errors import ConfigError
+
+DEFAULT_SESSIONS: tuple[tuple[str, str, str], ...] = (
+    ("asia", "18:00", "03:00"),
+    ("london", "03:00", "09:30"),
+    ("ny", "09:30", "16:00"),
+)
+DEFAULT_PRECEDENCE: tuple[str, ...] = ("ninjatrader", "smartapi", "yahoo", "upsampled", "demo")
+CME_EQUITY = "CME Globex Equity"
+TIMEFRAMES: tuple[str, ...] = ("1m", "5m", "15m", "1h", "4h", "1d", "1w")
+INTRADAY_DERIVED: tuple[str, ...] = ("5m", "15m", "1h", "4h")
+
+
+@dataclass(frozen=True)
+class Instrument:
+    """One traded instrument and how its data is handled."""
+
+    ticker: str
+    yahoo_symbol: str = "ES=F"
+    calendar: str = CME_EQUITY
+    tick_size: float = 0.25
+    import_tz: str = "America/Los_Angeles"
+    sessions: tuple[tuple[str, str, str], ...] = DEFAULT_SESSIONS
+
+
+def _default_instruments() -> dict[str, Instrument]:
+    cme = {
+        "ES1": "ES=F", "MES1": "MES=F", "NQ1": "NQ=F", "MNQ1": "MNQ=F",
+        "YM1": "YM=F", "MYM1": "MYM=F", "RTY1": "RTY=F", "M2K1": "M2K=F", "DEMO1": "ES=F",
+    }
+    out = {t: Instrument(t, yahoo_symbol=y) for t, y in cme.items()}
+    for t in ("NQ1", "MNQ1", "RTY1", "M2K1"):
+        out[t] = replace(out[t], tick_size=0.25 if t in ("NQ1", "MNQ1") else 0.1)
+    for t in ("YM1", "MYM1"):
+        out[t] = replace(out[t], tick_size=1.0)
+    out["SPY"] = Instrument("SPY", yahoo_symbol="SPY", calendar="NYSE extended",
+                            tick_size=0.01, import_tz="America/New_York")
+    return out
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable, frozen. Build with :meth:`load`."""
+
+    data_dir: Path = Path("data")
+    display_tz: str = "America/New_York"
+    instruments: Mapping[str, Instrument] = field(default_factory=_default_instruments)
+    backup_keep_last: int = 10
+    backup_keep_daily_days: int = 30
+    backup_destinations: tuple[str, ...] = ()
+    yahoo_auto_update: bool = False
+    merge_precedence: tuple[str, ...] = DEFAULT_PRECEDENCE
+    lock_timeout: float = 10.0
+    config_path: Path | None = None
+
+    # ---- derived paths -------------------------------------------------------------
+    @property
+    def backups_dir(self) -> Path:
+        return self.data_dir / "backups"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.data_dir / "quarantine"
+
+    @property
+    def live_dir(self) -> Path:
+        return self.data_dir / "live"
+
+    @property
+    def journal_path(self) -> Path:
+        return self.data_dir / "journal.jsonl"
+
+    @property
+    def lock_path(self) -> Path:
+        return self.data_dir / ".datamgr.lock"
+
+    @property
+    def overrides_path(self) -> Path:
+        return self.data_dir / "calendar_overrides.toml"
+
+    def bar_path(self, ticker: str, timeframe: str) -> Path:
+        """Path of the Parquet bar file of ``ticker`` at ``timeframe`` (``ES1_1m.parquet``)."""
+        check_ticker(ticker)
+        if timeframe not in TIMEFRAMES:
+            msg = f"unknown timeframe {timeframe!r}; expected one of {', '.join(TIMEFRAMES)}"
+            raise ConfigError(msg)
+        return self.data_dir / f"{ticker}_{timeframe}.parquet"
+
+    def instrument(self, ticker: str) -> Instrument:
+        """The instrument of ``ticker``; unknown tickers get the ES1 defaults under their name."""
+        check_ticker(ticker)
+        if ticker in self.instruments:
+            return self.instruments[ticker]
+        return replace(self.instruments.get("ES1", Instrument("ES1")), ticker=ticker)
+
+    def expanded_destinations(self) -> tuple[Path, ...]:
+        user = _user()
+        return tuple(Path(d.replace("{USER}", user)) for d in self.backup_destinations)
+
+    # ---- construction ----------------------------------------------------------------
+    @classmethod
+    def load(cls, data_dir: str | os.PathLike | None = None, config: str | os.PathLike | None = None,
+             env: Mapping[str, str] | None = None) -> Settings:
+        """Build settings: defaults, then ``datamgr.toml``, then env, then explicit arguments.
+
+        Parameters
+        ----------
+        data_dir : path, optional
+            ``--data-dir``; wins over ``DATAMGR_DATA_DIR`` and the file's ``data_dir``.
+        config : path, optional
+            ``--config``; else ``DATAMGR_CONFIG``; else ``./datamgr.toml`` if it exists.
+        env : mapping, optional
+            Environment (defaults to ``os.environ``).
+        """
+        env = os.environ if env is None else env
+        cfg_path = config or env.get("DATAMGR_CONFIG")
+        if cfg_path is None and Path("datamgr.toml").is_file():
+            cfg_path = "datamgr.toml"
+        raw: dict[str, Any] = {}
+        if cfg_path is not None:
+            cfg_path = Path(cfg_path)
+            try:
+                raw = tomllib.loads(cfg_path.read_text(encoding="utf-8"))
+            except FileNotFoundError as err:
+                raise ConfigError(f"{cfg_path}: configuration file not found") from err
+            except tomllib.TOMLDecodeError as err:
+                raise ConfigError(f"{cfg_path}: {err}") from err
+        s = cls.from_mapping(raw, source=str(cfg_path) if cfg_path else "defaults")
+        if cfg_path is not None:
+            s = replace(s, config_path=Path(cfg_path))
+            if "data_dir" in raw and not s.data_dir.is_absolute():
+                # A relative data_dir in a config file means: next to that file.
+                s = replace(s, data_dir=Path(cfg_path).parent / s.data_dir)
+        chosen = data_dir or env.get("DATAMGR_DATA_DIR")
+        if chosen:
+            s = replace(s, data_dir=Path(chosen))
+        return s
+
+    @classmethod
+    def from_mapping(cls, raw: Mapping[str, Any], source: str = "settings") -> Settings:
+        """Settings from a parsed ``datamgr.toml``; every unknown key or bad value is a ConfigError
+        naming ``source`` (the file) and the key."""
+        known = {"data_dir", "display_tz", "backup", "yahoo", "merge", "instruments", "lock_timeout"}
+        unknown = set(raw) - known
+        if unknown:
+            raise ConfigError(f"{source}: unknown key(s) {sorted(unknown)}; expected {sorted(known)}")
+        backup = _section(raw, "backup", {"keep_last", "keep_daily_days", "destinations"}, source)
+        yahoo = _section(raw, "yahoo", {"auto_update"}, source)
+        merge = _section(raw, "merge", {"precedence"}, source)
+        instruments = _default_instruments()
+        for ticker, table in _section(raw, "instruments", None, source).items():
+            try:
+                check_ticker(ticker)
+            except ConfigError as err:
+                raise ConfigError(f"{source}: [instruments.{ticker}]: {err}") from err
+            if not isinstance(table, Mapping):
+                raise ConfigError(f"{source}: [instruments.{ticker}] must be a table")
+            instruments[ticker] = _instrument_from(ticker, table, instruments, source)
+        kw: dict[str, Any] = {"instruments": instruments}
+        if "data_dir" in raw:
+            kw["data_dir"] = Path(_typed(raw["data_dir"], str, f"{source}: data_dir"))
+        if "display_tz" in raw:
+            kw["display_tz"] = _zone(raw["display_tz"], f"{source}: display_tz")
+        if "keep_last" in backup:
+            kw["backup_keep_last"] = _typed(backup["keep_last"], int, f"{source}: [backup] keep_last")
+        if "keep_daily_days" in backup:
+            kw["backup_keep_daily_days"] = _typed(backup["keep_daily_days"], int, f"{source}: [backup] keep_daily_days")
+        if "destinations" in backup:
+            kw["backup_destinations"] = _strings(backup["destinations"], f"{source}: [backup] destinations")
+        if "auto_update" in yahoo:
+            kw["yahoo_auto_update"] = _typed(yahoo["auto_update"], bool, f"{source}: [yahoo] auto_update")
+        if "precedence" in merge:
+            kw["merge_precedence"] = _strings(merge["precedence"], f"{source}: [merge] precedence")
+        if "lock_timeout" in raw:
+            kw["lock_timeout"] = float(_typed(raw["lock_timeout"], (int, float), f"{source}: lock_timeout"))
+        return cls(**kw)
+
+
+def _section(raw: Mapping[str, Any], name: str, allowed: set[str] | None, source: str) -> Mapping[str, Any]:
+    table = raw.get(name) or {}
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{source}: [{name}] must be a table")
+    bad = set(table) - allowed if allowed is not None else set()
+    if bad:
+        raise ConfigError(f"{source}: [{name}] unknown key(s) {sorted(bad)}; expected {sorted(allowed or ())}")
+    return table
+
+
+def _typed(value: Any, kind: type | tuple[type, ...], where: str) -> Any:
+    # bool is an int in Python: refuse it where a number is expected.
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise ConfigError(f"{where}: expected {names}, got {value!r}")
+    return value
+
+
+def _strings(value: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where}: expected a list of strings, got {value!r}")
+    return tuple(value)
+
+
+def _instrument_from(ticker: str, table: Mapping[str, Any], known: Mapping[str, Instrument],
+                     source: str) -> Instrument:
+    check_ticker(ticker)
+    base = known.get(ticker) or replace(known["ES1"], ticker=ticker)
+    allowed = {"yahoo_symbol", "calendar", "tick_size", "import_tz", "sessions"}
+    bad = set(table) - allowed
+    if bad:
+        raise ConfigError(f"{source}: [instruments.{ticker}] unknown key(s) {sorted(bad)}")
+    kw: dict[str, Any] = {k: table[k] for k in ("yahoo_symbol", "calendar") if k in table}
+    if "tick_size" in table:
+        kw["tick_size"] = float(_typed(table["tick_size"], (int, float), f"{source}: [instruments.{ticker}] tick_size"))
+        if kw["tick_size"] <= 0:
+            raise ConfigError(f"{source}: [instruments.{ticker}] tick_size must be > 0")
+    if "import_tz" in table:
+        kw["import_tz"] = _zone(table["import_tz"], f"{source}: [instruments.{ticker}] import_tz")
+    if "sessions" in table:
+        sess = table["sessions"]
+        if not isinstance(sess, Mapping) or not all(isinstance(w, list) and len(w) == 2 for w in sess.values()):
+            raise ConfigError(f"{source}: [instruments.{ticker}] sessions: expected {{name = [\"HH:MM\", \"HH:MM\"]}}")
+        kw["sessions"] = tuple((name, str(w[0]), str(w[1])) for name, w in sess.items())
+    return replace(base, **kw)
+
+
+def _zone(name: str, where: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as err:
+        raise ConfigError(f"{where}: unknown time zone {name!r}") from err
+    return name
+
+
+def check_ticker(ticker: str) -> str:
+    """Refuse tickers that could escape the data folder or break file names."""
+    if not ticker or not all(c.isalnum() or c in "-." for c in ticker) or ticker.startswith("."):
+        msg = f"invalid ticker {ticker!r}: use letters, digits, '-' or '.' (e.g. ES1)"
+        raise ConfigError(msg)
+    return ticker
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no user database (containers)
+        return os.environ.get("USERNAME") or os.environ.get("USER") or "user"

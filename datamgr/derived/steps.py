@@ -1,0 +1,318 @@
+"""The regenerate steps (full or incremental) over one shared context. See ``regenerate.py``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from datamgr.calendar.sessions import SessionCalendar
+from datamgr.core.config import INTRADAY_DERIVED, Settings
+from datamgr.derived.resample import label_minutes, upsample_all
+from datamgr.store.store import Store
+from datamgr.derived import hod_lod, levels, profiler, web_chunks
+from datamgr.derived import lineage as lin
+
+_US = pl.Datetime("us", "UTC")
+
+
+@dataclass
+class Ctx:
+    """Everything the steps share: the master read once, fingerprints, labelled bars (cached)."""
+
+    settings: Settings
+    ticker: str
+    store: Store
+    cal: SessionCalendar
+    prm: dict[str, Any]
+    bars: pl.DataFrame
+    master: dict[str, Any]
+    fp: pl.DataFrame
+    state: dict[str, Any] | None
+    changed: list[dt.date] | None
+    full: bool
+    seg: pl.DataFrame | None = None
+    cdays: np.ndarray = field(default_factory=lambda: np.array([], "datetime64[D]"))
+    outside: int = 0
+    ups: dict[str, pl.DataFrame] = field(default_factory=dict)  # full-mode upsampled (with td)
+    _lab: pl.DataFrame | None = None
+    _ext: pl.DataFrame | None = None
+    note: Any = None  # callable(message) for progress within a step
+    _t: np.ndarray | None = None
+
+    @classmethod
+    def open(cls, settings: Settings, ticker: str, store: Store, *, full: bool) -> Ctx:
+        cal = lin.calendar_of(settings, ticker)
+        bars = store.read(ticker, "1m")
+        master = store.lineage(ticker, "1m")
+        seg = lin.span_segments(bars, cal)
+        fp = lin.day_fingerprints(bars, cal, seg)
+        state = None if full else lin.load_state(settings, ticker)
+        changed = lin.changed_days(state["days"], fp) if state else None
+        if changed and (seg.height == 0 or min(changed) < seg["trading_day"].min()
+                        or max(changed) > seg["trading_day"].max()):
+            # days that left the master (a shorter file restored): cover them too, so their
+            # old rows, chunks and next-day levels are found and removed
+            lo = min([*changed, *([seg["trading_day"].min()] if seg.height else [])])
+            hi = max([*changed, *([seg["trading_day"].max()] if seg.height else [])])
+            seg = cal.segments(lo - dt.timedelta(days=10), hi + dt.timedelta(days=10))
+        ctx = cls(settings, ticker, store, cal, lin.params(settings, ticker, cal), bars, master, fp,
+                  state, changed, full, seg)
+        if seg.height:
+            ctx.cdays = seg["trading_day"].unique().sort().to_numpy().astype("datetime64[D]")
+        return ctx
+
+    # ------------------------------------------------------------------ labelled bars
+    def lab_all(self) -> pl.DataFrame:
+        if self._lab is None:
+            lb = label_minutes(self.bars, self.cal, self.seg)
+            self._lab, self.outside = lb.frame, lb.outside
+        return self._lab
+
+    def say(self, message: str) -> None:
+        if self.note is not None:
+            self.note(message)
+
+    def extremes(self, lab: pl.DataFrame) -> pl.DataFrame:
+        """Day extremes of ``lab`` (cached for the full labelled master)."""
+        if lab is self._lab:
+            if self._ext is None:
+                self._ext = hod_lod.day_extremes(lab)
+            return self._ext
+        return hod_lod.day_extremes(lab)
+
+    def lab_for(self, days: set[dt.date]) -> pl.DataFrame:
+        """Labelled bars of the given trading days only (slices of the master, no full pass)."""
+        if self._lab is not None:
+            return self._lab.filter(pl.col("td").is_in(sorted(days)))
+        if not days:
+            return label_minutes(self.bars.head(0), self.cal, self.seg).frame
+        if self._t is None:
+            self._t = self.bars["datetime"].dt.replace_time_zone(None).cast(pl.Int64).to_numpy()
+        seg = self.seg.filter(pl.col("trading_day").is_in(sorted(days)))
+        s = np.searchsorted(self._t, seg["start"].dt.replace_time_zone(None).cast(pl.Int64).to_numpy())
+        e = np.searchsorted(self._t, seg["end"].dt.replace_time_zone(None).cast(pl.Int64).to_numpy())
+        n = e - s
+        idx = np.repeat(s, n) + (np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n))
+        return label_minutes(self.bars[np.sort(idx)], self.cal, self.seg).frame
+
+    # ------------------------------------------------------------------ day sets
+    def shift_days(self, days: set[dt.date], k: int) -> set[dt.date]:
+        """The calendar trading day ``k`` sessions after (k=1) / before (k=-1) each day."""
+        if not days:
+            return set()
+        arr = np.array(sorted(days), dtype="datetime64[D]")
+        pos = np.searchsorted(self.cdays, arr) + k
+        ok = (pos >= 0) & (pos < len(self.cdays))
+        return {d.astype(dt.date) for d in self.cdays[pos[ok]]}
+
+    def days_in(self, days: set[dt.date], unit: str) -> set[dt.date]:
+        """Calendar trading days in the same month (``M``) or year (``Y``) as any of ``days``."""
+        keys = {np.datetime64(d, unit) for d in days}
+        sel = np.isin(self.cdays.astype(f"datetime64[{unit}]"), list(keys))
+        return {d.astype(dt.date) for d in self.cdays[sel]}
+
+    def calendar_days(self, lab: pl.DataFrame) -> pl.Series:
+        """Calendar trading days from a week before ``lab``'s first day to its last."""
+        if lab.height == 0:
+            return pl.Series("td", [], dtype=pl.Date)
+        lo = np.datetime64(lab["td"].min() - dt.timedelta(days=7), "D")
+        hi = np.datetime64(lab["td"].max(), "D")
+        sel = self.cdays[(self.cdays >= lo) & (self.cdays <= hi)]
+        return pl.Series("td", sel.astype("datetime64[D]"), dtype=pl.Date)
+
+
+def _mode(ctx: Ctx, metas: list[dict | None], daily: dict | None = None) -> str:
+    if ctx.full or ctx.state is None or ctx.changed is None:
+        return "full"
+    for m in metas:
+        if not m or not lin.same_master(m.get("built_from"), ctx.state["built_from"]) or m.get("params") != ctx.prm:
+            return "full"
+    if daily is not None and metas and not lin.same_daily(metas[0].get("daily_from"), daily):
+        return "full"
+    if not ctx.changed and all(lin.same_master(m.get("built_from"), ctx.master) for m in metas):
+        return "unchanged"  # built from this very master with these settings: nothing to write
+    return "incremental"
+
+
+def run_step(ctx: Ctx, step: str, res) -> None:
+    """Run one step, filling ``res`` (a StepResult)."""
+    {"upsample": _upsample, "hod_lod": _hod_lod, "profiler": _profiler,
+     "levels": _levels, "web": _web}[step](ctx, res)
+
+
+def _out(res, path: Path, rows: int, t0: float, written: bool = True) -> None:
+    import time
+
+    from datamgr.derived.regenerate import OutputResult
+
+    res.outputs.append(OutputResult(str(path), rows, time.perf_counter() - t0, written))
+
+
+# ---------------------------------------------------------------------- steps
+def _upsample(ctx: Ctx, res) -> None:
+    import time
+
+    metas = []
+    for tf in INTRADAY_DERIVED:
+        fm = ctx.store.read_meta(ctx.ticker, tf)
+        bf = fm.built_from if fm else None
+        metas.append({"built_from": bf, "params": bf.get("params")} if bf else None)
+    res.mode = _mode(ctx, metas)
+    if res.mode == "unchanged":
+        for tf in INTRADAY_DERIVED:
+            fm = ctx.store.read_meta(ctx.ticker, tf)
+            _out(res, Path(fm.path), fm.rows, time.perf_counter(), written=False)
+        return
+    built_from = {**ctx.master, "params": ctx.prm}
+    changed = set(ctx.changed or ())
+    lab = ctx.lab_all() if res.mode == "full" else ctx.lab_for(changed)
+    res.days = lab["td"].n_unique() if lab.height else 0
+    t0 = time.perf_counter()
+    frames = upsample_all(lab, INTRADAY_DERIVED, keep_td=True)
+    if res.mode == "full":
+        ctx.ups = frames
+    for tf in INTRADAY_DERIVED:
+        ctx.say(f"writing {ctx.ticker}_{tf}.parquet")
+        new = frames[tf].drop("td")
+        if res.mode == "incremental":
+            old = ctx.store.read(ctx.ticker, tf)
+            new = pl.concat([old.filter(~pl.Series(_in_days(ctx, old, changed))), new]).sort("datetime")
+        w = ctx.store.write(ctx.ticker, tf, new, operation="regenerate", backup=False, built_from=built_from,
+                            details={"mode": res.mode, "days": res.days})
+        _out(res, Path(w.path), new.height, t0, w.written)
+        t0 = time.perf_counter()
+
+
+def _in_days(ctx: Ctx, frame: pl.DataFrame, days: set[dt.date]) -> np.ndarray:
+    """Mask of rows of ``frame`` whose datetime lies in a segment of one of ``days``."""
+    if not days or frame.height == 0:
+        return np.zeros(frame.height, bool)
+    seg = ctx.seg.filter(pl.col("trading_day").is_in(sorted(days)))
+    st = seg["start"].dt.replace_time_zone(None).cast(pl.Int64).to_numpy()
+    en = seg["end"].dt.replace_time_zone(None).cast(pl.Int64).to_numpy()
+    t = frame["datetime"].dt.replace_time_zone(None).cast(pl.Int64).to_numpy()
+    i = np.searchsorted(st, t, side="right") - 1
+    return (i >= 0) & (t < en[np.clip(i, 0, None)]) if len(st) else np.zeros(len(t), bool)
+
+
+def _json_rows(ctx: Ctx, res, step: str, compute, affected, build_doc, daily: dict | None = None) -> None:
+    """Shared full/incremental flow of the per-day JSON outputs."""
+    import time
+
+    t0 = time.perf_counter()
+    path = lin.json_path(ctx.settings, ctx.ticker, step)
+    meta = lin.read_meta(path) if path.is_file() else None
+    res.mode = _mode(ctx, [meta], daily)
+    if res.mode == "unchanged":
+        _out(res, path, len(json.loads(path.read_text(encoding="utf-8"))["days"]), t0, written=False)
+        return
+    if res.mode == "full":
+        lab = ctx.lab_all()
+        rows = compute(lab, ctx.calendar_days(lab))
+    else:
+        target = affected(set(ctx.changed or ()))
+        lab = ctx.lab_for(target | ctx.shift_days(target, -1))
+        new = [r for r in compute(lab, ctx.calendar_days(lab)) if dt.date.fromisoformat(r["date"]) in target]
+        old = json.loads(path.read_text(encoding="utf-8"))["days"]
+        keep = [r for r in old if dt.date.fromisoformat(r["date"]) not in target]
+        rows = sorted(keep + new, key=lambda r: r["date"])
+        res.days = len(new)
+    if res.mode == "full":
+        res.days = len(rows)
+    doc = build_doc(rows)
+    ctx.store.write_json(path, doc, operation="regenerate")
+    _out(res, path, len(rows), t0)
+
+
+def _hod_lod(ctx: Ctx, res) -> None:
+    _json_rows(ctx, res, "hod_lod", lambda lab, days: hod_lod.hod_lod_days(lab, ctx.extremes(lab)), lambda c: c,
+               lambda rows: {"meta": lin.make_meta(ctx.ticker, ctx.master, ctx.prm), "days": rows})
+
+
+def _profiler(ctx: Ctx, res) -> None:
+    sessions = ctx.settings.instrument(ctx.ticker).sessions
+    win = profiler.windows(sessions)
+
+    def doc(rows: list[dict]) -> dict:
+        return {"meta": lin.make_meta(ctx.ticker, ctx.master, ctx.prm),
+                "sessions": [w[0] for w in win],
+                "windows": {n: [s, e] for n, s, e in sorted(sessions, key=lambda x: [w[0] for w in win].index(x[0]))},
+                "days": rows, "summary": profiler.summary(rows, sessions)}
+
+    _json_rows(ctx, res, "profiler", lambda lab, days: profiler.profiler_days(lab, sessions, days, ctx.extremes(lab)),
+               lambda c: c | ctx.shift_days(c, 1), doc)
+
+
+def _levels(ctx: Ctx, res) -> None:
+    daily_lin = ctx.store.lineage(ctx.ticker, "1d")
+    daily = ctx.store.read(ctx.ticker, "1d") if daily_lin.get("content_sha256") or \
+        ctx.settings.bar_path(ctx.ticker, "1d").is_file() else None
+
+    def doc(rows: list[dict]) -> dict:
+        return {"meta": lin.make_meta(ctx.ticker, ctx.master, ctx.prm, daily_from=daily_lin),
+                "levels": list(levels.LEVELS), "days": rows, "summary": levels.summary(rows)}
+
+    _json_rows(ctx, res, "levels", lambda lab, days: levels.level_days(lab, days, daily),
+               lambda c: c | ctx.shift_days(c, 1), doc, daily=daily_lin)
+
+
+def _web(ctx: Ctx, res) -> None:
+    import time
+
+    t0 = time.perf_counter()
+    idx_path = lin.web_index(ctx.settings, ctx.ticker)
+    meta = lin.read_meta(idx_path) if idx_path.is_file() else None
+    res.mode = _mode(ctx, [meta])
+    root = idx_path.parent
+    if res.mode == "unchanged":
+        _out(res, idx_path, len(json.loads(idx_path.read_text(encoding="utf-8"))["chunks"]), t0, written=False)
+        return
+    tfs = ("1m", *INTRADAY_DERIVED)
+    if res.mode == "full":
+        lab = ctx.lab_all()
+        periods: dict[str, set[str] | None] = dict.fromkeys(tfs)
+        entries: dict[tuple[str, str], dict] = {}
+        stale_files = {p for p in root.rglob("*.json") if p != idx_path} if root.is_dir() else set()
+        stale_files |= set(root.rglob(".*.tmp-*")) if root.is_dir() else set()  # orphans of a killed run
+    else:
+        changed = set(ctx.changed or ())
+        lab = ctx.lab_for(ctx.days_in(changed, "Y") | changed)
+        periods = {tf: {web_chunks.period_of(tf, d) for d in changed} for tf in tfs}
+        old = json.loads(idx_path.read_text(encoding="utf-8"))
+        entries = {(e["timeframe"], e["period"]): e for e in old["chunks"]}
+        stale_files = set()
+    res.days = lab["td"].n_unique() if lab.height else 0
+    ups = ctx.ups if res.mode == "full" and ctx.ups else upsample_all(lab, INTRADAY_DERIVED, keep_td=True)
+    written = 0
+    for tf in tfs:
+        ctx.say(f"{tf} chunks")
+        want = periods[tf]
+        if tf == "1m":
+            frame = lab
+        else:
+            frame = ups[tf]
+        chunks = web_chunks.build_chunks(ctx.ticker, tf, frame, want)
+        for period in want or ():
+            if period not in chunks and (tf, period) in entries:  # the period lost all its bars
+                (root / entries.pop((tf, period))["file"]).unlink(missing_ok=True)
+        for period, chunk in chunks.items():
+            path = root / tf / f"{period}.json"
+            web_chunks.write_atomic(path, chunk.parts)
+            stale_files.discard(path)
+            entries[(tf, period)] = chunk.entry()
+            written += 1
+    for p in stale_files:  # chunks of a previous full build that no longer exist
+        p.unlink(missing_ok=True)
+    web_chunks.fsync_dirs([root / tf for tf in tfs])
+    order = {tf: i for i, tf in enumerate(tfs)}
+    chunks_list = [entries[k] for k in sorted(entries, key=lambda k: (order[k[0]], k[1]))]
+    doc = {"meta": lin.make_meta(ctx.ticker, ctx.master, ctx.prm, timeframes=list(tfs)), "chunks": chunks_list}
+    ctx.store.write_json(idx_path, doc, operation="regenerate")
+    _out(res, idx_path, len(chunks_list), t0)
+    res.outputs[-1].rows = written if res.mode == "incremental" else len(chunks_list)

@@ -1,0 +1,154 @@
+"""Placing parsed NinjaTrader rows in time (SPEC 6): zone, close->open shift, DST, tick bars.
+
+* The export's zone is a parameter; local wall-clock stamps are localised, a repeated local hour
+  (fall back) is resolved by order (the second pass of a stamp is the later instant) and a local
+  time that does not exist (spring forward) is an :class:`InputError` listing the lines.
+* NinjaTrader stamps a bar at its close: ``stamp="close"`` shifts every stamp back by the interval
+  (given, or inferred as the most common step). Daily bars keep their date; ticks are exact
+  trade times, aggregated into 1-minute bars labelled by their open.
+* Rows breaking invariants are split off as :class:`Reject` with reasons and line numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from datamgr.core.errors import InputError
+from datamgr.core.schema import conform
+from datamgr.ingest.ninjatrader.parse import _PRICES, ParsedExport, Reject
+
+
+@dataclass
+class Placed:
+    """Bars in UTC (canonical schema, open times) plus rows rejected and notes."""
+
+    bars: pl.DataFrame
+    lines: pl.Series
+    rejects: list[Reject]
+    interval_minutes: int
+    interval_inferred: bool
+
+
+def infer_interval(stamps: pl.Series) -> int:
+    """Most common positive step between consecutive stamps (first 100 000), in whole minutes (>= 1)."""
+    d = stamps.head(100_000).diff().dt.total_minutes().drop_nulls()
+    d = d.filter(d > 0)
+    if d.len() == 0:
+        return 1
+    return max(1, int(d.mode().min()))
+
+
+def localize(stamps: pl.Series, tz: str) -> pl.Series:
+    """Local wall-clock stamps -> UTC. Fall-back repeats resolved by order; non-existent -> null."""
+    if tz == "UTC":
+        return stamps.dt.replace_time_zone("UTC")
+    # Zone offsets change only on whole local hours: look each distinct local hour up once and
+    # subtract its offset (a 6 M-row file has ~150 k distinct hours). Ambiguous / non-existent
+    # hours come back null and are resolved row by row below.
+    hours = pl.DataFrame({"t": stamps}).with_columns(pl.col("t").dt.truncate("1h").alias("h"))
+    uniq = hours.select(pl.col("h").unique())
+    uniq = uniq.with_columns(
+        (pl.col("h") - pl.col("h").dt.replace_time_zone(tz, ambiguous="null", non_existent="null")
+         .dt.convert_time_zone("UTC").dt.replace_time_zone(None)).alias("off"))
+    off = hours.join(uniq, on="h", how="left", maintain_order="left")["off"]
+    s = (stamps - off).dt.replace_time_zone("UTC").dt.convert_time_zone(tz)
+    if s.null_count():  # ambiguous (fall back) or non-existent (spring forward): only those rows
+        idx = s.is_null().arg_true()
+        sub = stamps.gather(idx)
+        second = (sub <= stamps.cum_max().shift(1).gather(idx)).fill_null(False)
+        f = pl.DataFrame({"t": sub, "second": second}).select(
+            pl.when(pl.col("second"))
+            .then(pl.col("t").dt.replace_time_zone(tz, ambiguous="latest", non_existent="null"))
+            .otherwise(pl.col("t").dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null"))
+        ).to_series()
+        s = s.scatter(idx, f)
+    return s.dt.convert_time_zone("UTC")
+
+
+def to_bars(parsed: ParsedExport, tz: str, *, stamp: str = "close", interval: str | None = None) -> Placed:
+    """Place parsed rows in time and build canonical bars (``source="ninjatrader"``).
+
+    Parameters
+    ----------
+    parsed : ParsedExport
+    tz : str
+        Zone the export was written in (IANA name or ``UTC``).
+    stamp : {"close", "open"}
+        NinjaTrader stamps bars at their close: ``close`` shifts every stamp back by the interval.
+        Ignored for daily bars (labelled by date) and ticks (exact trade times).
+    interval : str, optional
+        ``"1m"``, ``"5m"``... ; inferred from the stamps when None.
+
+    Raises
+    ------
+    InputError
+        A local time that does not exist (spring forward), listing the lines.
+    """
+    rows = parsed.rows
+    if parsed.is_daily:
+        bars = rows.select(pl.col("stamp").dt.replace_time_zone("UTC").alias("datetime"), *_PRICES, "volume")
+        return _finish(parsed, bars, rows["line"], [], 1440, False)
+    utc = localize(rows["stamp"], tz)
+    if utc.null_count():
+        bad = rows.filter(utc.is_null())
+        first = bad["line"].head(10).to_list()
+        texts = parsed.texts(first)
+        listed = ", ".join(f"line {ln} ({texts.get(ln, '')})" for ln in first)
+        more = f" and {bad.height - 10} more" if bad.height > 10 else ""
+        msg = (f"{parsed.name}: {bad.height} time(s) that do not exist in {tz} (spring-forward DST gap): "
+               f"{listed}{more}; expected wall-clock times of {tz} — is the zone right?")
+        raise InputError(msg, file=parsed.name, line=int(bad["line"][0]), field="datetime")
+    if parsed.is_tick:
+        ticks = rows.with_columns(utc.alias("t")).sort("t", maintain_order=True)
+        bars = ticks.group_by(pl.col("t").dt.truncate("1m").alias("datetime"), maintain_order=True).agg(
+            pl.col("open").first(), pl.col("high").max(), pl.col("low").min(), pl.col("close").last(),
+            pl.col("volume").sum(), pl.col("line").first())
+        return _finish(parsed, bars.drop("line"), bars["line"], [], 1, False)
+    inferred = interval is None
+    minutes = infer_interval(utc) if inferred else parse_interval(interval)
+    if stamp not in ("close", "open"):
+        raise InputError(f"stamp {stamp!r} not understood; expected 'close' or 'open'", field="stamp")
+    shift = pl.duration(minutes=minutes) if stamp == "close" else pl.duration(minutes=0)
+    bars = rows.select((utc - pl.select(shift).item()).alias("datetime"), *_PRICES, "volume")
+    return _finish(parsed, bars, rows["line"], [], minutes, inferred)
+
+
+def parse_interval(text: str) -> int:
+    """``"1m"`` -> 1, ``"5m"`` -> 5, ``"1h"`` -> 60; InputError otherwise."""
+    import re
+
+    m = re.fullmatch(r"\s*(\d+)\s*(m|min|h)\s*", str(text))
+    if not m or int(m.group(1)) == 0:
+        raise InputError(f"interval {text!r} not understood; expected e.g. 1m, 5m, 1h", field="interval")
+    return int(m.group(1)) * (60 if m.group(2) == "h" else 1)
+
+
+def _finish(parsed: ParsedExport, bars: pl.DataFrame, lines: pl.Series, rejects: list[Reject],
+            minutes: int, inferred: bool) -> Placed:
+    """Split off rows breaking invariants (listed with reasons); return clean sorted bars."""
+    b = bars.with_columns(pl.lit("ninjatrader").alias("source"), lines.alias("line"))
+    b = b.with_columns(pl.col("datetime").cast(pl.Datetime("us", "UTC")))
+    prev = pl.col("datetime").cum_max().shift(1)
+    reasons = [
+        ("price <= 0", pl.any_horizontal([pl.col(c) <= 0 for c in _PRICES])),
+        ("price is NaN or infinite", pl.any_horizontal([~pl.col(c).is_finite() for c in _PRICES])),
+        ("high < low", pl.col("high") < pl.col("low")),
+        ("low above open/close", pl.col("low") > pl.min_horizontal("open", "close")),
+        ("high below open/close", pl.col("high") < pl.max_horizontal("open", "close")),
+        ("negative volume", pl.col("volume") < 0),
+        ("duplicate time stamp (an earlier line has it)", (pl.col("datetime") == prev).fill_null(False)),
+        ("time stamp out of order", (pl.col("datetime") < prev).fill_null(False)),
+    ]
+    flag = b.with_columns([e.fill_null(False).alias(f"_r{i}") for i, (_, e) in enumerate(reasons)])
+    anyr = pl.any_horizontal([pl.col(f"_r{i}") for i in range(len(reasons))])
+    bad = flag.filter(anyr)
+    if bad.height:
+        texts = parsed.texts(bad["line"].to_list())
+        for r in bad.iter_rows(named=True):  # only the rejected rows, normally few
+            why = "; ".join(n for i, (n, _) in enumerate(reasons) if r[f"_r{i}"])
+            rejects.append(Reject(int(r["line"]), why, texts.get(int(r["line"]), "")))
+    # every kept row is later than all rows before it: strictly increasing, no sort needed
+    good = flag.filter(~anyr).with_columns(pl.col("datetime").set_sorted())
+    return Placed(conform(good), good["line"], rejects, minutes, inferred)

@@ -1,0 +1,143 @@
+"""Angel One SmartAPI WebSocket V2 ("Smart Stream") source for the live feed.
+
+Protocol (Angel One's SmartAPI WebSocket V2, as their ``smartapi-python`` client speaks it):
+
+* connect to ``wss://smartapisocket.angelone.in/smart-stream`` with headers ``Authorization``
+  (the login JWT), ``x-api-key``, ``x-client-code`` and ``x-feed-token``;
+* subscribe with JSON ``{"correlationID", "action": 1, "params": {"mode": 2, "tokenList":
+  [{"exchangeType": 2, "tokens": ["35001"]}]}}`` (mode 2 = QUOTE: price, OHLC and volume);
+* the server sends binary little-endian packets: mode (u8), exchange type (u8), token (25 bytes,
+  NUL-padded), sequence (i64), exchange time in ms (i64), LTP (i64, paise), then in QUOTE mode
+  last qty, average price, day volume (i64), total buy / sell qty (f64), open, high, low, close
+  (i64, paise);
+* the client sends the text ``ping`` every 10 s; the server answers ``pong``.
+
+Credentials come from the environment (never from the command line, which other users can see):
+``DATAMGR_SMARTAPI_JWT``, ``DATAMGR_SMARTAPI_API_KEY``, ``DATAMGR_SMARTAPI_CLIENT_CODE``,
+``DATAMGR_SMARTAPI_FEED_TOKEN``; the URL from ``--url`` or ``DATAMGR_SMARTAPI_WS_URL``.
+Symbols are ``EXCHANGE:TOKEN`` (``NSE_FO:35001`` or ``2:35001``) and appear as given in the feed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import struct
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from datamgr.core.config import Settings
+from datamgr.core.errors import ConfigError, SourceError
+from datamgr.core.timefmt import to_et_iso
+from datamgr.live.quotes.sources import WebSocketSource
+
+log = logging.getLogger(__name__)
+SMARTAPI_WS_URL = "wss://smartapisocket.angelone.in/smart-stream"
+URL_ENV = "DATAMGR_SMARTAPI_WS_URL"
+CREDENTIALS = {"Authorization": "DATAMGR_SMARTAPI_JWT", "x-api-key": "DATAMGR_SMARTAPI_API_KEY",
+               "x-client-code": "DATAMGR_SMARTAPI_CLIENT_CODE", "x-feed-token": "DATAMGR_SMARTAPI_FEED_TOKEN"}
+EXCHANGES = {"NSE_CM": 1, "NSE_FO": 2, "BSE_CM": 3, "BSE_FO": 4, "MCX_FO": 5, "NCX_FO": 7, "CDE_FO": 13}
+QUOTE_MODE = 2
+HEARTBEAT_SECONDS = 10.0
+_HEAD = struct.Struct("<BB25sqqq")            # mode, exchange, token, sequence, time ms, ltp
+_QUOTE = struct.Struct("<qqqddqqqq")          # qty, avg, volume, buy qty, sell qty, open, high, low, close
+
+
+def parse_symbol(symbol: str) -> tuple[int, str]:
+    """``NSE_FO:35001`` or ``2:35001`` -> (exchange type, token)."""
+    exch, sep, token = symbol.partition(":")
+    code = EXCHANGES.get(exch.upper()) if not exch.isdigit() else int(exch)
+    if not sep or not token or code not in EXCHANGES.values():
+        msg = (f"smartapi: symbol {symbol!r} must be EXCHANGE:TOKEN with EXCHANGE one of "
+               f"{', '.join(EXCHANGES)} (or its number), e.g. NSE_FO:35001")
+        raise ConfigError(msg)
+    return code, token
+
+
+def parse_packet(data: bytes) -> dict[str, Any]:
+    """Decode one binary SmartAPI V2 packet (LTP or QUOTE mode); prices in rupees."""
+    if len(data) < _HEAD.size:
+        raise SourceError(f"smartapi: packet of {len(data)} bytes is shorter than the {_HEAD.size}-byte header")
+    mode, exch, token, seq, ms, ltp = _HEAD.unpack_from(data)
+    out: dict[str, Any] = {"mode": mode, "exchange_type": exch, "token": token.split(b"\0", 1)[0].decode("ascii"),
+                           "sequence": seq, "exchange_ms": ms, "ltp": ltp / 100}
+    if mode >= QUOTE_MODE and len(data) >= _HEAD.size + _QUOTE.size:
+        _qty, _avg, vol, _buy, _sell, o, h, lo, c = _QUOTE.unpack_from(data, _HEAD.size)
+        out.update(volume=vol, open=o / 100, high=h / 100, low=lo / 100, prev_close=c / 100)
+    return out
+
+
+class SmartApiSource(WebSocketSource):
+    """Angel One SmartAPI WebSocket V2 in QUOTE mode (see the module docstring)."""
+
+    name = "smartapi"
+
+    def __init__(self, settings: Settings, symbols: list[str], url: str | None = None,
+                 heartbeat: float = HEARTBEAT_SECONDS) -> None:
+        self.symbols, self.heartbeat = symbols, heartbeat
+        self.url = url or os.environ.get(URL_ENV) or SMARTAPI_WS_URL
+        self.tz = settings.display_tz
+        self._ws: Any = None
+
+    def check(self) -> None:
+        """Raise :class:`ConfigError` for bad symbols or missing credentials (naming the variables)."""
+        for s in self.symbols:
+            parse_symbol(s)
+        missing = [env for env in CREDENTIALS.values() if not os.environ.get(env)]
+        if missing:
+            raise ConfigError(f"smartapi: set the credentials in the environment: {', '.join(missing)} missing")
+
+    def _subscription(self) -> str:
+        by_exchange: dict[int, list[str]] = {}
+        for s in self.symbols:
+            code, token = parse_symbol(s)
+            by_exchange.setdefault(code, []).append(token)
+        return json.dumps({"correlationID": "datamgr", "action": 1, "params": {
+            "mode": QUOTE_MODE, "tokenList": [{"exchangeType": e, "tokens": t} for e, t in by_exchange.items()]}})
+
+    def quote(self, packet: dict[str, Any]) -> dict[str, Any] | None:
+        """A feed quote from a decoded packet (``None`` for a token we did not subscribe)."""
+        names = {parse_symbol(s): s for s in self.symbols}
+        symbol = names.get((packet["exchange_type"], packet["token"]))
+        if symbol is None:
+            return None
+        t = dt.datetime.fromtimestamp(packet["exchange_ms"] / 1000, dt.UTC)
+        return {"trading_symbol": symbol, "last_traded_price": packet["ltp"], "open": packet.get("open"),
+                "high": packet.get("high"), "low": packet.get("low"), "close": packet["ltp"],
+                "volume": packet.get("volume"), "exchange_timestamp": to_et_iso(t, self.tz)}
+
+    def stream(self, on_quote: Callable[[dict[str, Any]], None], stop: threading.Event,
+               on_connected: Callable[[], None] = lambda: None) -> None:
+        """One connection: subscribe, decode packets, ping every 10 s; raise when it drops."""
+        from websockets.sync.client import connect
+
+        headers = {h: os.environ.get(env, "") for h, env in CREDENTIALS.items()}
+        try:
+            with connect(self.url, additional_headers=headers, open_timeout=10) as ws:
+                self._ws = ws
+                ws.send(self._subscription())
+                on_connected()
+                while not stop.is_set():
+                    try:
+                        msg = ws.recv(timeout=self.heartbeat)
+                    except TimeoutError:
+                        ws.send("ping")
+                        continue
+                    if isinstance(msg, bytes):
+                        q = self.quote(parse_packet(msg))
+                        if q is not None:
+                            on_quote(q)
+                    elif msg != "pong":
+                        log.warning("smartapi: server says %s", msg[:200])
+        except SourceError:
+            raise
+        except Exception as err:  # websockets / OSError: translated at the boundary
+            if stop.is_set():
+                return
+            raise SourceError(f"smartapi: {self.url}: {type(err).__name__}: {err}") from err
+        finally:
+            self.close()
+

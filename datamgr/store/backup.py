@@ -1,0 +1,216 @@
+"""Verified backups (SPEC 9).
+
+Before any write replaces a file, :func:`backup_file` copies it to
+``backups/<name>.<UTC yyyymmddTHHMMSSZ>.<ext>``, fsyncs the copy, re-hashes it and (Parquet)
+re-reads its row count; only then is a line added to ``backups/manifest.jsonl`` and the write
+allowed to proceed. A backup that cannot be verified raises :class:`BackupError` and the write
+does not happen.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from datamgr.store.atomic import append_line, fsync_dir, replace_with_retry, temp_path
+from datamgr.core.config import Settings
+from datamgr.core.errors import BackupError
+from datamgr.core.timefmt import now_utc, utc_stamp
+
+_CHUNK = 8 << 20
+
+
+@dataclass(frozen=True)
+class BackupRecord:
+    """One manifest line."""
+
+    path: str          # relative to the data folder
+    source: str        # file name it is a copy of
+    sha256: str
+    rows: int | None
+    size: int
+    reason: str
+    operation_id: str | None
+    time: str
+    ok: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def parquet_rows(path: Path) -> int:
+    with open(path, "rb") as f:
+        return pq.ParquetFile(f).metadata.num_rows
+
+
+def backup_file(settings: Settings, path: Path, *, reason: str, op_id: str | None,
+                expected_rows: int | None = None) -> BackupRecord:
+    """Copy ``path`` into the backups folder and verify the copy; append to the manifest."""
+    bdir = settings.backups_dir
+    stem, ext = _split(path.name)
+    stamp = utc_stamp()
+    dest = bdir / f"{stem}.{stamp}.{ext}"
+    n = 1
+    while dest.exists():
+        dest = bdir / f"{stem}.{stamp}-{n}.{ext}"
+        n += 1
+    tmp = temp_path(dest)
+    h = hashlib.sha256()
+    size = 0
+    try:
+        bdir.mkdir(parents=True, exist_ok=True)
+        with open(path, "rb") as src, open(tmp, "wb") as out:
+            while chunk := src.read(_CHUNK):
+                h.update(chunk)
+                out.write(chunk)
+                size += len(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        digest = h.hexdigest()
+        if sha256_file(tmp) != digest:
+            raise BackupError(f"backup of {path.name}: copy does not hash like the original")
+        rows = None
+        if ext == "parquet":
+            try:
+                rows = parquet_rows(tmp)
+            except (OSError, pa.ArrowException) as err:
+                if expected_rows is not None:
+                    raise BackupError(f"backup of {path.name}: copy does not read back: {err}") from err
+                rows = None  # the original is damaged too: a byte-exact copy, verified by sha256 only
+            if expected_rows is not None and rows != expected_rows:
+                raise BackupError(f"backup of {path.name}: copy has {rows} rows, expected {expected_rows}")
+        replace_with_retry(tmp, dest)
+        fsync_dir(bdir)
+    except BackupError:
+        _discard(tmp)
+        raise
+    except OSError as err:
+        _discard(tmp)
+        raise BackupError(f"backup of {path.name} to {bdir} failed: {err}") from err
+    rec = BackupRecord(
+        path=str(dest.relative_to(settings.data_dir)).replace(os.sep, "/"), source=path.name,
+        sha256=digest, rows=rows, size=size, reason=reason, operation_id=op_id,
+        time=now_utc().isoformat(),
+    )
+    try:
+        append_line(bdir / "manifest.jsonl", json.dumps(rec.to_json()))
+    except OSError as err:
+        raise BackupError(f"backup of {path.name}: cannot record it in {bdir / 'manifest.jsonl'}: {err}") from err
+    return rec
+
+
+def list_backups(settings: Settings, source: str | None = None) -> list[BackupRecord]:
+    """Manifest records (newest first), optionally for one source file name."""
+    man = settings.backups_dir / "manifest.jsonl"
+    if not man.is_file():
+        return []
+    out = []
+    for line in man.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            rec = BackupRecord(**json.loads(line))
+        except (json.JSONDecodeError, TypeError):
+            continue
+        if source is None or rec.source == source:
+            out.append(rec)
+    out.reverse()
+    return out
+
+
+def verify_backups(settings: Settings, source: str | None = None) -> list[BackupRecord]:
+    """Re-hash and re-read every backup; ``ok`` is False for a missing or altered copy."""
+    out = []
+    for rec in list_backups(settings, source):
+        p = settings.data_dir / rec.path
+        ok = p.is_file() and sha256_file(p) == rec.sha256
+        if ok and rec.rows is not None:
+            try:
+                ok = parquet_rows(p) == rec.rows
+            except Exception:  # noqa: BLE001 - any unreadable copy is simply not ok
+                ok = False
+        out.append(BackupRecord(**{**rec.to_json(), "ok": ok}))
+    return out
+
+
+def _discard(tmp: Path) -> None:
+    """Remove a temp copy; its folder may be the very thing that failed (not a folder, read-only)."""
+    try:
+        tmp.unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
+def _split(name: str) -> tuple[str, str]:
+    stem, dot, ext = name.rpartition(".")
+    return (stem, ext) if dot else (name, "bak")
+
+
+# ---------------------------------------------------------------------- prune
+@dataclass(frozen=True)
+class PrunePlan:
+    keep: list[BackupRecord]
+    delete: list[BackupRecord]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"keep": [r.to_json() for r in self.keep], "delete": [r.to_json() for r in self.delete]}
+
+
+def prune_plan(settings: Settings, now: dt.datetime | None = None) -> PrunePlan:
+    """Retention: per source file keep the newest ``backup_keep_last`` copies and the newest copy
+    of each day of the last ``backup_keep_daily_days`` days; never the newest verified copy."""
+    now = now or now_utc()
+    checked = verify_backups(settings)
+    keep: list[BackupRecord] = []
+    delete: list[BackupRecord] = []
+    by_source: dict[str, list[BackupRecord]] = {}
+    for rec in checked:  # newest first
+        by_source.setdefault(rec.source, []).append(rec)
+    horizon = now - dt.timedelta(days=settings.backup_keep_daily_days)
+    for recs in by_source.values():
+        seen_days: set[dt.date] = set()
+        newest_ok = next((r for r in recs if r.ok), None)
+        for i, r in enumerate(recs):
+            t = dt.datetime.fromisoformat(r.time)
+            daily = t >= horizon and t.date() not in seen_days
+            seen_days.add(t.date())
+            (keep if (i < settings.backup_keep_last or daily or r is newest_ok) else delete).append(r)
+    return PrunePlan(keep, delete)
+
+
+def prune(settings: Settings, plan: PrunePlan) -> PrunePlan:
+    """Delete the copies of ``plan.delete`` and rewrite the manifest (atomically) without them."""
+    from datamgr.store.atomic import atomic_write_bytes
+
+    gone = {r.path for r in plan.delete}
+    man = settings.backups_dir / "manifest.jsonl"
+    if not gone or not man.is_file():
+        return plan
+    lines = [ln for ln in man.read_text(encoding="utf-8").splitlines()
+             if ln.strip() and json.loads(ln).get("path") not in gone]
+    atomic_write_bytes(man, ("\n".join(lines) + "\n" if lines else "").encode("utf-8"))
+    for r in plan.delete:
+        (settings.data_dir / r.path).unlink(missing_ok=True)
+    return plan
+
+
+def find_backup(settings: Settings, path: str) -> BackupRecord:
+    """The manifest record of a backup given by its path (relative to the data folder or name)."""
+    for rec in list_backups(settings):
+        if rec.path == path or Path(rec.path).name == Path(path).name:
+            return rec
+    raise BackupError(f"{path}: no such backup in {settings.backups_dir / 'manifest.jsonl'}")
