@@ -5,10 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from datamgr.store.backup import verify_backups
+from app_pages._common import job, settings, start_job
 from datamgr.ops.cloud_backup import cloud_backup
 from datamgr.ops.restore import plan_restore, restore
-from app_pages._common import job, settings, start_job
+from datamgr.store.backup import verify_backups
 
 s = settings()
 st.title("Backups")

@@ -7,13 +7,14 @@ import datetime as dt
 import polars as pl
 import streamlit as st
 
-from datamgr.plots import health as plots
-from datamgr.calendar.sessions import calendar_for
-from datamgr.health.report import HealthReport, check_health
-from datamgr.calendar.overrides import acknowledge_gap, load_overrides
-from datamgr.store.store import Store
-from datamgr.core.timefmt import to_et_text
 from app_pages._common import job, settings, start_job, ticker
+from datamgr.calendar.overrides import load_overrides
+from datamgr.calendar.sessions import calendar_for
+from datamgr.core.timefmt import to_et_text
+from datamgr.health.report import HealthReport, check_health
+from datamgr.ops.acknowledge import acknowledge_gap
+from datamgr.plots import health as plots
+from datamgr.store.store import Store
 
 s = settings()
 tk = ticker()

@@ -7,10 +7,10 @@ from zoneinfo import ZoneInfo
 
 import streamlit as st
 
+from app_pages._common import job, settings, start_job
+from datamgr.core.timefmt import to_et_text
 from datamgr.ops.demo import write_demo
 from datamgr.ops.inventory import preview, scan, to_frame
-from datamgr.core.timefmt import to_et_text
-from app_pages._common import job, settings, start_job
 
 s = settings()
 st.title("Inventory")

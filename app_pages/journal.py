@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from datamgr.store import journal
 from app_pages._common import settings
+from datamgr.store import journal
 
 st.title("Journal")
 s = settings()

@@ -9,10 +9,10 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
-from datamgr.core.errors import DataMgrError
-from datamgr.ops.import_export import describe_export, guess_ticker, import_export, overlap_frame, verify_export
-from datamgr.ingest.ninjatrader.verify import CANDIDATE_ZONES
 from app_pages._common import job, settings, start_job, ticker
+from datamgr.core.errors import DataMgrError
+from datamgr.ingest.ninjatrader.verify import CANDIDATE_ZONES
+from datamgr.ops.import_export import describe_export, guess_ticker, import_export, overlap_frame, verify_export
 
 s = settings()
 st.title("NinjaTrader import")

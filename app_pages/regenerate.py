@@ -6,10 +6,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from datamgr.plots import derived as pdv
+from app_pages._common import job, settings, start_job, ticker
 from datamgr.derived.lineage import LABELS, load_output
 from datamgr.derived.regenerate import STEPS, regenerate, stale_outputs
-from app_pages._common import job, settings, start_job, ticker
+from datamgr.plots import derived as pdv
 
 s = settings()
 t = ticker()

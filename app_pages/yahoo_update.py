@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import streamlit as st
 
+from app_pages._common import job, settings, start_job, ticker
 from datamgr.core.errors import DataMgrError
-from datamgr.plots.yahoo import review_figure
 from datamgr.ingest.yahoo import read_saved
 from datamgr.ops.update import auto_update_message, update
-from app_pages._common import job, settings, start_job, ticker
+from datamgr.plots.yahoo import review_figure
 
 s = settings()
 tick = ticker()

@@ -28,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from datamgr.calendar import sessions as calmod  # noqa: E402
 from datamgr.calendar.sessions import get_calendar  # noqa: E402
-from datamgr.ops.demo import PlantedGap, make_demo_bars  # noqa: E402
 from datamgr.health.gaps import continuity  # noqa: E402
+from datamgr.ops.demo import PlantedGap, make_demo_bars  # noqa: E402
 
 
 def master(years: int) -> tuple[pl.DataFrame, int]:

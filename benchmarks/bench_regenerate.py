@@ -26,8 +26,8 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from datamgr.core.config import DEFAULT_SESSIONS, Settings  # noqa: E402
-from datamgr.ops.demo import make_demo_bars  # noqa: E402
 from datamgr.derived.regenerate import regenerate  # noqa: E402
+from datamgr.ops.demo import make_demo_bars  # noqa: E402
 from datamgr.store.store import Store  # noqa: E402
 
 ET = "America/New_York"

@@ -16,9 +16,9 @@ import polars as pl
 
 from datamgr.calendar.sessions import get_calendar
 from datamgr.core.config import DEFAULT_PRECEDENCE
+from datamgr.core.schema import empty_bars
 from datamgr.ingest.ninjatrader.parse import parse_export
 from datamgr.ingest.ninjatrader.place import to_bars
-from datamgr.core.schema import empty_bars
 from datamgr.ingest.validate import validate_incoming
 
 _NAME = "MES 09-25.Last.txt"

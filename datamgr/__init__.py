@@ -1,4 +1,35 @@
-"""datamgr: market-data management for futures traders (library; never imports Streamlit)."""
+"""datamgr: market-data management for futures traders (library; never imports Streamlit).
+
+The house plan: one package per concern, arrows pointing down only (tests/test_architecture.py
+enforces the layers, the forbidden arrows and "no import cycles")::
+
+    core/         config (Settings), layout (every path and file-name rule), schema, errors,
+                  timefmt, progress                                        imports nothing of datamgr
+    calendar/     sessions (eras, SessionCalendar), overrides (read)       core
+    store/        store (the verified atomic write), atomic, backup, journal, merge
+    ingest/       files and providers -> frames in the canonical schema:
+                  ninjatrader/ (parse, place, verify), yahoo, validate (quarantine rules), base
+    health/       read-only answers: gaps, staleness, integrity, report
+    derived/      resample, steps (one registry), regenerate, lineage, hod_lod, profiler, levels,
+                  web_chunks
+    live/         controller, feed (the process), files, quotes/ (base, replay, yahoo, smartapi)
+    ops/          use cases that orchestrate the layers below: import_export, update, restore,
+                  acknowledge, cloud_backup, demo, inventory, jobs
+    plots/        figures and display tables for the pages (health, derived, yahoo)
+    data_module/  the second requirements document's facade (LiveDataFeed, HistoricalDataManager,
+                  DataProcessor)
+    cli/          main + one module per command (imported explicitly in cli/main.py)
+
+Layers: core (0) <- calendar (1) <- store (2) <- ingest / health / derived / live (3) <- ops / plots
+(4) <- data_module (5) <- cli (6); the Streamlit pages (app_pages/) sit beside cli and call one
+function of ops, plots or below per action. Never: core or calendar importing store; store importing
+anything above it; ingest importing derived (ops runs "after a master write"); the library importing
+streamlit. Data flows one way: source -> frame in the canonical schema -> validate -> plan ->
+store (backup + atomic write + journal) -> derived.
+
+Function-local imports are kept only for optional heavy dependencies (pandas_market_calendars,
+yfinance, websockets, pandas), each with a one-line reason.
+"""
 
 from __future__ import annotations
 

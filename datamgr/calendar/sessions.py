@@ -61,6 +61,7 @@ from functools import lru_cache
 import numpy as np
 import polars as pl
 
+from datamgr.calendar.overrides import load_overrides
 from datamgr.core.errors import ConfigError
 
 MINUTE_US = 60_000_000
@@ -190,8 +191,6 @@ def calendar_for(settings, ticker: str) -> SessionCalendar:
     InputError
         The overrides file is malformed (names file, line or entry and field).
     """
-    from datamgr.calendar.overrides import load_overrides
-
     name = settings.instrument(ticker).calendar
     ov = load_overrides(settings.overrides_path)
     closed = tuple((p.start, p.end) for p in ov.closed if p.applies(ticker, name))
@@ -202,7 +201,7 @@ def calendar_for(settings, ticker: str) -> SessionCalendar:
 # ---------------------------------------------------------------------- internals
 @lru_cache(maxsize=8)
 def _pmc(name: str):
-    import pandas_market_calendars as mcal
+    import pandas_market_calendars as mcal  # heavy (~0.7 s): only when a schedule is built
 
     return mcal.get_calendar("NYSE" if name.startswith("NYSE") else name)
 

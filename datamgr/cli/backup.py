@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from datamgr.store.backup import list_backups, prune, prune_plan, verify_backups
-from datamgr.ops.cloud_backup import cloud_backup
+from datamgr.cli.output import emit, fmt_size, progress_printer, table
 from datamgr.core.config import Settings
 from datamgr.core.errors import CheckFailed
-from datamgr.ops.restore import plan_restore, restore
 from datamgr.core.timefmt import to_et_iso
-from datamgr.cli.output import emit, fmt_size, progress_printer, table
+from datamgr.ops.cloud_backup import cloud_backup
+from datamgr.ops.restore import plan_restore, restore
+from datamgr.store.backup import list_backups, prune, prune_plan, verify_backups
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import argparse
 
-from datamgr.core.config import Settings
-from datamgr.health.report import check_continuity
-from datamgr.core.timefmt import to_et_text
 from datamgr.cli.output import emit, table
+from datamgr.core.config import Settings
+from datamgr.core.timefmt import to_et_text
+from datamgr.health.report import check_continuity
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

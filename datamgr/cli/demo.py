@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 
+from datamgr.cli.output import emit, progress_printer
 from datamgr.core.config import Settings
 from datamgr.ops.demo import write_demo
-from datamgr.cli.output import emit, progress_printer
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import argparse
 
+from datamgr.cli.output import emit, progress_printer
 from datamgr.core.config import Settings
 from datamgr.health.report import check_health
-from datamgr.cli.output import emit, progress_printer
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

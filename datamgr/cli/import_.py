@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import argparse
 
+from datamgr.cli.output import emit, progress_printer
+from datamgr.cli.verify import add_time_options
 from datamgr.core.config import Settings
 from datamgr.ops.import_export import import_export, read_input
-from datamgr.cli.verify import add_time_options
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -54,8 +55,6 @@ def render(res) -> str:
 
 
 def run(args, settings: Settings) -> int:
-    from datamgr.cli.output import emit, progress_printer
-
     data, name = read_input(args.file)
     progress = progress_printer(args)
     interval = args.interval or args.interval_pos

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 
-from datamgr.store import journal
+from datamgr.cli.output import emit, table
 from datamgr.core.config import Settings
 from datamgr.core.timefmt import to_et_iso, to_et_text
-from datamgr.cli.output import emit, table
+from datamgr.store import journal
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -17,8 +18,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    import datetime as dt
-
     entries = journal.read(settings, args.limit)
     rows = [[to_et_text(dt.datetime.fromisoformat(e["time"])) if "time" in e else "?", e.get("op", "?"),
              e.get("file", "?"), str(e.get("rows_before", "")), str(e.get("rows_after", "")),

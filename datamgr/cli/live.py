@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import argparse
 
+from datamgr.cli.output import emit
 from datamgr.core.config import Settings
 from datamgr.live.controller import LiveDataFeed
 from datamgr.live.feed import FeedOptions, run_feed
-from datamgr.cli.output import emit
 
 DEFAULT_SYMBOLS = {"replay": "ES1", "yahoo": "ES=F"}
 

@@ -10,7 +10,6 @@ import argparse
 import logging
 import sys
 
-from datamgr.core.config import Settings
 from datamgr.cli import (
     backup,
     continuity,
@@ -24,6 +23,7 @@ from datamgr.cli import (
     update,
     verify,
 )
+from datamgr.core.config import Settings
 from datamgr.core.errors import DataMgrError
 
 # One line per command module (datamgr/cli/<name>.py), in the order of the help text.

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from datamgr.core.config import Settings
-from datamgr.derived.regenerate import STEPS, regenerate, stale_outputs
-from datamgr.core.errors import DataMgrError
 from datamgr.cli.output import emit, progress_printer, table
+from datamgr.core.config import Settings
+from datamgr.core.errors import DataMgrError
+from datamgr.derived.regenerate import STEPS, regenerate, stale_outputs
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

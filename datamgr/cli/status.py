@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from datamgr.core.config import Settings
-from datamgr.ops.inventory import scan
-from datamgr.core.timefmt import to_et_text
 from datamgr.cli.output import emit, fmt_size, table
+from datamgr.core.config import Settings
+from datamgr.core.timefmt import to_et_text
+from datamgr.ops.inventory import scan
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from datamgr.cli.output import emit, progress_printer
 from datamgr.core.config import Settings
 from datamgr.ingest.yahoo import read_saved_path
 from datamgr.ops.update import auto_update_message, update
@@ -48,8 +49,6 @@ def render(j: dict) -> str:
 
 
 def run(args, settings: Settings) -> int:
-    from datamgr.cli.output import emit, progress_printer
-
     msg = auto_update_message(settings)
     if msg:
         sys.stderr.write(f"note: {msg}\n")

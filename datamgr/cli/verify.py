@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 
+from datamgr.cli.output import emit
 from datamgr.core.config import Settings
 from datamgr.ops.import_export import read_input, verify_export
 
@@ -54,8 +55,6 @@ def render(rep) -> str:
 
 
 def run(args, settings: Settings) -> int:
-    from datamgr.cli.output import emit
-
     data, name = read_input(args.file)
     rep = verify_export(settings, args.ticker, data, name, tz=args.tz, stamp=args.stamp,
                         interval=args.interval)

@@ -37,8 +37,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from datamgr.core import layout
 from datamgr.core.errors import ConfigError
+from datamgr.core.layout import INTRADAY_DERIVED, TIMEFRAMES, check_ticker
+
+__all__ = ["INTRADAY_DERIVED", "TIMEFRAMES", "Instrument", "Settings", "check_ticker"]
 
 DEFAULT_SESSIONS: tuple[tuple[str, str, str], ...] = (
     ("asia", "18:00", "03:00"),
@@ -47,8 +52,6 @@ DEFAULT_SESSIONS: tuple[tuple[str, str, str], ...] = (
 )
 DEFAULT_PRECEDENCE: tuple[str, ...] = ("ninjatrader", "smartapi", "yahoo", "upsampled", "demo")
 CME_EQUITY = "CME Globex Equity"
-TIMEFRAMES: tuple[str, ...] = ("1m", "5m", "15m", "1h", "4h", "1d", "1w")
-INTRADAY_DERIVED: tuple[str, ...] = ("5m", "15m", "1h", "4h")
 
 
 @dataclass(frozen=True)
@@ -96,35 +99,31 @@ class Settings:
     # ---- derived paths -------------------------------------------------------------
     @property
     def backups_dir(self) -> Path:
-        return self.data_dir / "backups"
+        return self.data_dir / layout.BACKUPS
 
     @property
     def quarantine_dir(self) -> Path:
-        return self.data_dir / "quarantine"
+        return self.data_dir / layout.QUARANTINE
 
     @property
     def live_dir(self) -> Path:
-        return self.data_dir / "live"
+        return self.data_dir / layout.LIVE
 
     @property
     def journal_path(self) -> Path:
-        return self.data_dir / "journal.jsonl"
+        return self.data_dir / layout.JOURNAL
 
     @property
     def lock_path(self) -> Path:
-        return self.data_dir / ".datamgr.lock"
+        return self.data_dir / layout.LOCK
 
     @property
     def overrides_path(self) -> Path:
-        return self.data_dir / "calendar_overrides.toml"
+        return self.data_dir / layout.OVERRIDES
 
     def bar_path(self, ticker: str, timeframe: str) -> Path:
         """Path of the Parquet bar file of ``ticker`` at ``timeframe`` (``ES1_1m.parquet``)."""
-        check_ticker(ticker)
-        if timeframe not in TIMEFRAMES:
-            msg = f"unknown timeframe {timeframe!r}; expected one of {', '.join(TIMEFRAMES)}"
-            raise ConfigError(msg)
-        return self.data_dir / f"{ticker}_{timeframe}.parquet"
+        return self.data_dir / layout.bar_name(ticker, timeframe)
 
     def instrument(self, ticker: str) -> Instrument:
         """The instrument of ``ticker``; unknown tickers get the ES1 defaults under their name."""
@@ -197,23 +196,25 @@ class Settings:
                 raise ConfigError(f"{source}: [instruments.{ticker}] must be a table")
             instruments[ticker] = _instrument_from(ticker, table, instruments, source)
         kw: dict[str, Any] = {"instruments": instruments}
-        if "data_dir" in raw:
-            kw["data_dir"] = Path(_typed(raw["data_dir"], str, f"{source}: data_dir"))
-        if "display_tz" in raw:
-            kw["display_tz"] = _zone(raw["display_tz"], f"{source}: display_tz")
-        if "keep_last" in backup:
-            kw["backup_keep_last"] = _typed(backup["keep_last"], int, f"{source}: [backup] keep_last")
-        if "keep_daily_days" in backup:
-            kw["backup_keep_daily_days"] = _typed(backup["keep_daily_days"], int, f"{source}: [backup] keep_daily_days")
-        if "destinations" in backup:
-            kw["backup_destinations"] = _strings(backup["destinations"], f"{source}: [backup] destinations")
-        if "auto_update" in yahoo:
-            kw["yahoo_auto_update"] = _typed(yahoo["auto_update"], bool, f"{source}: [yahoo] auto_update")
-        if "precedence" in merge:
-            kw["merge_precedence"] = _strings(merge["precedence"], f"{source}: [merge] precedence")
-        if "lock_timeout" in raw:
-            kw["lock_timeout"] = float(_typed(raw["lock_timeout"], (int, float), f"{source}: lock_timeout"))
+        for section, key, field_name, read in _SCALARS:
+            table = {"": raw, "backup": backup, "yahoo": yahoo, "merge": merge}[section]
+            if key in table:
+                where = f"{source}: " + (f"[{section}] " if section else "") + key
+                kw[field_name] = read(table[key], where)
         return cls(**kw)
+
+
+#: (section, key, Settings field, reader) of the scalar settings of ``datamgr.toml``
+_SCALARS: tuple[tuple[str, str, str, Any], ...] = (
+    ("", "data_dir", "data_dir", lambda v, w: Path(_typed(v, str, w))),
+    ("", "display_tz", "display_tz", lambda v, w: _zone(v, w)),
+    ("backup", "keep_last", "backup_keep_last", lambda v, w: _typed(v, int, w)),
+    ("backup", "keep_daily_days", "backup_keep_daily_days", lambda v, w: _typed(v, int, w)),
+    ("backup", "destinations", "backup_destinations", lambda v, w: _strings(v, w)),
+    ("yahoo", "auto_update", "yahoo_auto_update", lambda v, w: _typed(v, bool, w)),
+    ("merge", "precedence", "merge_precedence", lambda v, w: _strings(v, w)),
+    ("", "lock_timeout", "lock_timeout", lambda v, w: float(_typed(v, (int, float), w))),
+)
 
 
 def _section(raw: Mapping[str, Any], name: str, allowed: set[str] | None, source: str) -> Mapping[str, Any]:
@@ -264,21 +265,11 @@ def _instrument_from(ticker: str, table: Mapping[str, Any], known: Mapping[str, 
 
 
 def _zone(name: str, where: str) -> str:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as err:
         raise ConfigError(f"{where}: unknown time zone {name!r}") from err
     return name
-
-
-def check_ticker(ticker: str) -> str:
-    """Refuse tickers that could escape the data folder or break file names."""
-    if not ticker or not all(c.isalnum() or c in "-." for c in ticker) or ticker.startswith("."):
-        msg = f"invalid ticker {ticker!r}: use letters, digits, '-' or '.' (e.g. ES1)"
-        raise ConfigError(msg)
-    return ticker
 
 
 def _user() -> str:

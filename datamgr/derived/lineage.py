@@ -32,25 +32,23 @@ import numpy as np
 import polars as pl
 
 from datamgr import __version__
-from datamgr.calendar.sessions import SessionCalendar
+from datamgr.calendar.sessions import SessionCalendar, calendar_for
+from datamgr.core import layout
 from datamgr.core.config import INTRADAY_DERIVED, Settings
 from datamgr.core.timefmt import to_et_iso
+from datamgr.store.atomic import atomic_write_bytes
+from datamgr.store.store import Store, read_footer
 
 ALGO_VERSION = 1
 STEPS = ("upsample", "hod_lod", "profiler", "levels", "web")
 LABELS = {"upsample": "Upsampled", "hod_lod": "HOD/LOD", "profiler": "Profiler",
           "levels": "Level touches", "web": "Web chunks"}
-JSON_NAMES = {"hod_lod": "daily_hod_lod", "profiler": "profiler", "levels": "level_touches"}
+JSON_NAMES = layout.STEP_JSON
 
 
 def calendar_of(settings: Settings, ticker: str) -> SessionCalendar:
-    """The instrument's calendar with the folder's overrides when that API exists."""
-    from datamgr.calendar import sessions as cal_mod
-
-    fn = getattr(cal_mod, "calendar_for", None)
-    if fn is not None:
-        return fn(settings, ticker)
-    return cal_mod.get_calendar(settings.instrument(ticker).calendar)
+    """The instrument's calendar with the folder's overrides."""
+    return calendar_for(settings, ticker)
 
 
 def params(settings: Settings, ticker: str, cal: SessionCalendar) -> dict[str, Any]:
@@ -66,15 +64,15 @@ def params(settings: Settings, ticker: str, cal: SessionCalendar) -> dict[str, A
 
 
 def json_path(settings: Settings, ticker: str, step: str) -> Path:
-    return Path(settings.data_dir) / f"{ticker}_{JSON_NAMES[step]}.json"
+    return layout.json_path(settings.data_dir, ticker, step)
 
 
 def web_index(settings: Settings, ticker: str) -> Path:
-    return Path(settings.data_dir) / "web" / ticker / "index.json"
+    return layout.web_index(settings.data_dir, ticker)
 
 
 def state_path(settings: Settings, ticker: str) -> Path:
-    return Path(settings.data_dir) / ".derived" / f"{ticker}.json"
+    return layout.state_path(settings.data_dir, ticker)
 
 
 def make_meta(ticker: str, built_from: dict, prm: dict, **extra: Any) -> dict[str, Any]:
@@ -151,7 +149,6 @@ def load_state(settings: Settings, ticker: str) -> dict[str, Any] | None:
 
 def save_state(settings: Settings, ticker: str, built_from: dict, days: pl.DataFrame) -> None:
     """Write the fingerprint state atomically (regenerable bookkeeping, not listed by inventory)."""
-    from datamgr.store.atomic import atomic_write_bytes
 
     obj = {"algo": ALGO_VERSION, "polars": pl.__version__, "built_from": built_from,
            "dates": days["td"].dt.strftime("%Y-%m-%d").to_list(), "rows": days["rows"].to_list(),
@@ -173,17 +170,29 @@ class StaleOutput:
         return {"step": self.step, "path": self.path, "reason": self.reason, "message": self.message}
 
 
-def read_meta(path: Path) -> dict[str, Any] | None:
-    """The leading ``meta`` object of a derived JSON file (reads the first 64 KiB only)."""
-    from datamgr.ops.inventory import read_json_meta
+def read_json_meta(p: Path, limit: int = 65536) -> dict[str, Any] | None:
+    """The ``meta`` object of a derived JSON file, read from its first ``limit`` bytes."""
+    try:
+        with open(p, "rb") as f:
+            head = f.read(limit).decode("utf-8", errors="replace")
+    except OSError:
+        return None
+    i = head.find('"meta"')
+    if i < 0:
+        return None
+    j = head.find("{", i)
+    try:
+        obj, _ = json.JSONDecoder().raw_decode(head, j)
+    except (json.JSONDecodeError, ValueError):
+        return None
+    return obj if isinstance(obj, dict) else None
 
-    return read_json_meta(path)
+
+read_meta = read_json_meta
 
 
 def output_records(settings: Settings, ticker: str) -> list[tuple[str, Path, dict | None, bool]]:
     """``(step, path, meta-or-None, exists)`` for every output of ``ticker``."""
-    from datamgr.store.store import read_footer
-
     out: list[tuple[str, Path, dict | None, bool]] = []
     for tf in INTRADAY_DERIVED:
         p = settings.bar_path(ticker, tf)
@@ -213,8 +222,6 @@ def stale_outputs(settings: Settings, ticker: str, store=None) -> list[StaleOutp
     ticker : str
     store : Store, optional
     """
-    from datamgr.store.store import Store
-
     store = store or Store(settings)
     mmeta = store.read_meta(ticker, "1m")
     if mmeta is None or mmeta.rows == 0:

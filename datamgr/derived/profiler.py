@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from datamgr.derived.resample import a_to_hhmm, et_iso, window_offsets
 from datamgr.derived.hod_lod import day_extremes
+from datamgr.derived.resample import a_to_hhmm, et_iso, window_offsets
 
 FIELDS = ("open", "high", "low", "close", "range", "volume", "high_time", "low_time",
           "took_prev_high", "took_prev_low", "sets_day_high", "sets_day_low")

@@ -23,25 +23,12 @@ from typing import Any
 from datamgr.core.config import Settings
 from datamgr.core.errors import ConfigError
 from datamgr.core.progress import Progress, report
-from datamgr.store.store import Store
 from datamgr.derived import lineage as lin
-from datamgr.derived.steps import Ctx, run_step
+from datamgr.derived.steps import Ctx, OutputResult, run_step
+from datamgr.store.store import Store
 
 log = logging.getLogger(__name__)
 STEPS = lin.STEPS
-
-
-@dataclass
-class OutputResult:
-    """One file written (or found unchanged) by a step."""
-
-    path: str
-    rows: int
-    seconds: float
-    written: bool = True
-
-    def to_json(self) -> dict[str, Any]:
-        return {"path": self.path, "rows": self.rows, "seconds": round(self.seconds, 3), "written": self.written}
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,12 +14,25 @@ import polars as pl
 
 from datamgr.calendar.sessions import SessionCalendar
 from datamgr.core.config import INTRADAY_DERIVED, Settings
-from datamgr.derived.resample import label_minutes, upsample_all
-from datamgr.store.store import Store
 from datamgr.derived import hod_lod, levels, profiler, web_chunks
 from datamgr.derived import lineage as lin
+from datamgr.derived.resample import label_minutes, upsample_all
+from datamgr.store.store import Store
 
 _US = pl.Datetime("us", "UTC")
+
+
+@dataclass
+class OutputResult:
+    """One file written (or found unchanged) by a step."""
+
+    path: str
+    rows: int
+    seconds: float
+    written: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "rows": self.rows, "seconds": round(self.seconds, 3), "written": self.written}
 
 
 @dataclass
@@ -147,17 +161,11 @@ def run_step(ctx: Ctx, step: str, res) -> None:
 
 
 def _out(res, path: Path, rows: int, t0: float, written: bool = True) -> None:
-    import time
-
-    from datamgr.derived.regenerate import OutputResult
-
     res.outputs.append(OutputResult(str(path), rows, time.perf_counter() - t0, written))
 
 
 # ---------------------------------------------------------------------- steps
 def _upsample(ctx: Ctx, res) -> None:
-    import time
-
     metas = []
     for tf in INTRADAY_DERIVED:
         fm = ctx.store.read_meta(ctx.ticker, tf)
@@ -203,8 +211,6 @@ def _in_days(ctx: Ctx, frame: pl.DataFrame, days: set[dt.date]) -> np.ndarray:
 
 def _json_rows(ctx: Ctx, res, step: str, compute, affected, build_doc, daily: dict | None = None) -> None:
     """Shared full/incremental flow of the per-day JSON outputs."""
-    import time
-
     t0 = time.perf_counter()
     path = lin.json_path(ctx.settings, ctx.ticker, step)
     meta = lin.read_meta(path) if path.is_file() else None
@@ -263,8 +269,6 @@ def _levels(ctx: Ctx, res) -> None:
 
 
 def _web(ctx: Ctx, res) -> None:
-    import time
-
     t0 = time.perf_counter()
     idx_path = lin.web_index(ctx.settings, ctx.ticker)
     meta = lin.read_meta(idx_path) if idx_path.is_file() else None

@@ -22,14 +22,15 @@ Decisions where the spec is silent:
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
 from datamgr.derived.resample import et_iso
+from datamgr.store.atomic import fsync_dir
 
 COLS = (("t", "datetime"), ("o", "open"), ("h", "high"), ("l", "low"), ("c", "close"), ("v", "volume"))
 
@@ -120,8 +121,6 @@ def write_atomic(path: Path, data: bytes | tuple[bytes, ...]) -> None:
 
 def fsync_dirs(folders) -> None:
     """Make the renames in ``folders`` durable (POSIX; a no-op on Windows)."""
-    from datamgr.store.atomic import fsync_dir
-
     for f in sorted(set(folders)):
         if Path(f).is_dir():
             fsync_dir(Path(f))

@@ -34,9 +34,9 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from datamgr.calendar.sessions import MINUTE_US, SessionCalendar
-from datamgr.health.staleness import Staleness, _dt, _us, _us_col, staleness
+from datamgr.calendar.sessions import MINUTE_US, SessionCalendar, calendar_for
 from datamgr.core.timefmt import ET, to_et_iso
+from datamgr.health.staleness import Staleness, _dt, _us, _us_col, staleness
 
 __all__ = ["Continuity", "Gap", "Staleness", "continuity", "quick_flags", "staleness"]
 
@@ -331,8 +331,6 @@ def quick_flags(settings, ticker: str, meta, now: dt.datetime | None = None) -> 
         between its first and last bar (an estimate: stray bars count as rows);
         ``"footer: ..."`` for footer problems. Empty when nothing looks wrong.
     """
-    from datamgr.calendar.sessions import calendar_for
-
     if meta is None or meta.rows == 0 or meta.start is None or meta.end is None:
         return []
     flags = [f"footer: {p}" for p in getattr(meta, "problems", ())]

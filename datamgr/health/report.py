@@ -17,13 +17,15 @@ from typing import Any
 
 import polars as pl
 
+from datamgr.calendar.overrides import load_overrides
 from datamgr.calendar.sessions import SessionCalendar, calendar_for
 from datamgr.core.config import Settings
 from datamgr.core.errors import ConfigError
+from datamgr.core.progress import Progress, report
+from datamgr.core.timefmt import to_et_text
 from datamgr.health.gaps import Continuity, Staleness, continuity, staleness
 from datamgr.health.integrity import IntegrityReport, scan
-from datamgr.calendar.overrides import load_overrides
-from datamgr.core.progress import Progress, report
+from datamgr.store.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -98,14 +100,10 @@ class HealthReport:
 
 
 def to_text(t: dt.datetime) -> str:
-    from datamgr.core.timefmt import to_et_text
-
     return to_et_text(t)
 
 
 def _load(settings: Settings, ticker: str) -> tuple[pl.DataFrame, SessionCalendar, tuple]:
-    from datamgr.store.store import Store
-
     bars = Store(settings).read(ticker, "1m")
     cal = calendar_for(settings, ticker)
     acks = load_overrides(settings.overrides_path).acknowledged_for(ticker)

@@ -13,12 +13,11 @@ answer is a ``SourceError`` too: "no data" is never a silent success.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
-from typing import Optional, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import polars as pl
 
-Progress = Optional[Callable[[int, int, str], None]]
+from datamgr.core.progress import Progress
 
 
 @runtime_checkable

@@ -30,10 +30,10 @@ from pathlib import Path
 
 import polars as pl
 
-from datamgr.store.atomic import atomic_write_bytes
 from datamgr.calendar.sessions import SessionCalendar
 from datamgr.core.schema import PRICE_COLUMNS, bar_schema
 from datamgr.core.timefmt import to_et_iso, utc_stamp
+from datamgr.store.atomic import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 _UTC = pl.Datetime("us", "UTC")

@@ -110,7 +110,7 @@ class YahooSource:
         return out
 
     def _history(self, symbol: str, interval: str, start: dt.datetime, end: dt.datetime):
-        import yfinance as yf
+        import yfinance as yf  # heavy (~0.5 s): only when Yahoo is asked
         from yfinance.data import YfData
         from yfinance.exceptions import YFRateLimitError
 
@@ -150,7 +150,7 @@ def chunk_range(start: dt.datetime, end: dt.datetime, chunk: dt.timedelta = CHUN
 def frame_to_bars(pdf, interval: str, *, what: str, source: str = NAME) -> pl.DataFrame:
     """A yfinance-shaped pandas frame (index ``Datetime``/``Date``; ``Open High Low Close Volume``)
     as canonical bars (not validated; NaN prices stay NaN for validation to reject)."""
-    import pandas as pd
+    import pandas as pd  # heavy: yfinance answers in pandas
 
     df = pdf.reset_index() if not isinstance(pdf.index, pd.RangeIndex) else pdf
     cols = {c.lower().replace(" ", "_"): c for c in df.columns}
@@ -187,7 +187,7 @@ def read_saved(data: bytes, name: str, interval: str) -> pl.DataFrame:
         Not CSV/Parquet, missing columns, or a row whose time or price cannot be read
         (names the file, line and field).
     """
-    import pandas as pd
+    import pandas as pd  # heavy: yfinance answers in pandas
 
     if interval not in INTERVALS:
         raise InputError(f"{name}: interval {interval!r} not supported; expected 1m, 1d or 1wk", field="interval")

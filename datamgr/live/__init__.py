@@ -2,6 +2,6 @@
 
 * :mod:`datamgr.live.feed` — the process (``python -m datamgr live start --foreground``)
 * :mod:`datamgr.live.controller` — :class:`~datamgr.live.controller.LiveDataFeed`
-* :mod:`datamgr.live.quotes.sources`, :mod:`datamgr.live.quotes.smartapi` — replay, Yahoo and SmartAPI sources
+* :mod:`datamgr.live.quotes` — quote sources: replay, Yahoo, SmartAPI (:func:`~datamgr.live.quotes.factory.make_source`)
 * :mod:`datamgr.live.files` — the files in ``<data>/live`` and their validation
 """

@@ -24,7 +24,7 @@ from datamgr.core.errors import SourceError
 from datamgr.core.timefmt import now_utc
 from datamgr.live import files
 from datamgr.live.feed import check_timing
-from datamgr.live.quotes.sources import make_source
+from datamgr.live.quotes.factory import make_source
 
 POLL = 0.05
 

@@ -31,7 +31,7 @@ from datamgr.core.config import Settings
 from datamgr.core.errors import ConfigError, LockedError
 from datamgr.core.timefmt import now_utc, to_et_iso
 from datamgr.live import files
-from datamgr.live.quotes.sources import make_source
+from datamgr.live.quotes.factory import make_source
 
 log = logging.getLogger(__name__)
 

@@ -23,8 +23,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from datamgr.store.atomic import atomic_write_bytes
 from datamgr.core.config import Settings
+from datamgr.store.atomic import atomic_write_bytes
 
 FEED_FILE = "live_feed_data.json"
 PID_FILE = "feed.pid"
@@ -101,7 +101,7 @@ def pid_alive(pid: int) -> bool:
     if pid <= 0:
         return False
     if sys.platform.startswith("win"):  # pragma: no cover - Windows
-        import ctypes
+        import ctypes  # Windows only
 
         handle = ctypes.windll.kernel32.OpenProcess(0x1000, False, pid)  # QUERY_LIMITED_INFORMATION
         if not handle:

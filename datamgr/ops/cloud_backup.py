@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from datamgr.store.atomic import atomic_write_bytes
-from datamgr.store.backup import sha256_file
 from datamgr.core.config import Settings
-from datamgr.ops.inventory import scan
 from datamgr.core.progress import Progress, report
 from datamgr.core.timefmt import utc_stamp
+from datamgr.ops.inventory import scan
+from datamgr.store.atomic import atomic_write_bytes
+from datamgr.store.backup import sha256_file
 
 
 @dataclass

@@ -16,6 +16,7 @@ import polars as pl
 from datamgr.calendar.sessions import get_calendar
 from datamgr.core.config import Settings
 from datamgr.core.progress import Progress, report
+from datamgr.derived.regenerate import regenerate
 from datamgr.store.store import Store, WriteResult
 
 
@@ -106,7 +107,7 @@ def write_demo(settings: Settings, ticker: str = "ES1", *, months: int = 3, end:
     store = Store(settings)
     path = settings.bar_path(ticker, "1m")
     instrument = settings.instrument(ticker)
-    end = end or (dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=1))
+    end = end or (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1))
     start = end - dt.timedelta(days=int(months * 30.5))
     with nullcontext() if dry_run else store.lock("demo"):
         current = store.read_meta(ticker, "1m")
@@ -125,8 +126,6 @@ def write_demo(settings: Settings, ticker: str = "ES1", *, months: int = 3, end:
         res: WriteResult = store.write(ticker, "1m", bars, operation="demo", details={"added": bars.height},
                                        dry_run=dry_run)
         if res.written and derived:
-            from datamgr.derived.regenerate import regenerate
-
             report(progress, 2, 3, "regenerating derived data")
             regenerate(settings, ticker, store=store)
     report(progress, 3, 3, "done")

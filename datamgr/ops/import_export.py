@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,12 +34,14 @@ import polars as pl
 from datamgr.calendar.sessions import get_calendar
 from datamgr.core.config import Settings
 from datamgr.core.errors import CheckFailed, DataMgrError, InputError
-from datamgr.ingest.ninjatrader.parse import ParsedExport, parse_export
-from datamgr.store.merge import MergePlan, plan_merge
 from datamgr.core.progress import Progress, report
-from datamgr.store.store import Store, WriteResult
 from datamgr.core.timefmt import to_et_iso
+from datamgr.derived.regenerate import regenerate
+from datamgr.ingest.ninjatrader.parse import ParsedExport, parse_export
+from datamgr.ingest.ninjatrader.place import to_bars
 from datamgr.ingest.ninjatrader.verify import VerifyReport, verify_parsed
+from datamgr.store.merge import MergePlan, plan_merge
+from datamgr.store.store import Store, WriteResult
 
 log = logging.getLogger(__name__)
 _STEPS = 6
@@ -241,8 +244,6 @@ def import_export(settings: Settings, ticker: str, data: bytes, name: str, *, tz
 
 def _regenerate(settings: Settings, ticker: str, progress: Progress) -> tuple[Any, str | None]:
     """Bring the derived outputs up to the new master; a failure is reported, never undoes the import."""
-    from datamgr.derived.regenerate import regenerate
-
     try:
         rep = regenerate(settings, ticker, progress=progress)
     except DataMgrError as err:
@@ -259,8 +260,6 @@ def guess_ticker(name: str, settings: Settings) -> str | None:
 
     Display-only: the name is never used as a path and the user confirms the ticker.
     """
-    import re
-
     m = re.match(r"\s*([A-Za-z]{1,6})", Path(str(name)).name)
     if not m:
         return None
@@ -274,8 +273,6 @@ def guess_ticker(name: str, settings: Settings) -> str | None:
 def describe_export(settings: Settings, data: bytes, name: str, *, tz: str,
                     stamp: str = "close") -> dict[str, Any]:
     """Format, rows and range (ET) of an export placed in ``tz``; what the import page lists."""
-    from datamgr.ingest.ninjatrader.place import to_bars
-
     parsed = parse_export(data, name)
     placed = to_bars(parsed, tz, stamp=stamp)
     b = placed.bars
@@ -293,8 +290,6 @@ def overlap_frame(settings: Settings, ticker: str, data: bytes, name: str, *, tz
     Columns: ``datetime`` (ET), ``existing`` and ``incoming`` (Float64, null where absent);
     thinned to at most ``max_points`` rows.
     """
-    from datamgr.ingest.ninjatrader.place import to_bars
-
     parsed = parse_export(data, name)
     bars = to_bars(parsed, tz, stamp=stamp, interval=interval).bars
     if bars.height == 0:

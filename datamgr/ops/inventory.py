@@ -18,20 +18,20 @@ Categories (by file name, so a pre-existing flat folder works as it is):
 from __future__ import annotations
 
 import datetime as dt
-import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from datamgr.calendar.sessions import calendar_for
+from datamgr.core import layout
 from datamgr.core.config import INTRADAY_DERIVED, TIMEFRAMES, Settings
-from datamgr.store.store import FileMeta, read_footer
+from datamgr.core.errors import DataMgrError
 from datamgr.core.timefmt import to_et_iso
+from datamgr.derived.lineage import read_json_meta, stale_outputs
+from datamgr.health.gaps import expected_between, quick_flags
+from datamgr.store.store import FileMeta, read_footer, table_to_bars
 
-DERIVED_JSON = {"daily_hod_lod": "HOD/LOD", "profiler": "Profiler", "level_touches": "Level touches"}
-_BAR_RE = re.compile(r"^(?P<ticker>[A-Za-z0-9.\-]+)_(?P<tf>" + "|".join(TIMEFRAMES) + r")\.parquet$")
-_JSON_RE = re.compile(r"^(?P<ticker>[A-Za-z0-9.\-]+)_(?P<kind>" + "|".join(DERIVED_JSON) + r")\.json$")
-_INTERNAL = {"backups", "quarantine", "live", "journal.jsonl", "calendar_overrides.toml", "README.md"}
+_BAR_RE, _JSON_RE, _INTERNAL = layout.BAR_RE, layout.JSON_RE, layout.INTERNAL
 
 
 @dataclass
@@ -100,7 +100,7 @@ def scan(settings: Settings) -> list[FileInfo]:
 
 def to_frame(files: list[FileInfo], tz: str):
     """The inventory as a pandas frame for display: times in ``tz``, sizes in MB."""
-    import pandas as pd
+    import pandas as pd  # heavy: only for the page's table
 
     rows = [{
         "file": f.name, "ticker": f.ticker, "timeframe": f.timeframe, "role": f.role,
@@ -121,10 +121,8 @@ def preview(settings: Settings, name: str, n: int = 5) -> dict[str, Any]:
 
     Reads only the first and last row groups (one open handle), never the whole file.
     """
-    import polars as pl
-    import pyarrow.parquet as pq
-
-    from datamgr.store.store import table_to_bars
+    import polars as pl  # heavy: only for a preview
+    import pyarrow.parquet as pq  # heavy: only for a preview
 
     p = Path(settings.data_dir) / name
     if p.parent.resolve() != Path(settings.data_dir).resolve() or not _BAR_RE.match(name) or not p.is_file():
@@ -211,24 +209,6 @@ def _other(p: Path, size: int | None = None) -> FileInfo:
                     last_updated=dt.datetime.fromtimestamp(st.st_mtime, dt.UTC))
 
 
-def read_json_meta(p: Path, limit: int = 65536) -> dict[str, Any] | None:
-    """The ``meta`` object of a derived JSON file, read from its first ``limit`` bytes."""
-    try:
-        with open(p, "rb") as f:
-            head = f.read(limit).decode("utf-8", errors="replace")
-    except OSError:
-        return None
-    i = head.find('"meta"')
-    if i < 0:
-        return None
-    j = head.find("{", i)
-    try:
-        obj, _ = json.JSONDecoder().raw_decode(head, j)
-    except (json.JSONDecodeError, ValueError):
-        return None
-    return obj if isinstance(obj, dict) else None
-
-
 def _dir_size(p: Path) -> int:
     return sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
 
@@ -238,9 +218,6 @@ def _flag_stale(settings: Settings, files: list[FileInfo]) -> None:
     """Flag derived outputs that do not follow their 1m master (lineage, settings, daily file,
     or for legacy files mtime: "Profiler data is older than Parquet data"); missing outputs are
     flagged on the master."""
-    from datamgr.derived.lineage import stale_outputs
-    from datamgr.core.errors import DataMgrError
-
     by_name = {f.name: f for f in files}
     for m in (f for f in files if f.role == "master" and f.ticker):
         try:
@@ -262,10 +239,6 @@ def _flag_stale(settings: Settings, files: list[FileInfo]) -> None:
 
 def _add_health(settings: Settings, files: list[FileInfo]) -> None:
     """Coverage and the cheap health flags of each 1m master (footer + calendar only)."""
-    from datamgr.calendar.sessions import calendar_for
-    from datamgr.core.errors import DataMgrError
-    from datamgr.health.gaps import expected_between, quick_flags
-
     for f in files:
         if f.role != "master" or not f.rows or f.start is None or f.end is None:
             continue

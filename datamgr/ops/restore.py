@@ -13,11 +13,11 @@ from typing import Any
 
 import polars as pl
 
-from datamgr.store.backup import find_backup, sha256_file
 from datamgr.core.config import Settings
 from datamgr.core.errors import BackupError, StoreError
-from datamgr.store.store import Store, WriteResult, read_parquet_once, table_to_bars
 from datamgr.core.timefmt import to_et_iso
+from datamgr.store.backup import find_backup, sha256_file
+from datamgr.store.store import Store, WriteResult, read_parquet_once, table_to_bars
 
 _NAME_SPLIT = "_"
 

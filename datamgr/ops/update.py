@@ -37,13 +37,14 @@ import polars as pl
 from datamgr.calendar.sessions import calendar_for
 from datamgr.core.config import Settings
 from datamgr.core.errors import ConfigError, DataMgrError
-from datamgr.store.merge import MergePlan, plan_merge
 from datamgr.core.progress import Progress, report
-from datamgr.ingest.base import BarSource
-from datamgr.ingest.yahoo import REACH_1M, TIMEFRAME_OF, YahooSource
-from datamgr.store.store import Store, WriteResult
 from datamgr.core.timefmt import now_utc, to_et_iso
+from datamgr.derived.regenerate import regenerate
+from datamgr.ingest.base import BarSource
 from datamgr.ingest.validate import Validation, validate_incoming, write_quarantine
+from datamgr.ingest.yahoo import REACH_1M, TIMEFRAME_OF, YahooSource
+from datamgr.store.merge import MergePlan, plan_merge
+from datamgr.store.store import Store, WriteResult
 
 log = logging.getLogger(__name__)
 OVERLAP_1M = dt.timedelta(minutes=60)
@@ -248,8 +249,6 @@ def _complete_only(bars: pl.DataFrame, tf: str, cal, now: dt.datetime) -> pl.Dat
 
 
 def _regenerate(settings: Settings, ticker: str, progress: Progress) -> str | None:
-    from datamgr.derived.regenerate import regenerate
-
     try:
         rep = regenerate(settings, ticker, progress=progress)
     except DataMgrError as err:

@@ -20,10 +20,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from datamgr.store.atomic import append_line, fsync_dir, replace_with_retry, temp_path
 from datamgr.core.config import Settings
 from datamgr.core.errors import BackupError
 from datamgr.core.timefmt import now_utc, utc_stamp
+from datamgr.store.atomic import append_line, atomic_write_bytes, fsync_dir, replace_with_retry, temp_path
 
 _CHUNK = 8 << 20
 
@@ -194,8 +194,6 @@ def prune_plan(settings: Settings, now: dt.datetime | None = None) -> PrunePlan:
 
 def prune(settings: Settings, plan: PrunePlan) -> PrunePlan:
     """Delete the copies of ``plan.delete`` and rewrite the manifest (atomically) without them."""
-    from datamgr.store.atomic import atomic_write_bytes
-
     gone = {r.path for r in plan.delete}
     man = settings.backups_dir / "manifest.jsonl"
     if not gone or not man.is_file():

@@ -11,9 +11,9 @@ import secrets
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from datamgr.store.atomic import append_line
 from datamgr.core.config import Settings
 from datamgr.core.timefmt import now_utc
+from datamgr.store.atomic import append_line
 
 
 def new_op_id() -> str:

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from datamgr.core.schema import conform
+from datamgr.core.timefmt import to_et_iso
 
 log = logging.getLogger(__name__)
 _PRICES = ("open", "high", "low", "close")
@@ -67,8 +68,6 @@ class MergePlan:
         return self.result["datetime"].max() if self.result.height else None
 
     def to_json(self, max_conflicts: int = 50) -> dict:
-        from datamgr.core.timefmt import to_et_iso
-
         rows = []
         for r in self.conflict_rows.head(max_conflicts).iter_rows(named=True):
             r = dict(r)

@@ -32,14 +32,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from datamgr import __version__
-
-from datamgr.store import journal
-from datamgr.store.atomic import atomic_write_bytes, clean_orphans, fsync_dir, replace_with_retry, temp_path
-from datamgr.store.backup import BackupRecord, backup_file
 from datamgr.core.config import Settings, check_ticker
 from datamgr.core.errors import LockedError, ReadBackError, StoreError
 from datamgr.core.schema import arrow_schema, check_bars, conform, empty_bars
 from datamgr.core.timefmt import now_utc
+from datamgr.store import journal
+from datamgr.store.atomic import atomic_write_bytes, clean_orphans, fsync_dir, replace_with_retry, temp_path
+from datamgr.store.backup import BackupRecord, backup_file
 
 SCHEMA_VERSION = 1
 ROW_GROUP = 1_000_000

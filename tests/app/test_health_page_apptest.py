@@ -10,9 +10,9 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from datamgr.calendar.overrides import load_overrides
 from datamgr.core.config import Settings
 from datamgr.ops.demo import PlantedGap, make_demo_bars
-from datamgr.calendar.overrides import load_overrides
 from datamgr.store.store import Store
 
 PAGE = str(Path(__file__).resolve().parents[2] / "app_pages" / "health.py")

@@ -6,7 +6,7 @@ import polars as pl
 
 from datamgr.core.config import Settings
 from datamgr.store.store import Store
-from tests.sources.yahoo_builders import SPLIT, master_and_yahoo, plant, yf_csv
+from tests.ingest.yahoo_builders import SPLIT, master_and_yahoo, plant, yf_csv
 
 
 def _wait(at, key: str) -> None:

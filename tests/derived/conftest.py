@@ -1,14 +1,9 @@
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
 from datamgr.core.config import Settings
 from datamgr.store.store import Store
-
-sys.path.insert(0, str(Path(__file__).parent))
 
 
 @pytest.fixture

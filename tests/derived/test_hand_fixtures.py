@@ -126,7 +126,7 @@ def test_levels_without_prior_day_bars_are_null_and_summary_skips_them(lab):
 
 
 def test_early_close_day_ends_rth_at_the_early_close():
-    from builders import make_bars
+    from tests.derived.builders import make_bars
 
     bars = make_bars(dt.date(2024, 11, 29), dt.date(2024, 11, 29), seed=4)   # Black Friday, 13:15 ET close
     lab = label_minutes(bars, CAL).frame

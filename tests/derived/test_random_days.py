@@ -8,12 +8,12 @@ import random
 
 import pandas as pd
 import pytest
-from builders import make_bars
 
 from datamgr.calendar.sessions import get_calendar
 from datamgr.core.config import DEFAULT_SESSIONS
 from datamgr.derived import hod_lod, levels, profiler
 from datamgr.derived.resample import label_minutes
+from tests.derived.builders import make_bars
 
 CAL = get_calendar("CME Globex Equity")
 ET = "America/New_York"

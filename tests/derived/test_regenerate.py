@@ -12,11 +12,11 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from helpers import json_outputs, load, parquet_hashes
 
 from datamgr.core.config import Settings
-from datamgr.ops.demo import default_gaps, make_demo_bars
 from datamgr.derived.regenerate import STEPS, regenerate, stale_outputs
+from datamgr.ops.demo import default_gaps, make_demo_bars
+from tests.derived.helpers import json_outputs, load, parquet_hashes
 
 ROOT = Path(__file__).resolve().parents[2]
 START, END = dt.date(2024, 1, 2), dt.date(2024, 3, 28)

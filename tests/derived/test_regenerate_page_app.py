@@ -9,8 +9,8 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from datamgr.ops.demo import make_demo_bars
 from datamgr.derived.regenerate import stale_outputs
+from datamgr.ops.demo import make_demo_bars
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,8 +8,8 @@ import pytest
 from playwright.sync_api import expect
 
 from datamgr.core.config import Settings
-from datamgr.ops.demo import default_gaps, write_demo
 from datamgr.core.timefmt import to_et_text
+from datamgr.ops.demo import default_gaps, write_demo
 
 pytestmark = pytest.mark.e2e
 

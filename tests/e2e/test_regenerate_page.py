@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 
 from datamgr.core.config import Settings
-from datamgr.ops.demo import make_demo_bars
 from datamgr.derived.regenerate import stale_outputs
+from datamgr.ops.demo import make_demo_bars
 from datamgr.store.store import Store
 
 pytestmark = pytest.mark.e2e
@@ -25,6 +25,6 @@ def test_running_a_regeneration_in_the_browser_shows_progress_until_it_finishes(
     page.goto(f"{app.url}/regenerate")
     expect(page.get_by_text("8 derived output(s) do not follow the master")).to_be_visible()
     page.get_by_role("button", name="Run regeneration").click()
-    expect(page.get_by_text("Regeneration finished")).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("Regeneration finished").first).to_be_visible(timeout=60_000)
     expect(page.get_by_text("All derived data follows the 1m master.")).to_be_visible()
     assert stale_outputs(settings, "ES1") == []

@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from datamgr.core.config import Settings
 from datamgr.store.store import Store
-from tests.sources.yahoo_builders import SPLIT, master_and_yahoo, plant, yf_csv
+from tests.ingest.yahoo_builders import SPLIT, master_and_yahoo, plant, yf_csv
 
 pytestmark = pytest.mark.e2e
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from datamgr.live import files
-from datamgr.live.quotes.sources import YahooSource
+from datamgr.live.quotes.yahoo import YahooSource
 from tests.live.yahoo_server import BASE_MS, YahooStreamer, pricing_frame
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import _common  # noqa: F401
 import polars as pl
 
-from datamgr.store.atomic import TMP_MARK
 from datamgr.core.config import Settings
+from datamgr.store.atomic import TMP_MARK
 from datamgr.store.store import Store
 
 

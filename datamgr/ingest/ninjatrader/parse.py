@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -165,8 +166,6 @@ def _detect(first: str, name: str) -> tuple[str, str, list[str] | None]:
         if "open" in cols and "close" in cols:
             return CSV, sep, cols
         raise _err(name, 1, head, "unrecognised header", CSV)
-    import re
-
     if re.match(_RE[TICK], stamp):
         return (TICK if len(fields) <= 3 else TICK_BA), sep, None
     if re.match(_RE[MINUTE], stamp):
@@ -252,8 +251,6 @@ def _fast_path(data: bytes, name: str) -> ParsedExport | None:
     (which finds and names the first bad line). Clean = ';' separated, no decimal comma, no blank
     lines, every field parses, every stamp has the exact layout."""
     first = data[: data.find(b"\n")] if b"\n" in data else data
-    import re
-
     m = re.match(rb"^(\d{8} \d{6}|\d{8});[^,;]+;[^,;]+;[^,;]+;[^,;]+;[^,;]+$", first.strip())
     if not m or data[:1] in (b"\n", b"\r"):  # blank lines inside show up as null rows below
         return None

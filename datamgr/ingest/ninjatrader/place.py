@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import polars as pl
@@ -117,8 +118,6 @@ def to_bars(parsed: ParsedExport, tz: str, *, stamp: str = "close", interval: st
 
 def parse_interval(text: str) -> int:
     """``"1m"`` -> 1, ``"5m"`` -> 5, ``"1h"`` -> 60; InputError otherwise."""
-    import re
-
     m = re.fullmatch(r"\s*(\d+)\s*(m|min|h)\s*", str(text))
     if not m or int(m.group(1)) == 0:
         raise InputError(f"interval {text!r} not understood; expected e.g. 1m, 5m, 1h", field="interval")

@@ -28,6 +28,7 @@ at least :data:`MARGIN`. Large files are scored on up to ten evenly spread block
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from dataclasses import asdict, dataclass, field
 
@@ -36,6 +37,7 @@ import polars as pl
 
 from datamgr.calendar.sessions import SessionCalendar
 from datamgr.core.errors import InputError
+from datamgr.core.timefmt import to_et_iso
 from datamgr.ingest.ninjatrader.parse import ParsedExport, Reject
 from datamgr.ingest.ninjatrader.place import Placed, to_bars
 
@@ -105,8 +107,6 @@ class VerifyReport:
         return self.verdict == "SUCCESS"
 
     def to_json(self) -> dict:
-        from datamgr.core.timefmt import to_et_iso
-
         return {
             "verdict": self.verdict, "message": self.message, "tz": self.tz, "stamp": self.stamp,
             "interval": f"{self.interval_minutes}m", "interval_inferred": self.interval_inferred,
@@ -261,8 +261,6 @@ def overlap_stats(bars: pl.DataFrame, master: pl.DataFrame | None, tick: float) 
 
 
 def _day():
-    import datetime as dt
-
     return dt.timedelta(days=1)
 
 

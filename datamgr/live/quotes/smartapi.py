@@ -32,7 +32,7 @@ from typing import Any
 from datamgr.core.config import Settings
 from datamgr.core.errors import ConfigError, SourceError
 from datamgr.core.timefmt import to_et_iso
-from datamgr.live.quotes.sources import WebSocketSource
+from datamgr.live.quotes.base import WebSocketSource
 
 log = logging.getLogger(__name__)
 SMARTAPI_WS_URL = "wss://smartapisocket.angelone.in/smart-stream"
@@ -112,7 +112,7 @@ class SmartApiSource(WebSocketSource):
     def stream(self, on_quote: Callable[[dict[str, Any]], None], stop: threading.Event,
                on_connected: Callable[[], None] = lambda: None) -> None:
         """One connection: subscribe, decode packets, ping every 10 s; raise when it drops."""
-        from websockets.sync.client import connect
+        from websockets.sync.client import connect  # only when the feed connects
 
         headers = {h: os.environ.get(env, "") for h, env in CREDENTIALS.items()}
         try:
