@@ -61,14 +61,22 @@ from functools import lru_cache
 import numpy as np
 import polars as pl
 
-from datamgr.calendar.overrides import load_overrides
+from datamgr.calendar.cache import (
+    CALENDARS,
+    ERA_2012_DAY,
+    HALT_END_DAY,
+    MINUTE_US,
+    add_opened,
+    base_segments,
+    schedule,
+    spec_for,
+)
+from datamgr.calendar.cache import cut as _cut
 from datamgr.core.errors import ConfigError
 
-MINUTE_US = 60_000_000
-HALT_END_DAY = dt.date(2021, 6, 28)  # first trading day without the 15:15-15:30 CT halt
-ERA_2012_DAY = dt.date(2012, 11, 19)  # first trading day ending 16:15 CT (halt 15:15-15:30)
+__all__ = ["CALENDARS", "ERA_2012_DAY", "HALT_END_DAY", "MINUTE_US", "SessionCalendar", "calendar_for",
+           "get_calendar"]
 _UTC = pl.Datetime("us", "UTC")
-CALENDARS = ("CME Globex Equity", "NYSE extended", "NYSE")
 
 
 @dataclass(frozen=True)
@@ -101,20 +109,7 @@ class SessionCalendar:
     def _add_opened(self, seg: pl.DataFrame, start: dt.date, end: dt.date) -> pl.DataFrame:
         """Add the ``[[opened]]`` periods as segments of their (or the next) trading day."""
         sess = _sessions(self.name, start, end + dt.timedelta(days=10))
-        closes = sess["close"].to_numpy().astype("datetime64[us]").astype("int64")
-        rows = []
-        for o_start, o_end, day in self.opened:  # a handful of override entries, not days
-            seg = _cut(seg, o_start, o_end)
-            if day is None:
-                t = np.datetime64(o_end.astimezone(dt.UTC).replace(tzinfo=None), "us")
-                i = int(np.searchsorted(closes, t.astype("int64"), side="left"))
-                day = sess["trading_day"][i] if i < sess.height else o_end.date()
-            if start <= day <= end:
-                rows.append({"trading_day": day, "start": o_start, "end": o_end})
-        if not rows:
-            return seg
-        add = pl.DataFrame(rows).with_columns(pl.col("start", "end").cast(_UTC))
-        return pl.concat([seg, add.select(seg.columns)]).sort("start")
+        return add_opened(seg, sess, self.opened, start, end)
 
     # ------------------------------------------------------------------ minutes
     def expected_minutes(self, start: dt.date, end: dt.date) -> pl.Series:
@@ -191,21 +186,11 @@ def calendar_for(settings, ticker: str) -> SessionCalendar:
     InputError
         The overrides file is malformed (names file, line or entry and field).
     """
-    name = settings.instrument(ticker).calendar
-    ov = load_overrides(settings.overrides_path)
-    closed = tuple((p.start, p.end) for p in ov.closed if p.applies(ticker, name))
-    opened = tuple((p.start, p.end, p.trading_day) for p in ov.opened if p.applies(ticker, name))
-    return get_calendar(name, closed, opened)
+    spec = spec_for(settings, ticker)
+    return get_calendar(spec.name, spec.closed, spec.opened)
 
 
 # ---------------------------------------------------------------------- internals
-@lru_cache(maxsize=8)
-def _pmc(name: str):
-    import pandas_market_calendars as mcal  # heavy (~0.7 s): only when a schedule is built
-
-    return mcal.get_calendar("NYSE" if name.startswith("NYSE") else name)
-
-
 @lru_cache(maxsize=64)
 def _sessions(name: str, start: dt.date, end: dt.date) -> pl.DataFrame:
     # one library schedule per process covers 2000 .. two years ahead (a schedule call costs
@@ -216,76 +201,12 @@ def _sessions(name: str, start: dt.date, end: dt.date) -> pl.DataFrame:
     return full.filter(pl.col("trading_day").is_between(start, end))
 
 
-@lru_cache(maxsize=8)
-def _schedule(name: str, lo_year: int, hi_year: int) -> pl.DataFrame:
-    cal = _pmc(name)
-    start, end = dt.date(lo_year, 1, 1), dt.date(hi_year, 12, 31)
-    if name == "NYSE extended":
-        sched = cal.schedule(start, end, start="pre", end="post")
-        o, c = sched["pre"], sched["post"]
-    else:
-        sched = cal.schedule(start, end)
-        o, c = sched["market_open"], sched["market_close"]
-    df = pl.DataFrame({
-        "trading_day": pl.Series([d.date() for d in sched.index], dtype=pl.Date),
-        "open": pl.Series(o.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy().astype("datetime64[us]")),
-        "close": pl.Series(c.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy().astype("datetime64[us]")),
-    }).with_columns(pl.col("open", "close").dt.replace_time_zone("UTC"))
-    if name == "CME Globex Equity":
-        df = _cme_equity_eras(df)
-    else:
-        df = df.with_columns(pl.lit(None, _UTC).alias("break_start"), pl.lit(None, _UTC).alias("break_end"))
-    return df.with_columns(pl.col("open", "close", "break_start", "break_end").cast(_UTC))
-
-
-def _cme_equity_eras(df: pl.DataFrame) -> pl.DataFrame:
-    """Apply the regular-day hours of each era (module docstring) to library sessions."""
-    day_ct = pl.col("trading_day").cast(pl.Datetime("us")).dt.replace_time_zone(
-        "America/Chicago", ambiguous="earliest")
-
-    def at(h: int, m: int) -> pl.Expr:
-        return (day_ct + pl.duration(hours=h, minutes=m)).dt.convert_time_zone("UTC")
-
-    df = df.with_columns(pl.col("open", "close").cast(_UTC))
-    regular = pl.col("close") == at(16, 0)
-    era_a = pl.col("trading_day") < ERA_2012_DAY
-    era_b = ~era_a & (pl.col("trading_day") < HALT_END_DAY)
-    df = df.with_columns(
-        pl.when(regular & era_a).then(at(15, 15))
-        .when(regular & era_b).then(at(16, 15))
-        .otherwise(pl.col("close")).alias("close"))
-    halt = era_b & (pl.col("close") > at(15, 30))
-    # before 2012: after a regular close at 15:15 CT the next session reopened at 15:30 CT the
-    # same afternoon, then paused for maintenance 16:30-17:00 CT
-    prev = pl.col("close").shift(1)
-    ext = era_a & (prev == pl.col("open") - pl.duration(minutes=105))
-    return df.with_columns(
-        pl.when(ext).then(prev + pl.duration(minutes=15)).otherwise(pl.col("open")).alias("open"),
-        pl.when(ext).then(pl.col("open") - pl.duration(minutes=30))
-        .when(halt).then(at(15, 15)).otherwise(None).alias("break_start"),
-        pl.when(ext).then(pl.col("open"))
-        .when(halt).then(at(15, 30)).otherwise(None).alias("break_end"),
-    )
+_schedule = schedule  # one implementation: datamgr.calendar.cache (also behind the cache files)
 
 
 @lru_cache(maxsize=64)
 def _segments(name: str, start: dt.date, end: dt.date) -> pl.DataFrame:
-    s = _sessions(name, start, end)
-    first = s.select("trading_day", pl.col("open").alias("start"),
-                     pl.coalesce("break_start", "close").alias("end"))
-    second = s.filter(pl.col("break_end").is_not_null()).select(
-        "trading_day", pl.col("break_end").alias("start"), pl.col("close").alias("end"))
-    return pl.concat([first, second]).sort("start")
-
-
-def _cut(seg: pl.DataFrame, c_start: dt.datetime, c_end: dt.datetime) -> pl.DataFrame:
-    """Remove the closed period ``[c_start, c_end)`` from the segments."""
-    cs, ce = pl.lit(c_start).cast(_UTC), pl.lit(c_end).cast(_UTC)
-    left = seg.filter(pl.col("start") < cs).with_columns(pl.min_horizontal("end", cs).alias("end"))
-    right = seg.filter(pl.col("end") > ce).with_columns(pl.max_horizontal("start", ce).alias("start"))
-    untouched = seg.filter((pl.col("end") <= cs) | (pl.col("start") >= ce))
-    out = pl.concat([untouched, left, right]).unique(maintain_order=False)
-    return out.filter(pl.col("end") > pl.col("start")).sort("start")
+    return base_segments(_sessions(name, start, end))
 
 
 def _expand(seg: pl.DataFrame) -> np.ndarray:

@@ -9,7 +9,6 @@ from datamgr.core.config import Settings
 from datamgr.core.errors import CheckFailed
 from datamgr.core.timefmt import to_et_iso
 from datamgr.ops.cloud_backup import cloud_backup
-from datamgr.ops.restore import plan_restore, restore
 from datamgr.store.backup import list_backups, prune, prune_plan, verify_backups
 
 
@@ -54,6 +53,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
              f"{verb} {len(plan.delete)} backup(s), keeping {len(plan.keep)}\n" + table(_rows(plan.delete), hdr))
         return 0
     if args.action == "restore":
+        from datamgr.ops.restore import plan_restore, restore  # heavy (polars): only for restore
+
         plan = plan_restore(settings, args.backup)
         text = (f"restore {plan.backup} -> {plan.target}\n"
                 f"  current: {plan.current_rows:,} bars {plan.current_range[0]} .. {plan.current_range[1]}\n"

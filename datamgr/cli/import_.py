@@ -11,7 +11,6 @@ import argparse
 from datamgr.cli.output import emit, progress_printer
 from datamgr.cli.verify import add_time_options
 from datamgr.core.config import Settings
-from datamgr.ops.import_export import import_export, read_input
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -55,6 +54,8 @@ def render(res) -> str:
 
 
 def run(args, settings: Settings) -> int:
+    from datamgr.ops.import_export import import_export, read_input  # heavy: polars + the calendar, only here
+
     data, name = read_input(args.file)
     progress = progress_printer(args)
     interval = args.interval or args.interval_pos

@@ -12,8 +12,6 @@ import sys
 
 from datamgr.cli.output import emit, progress_printer
 from datamgr.core.config import Settings
-from datamgr.ingest.yahoo import read_saved_path
-from datamgr.ops.update import auto_update_message, update
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -49,6 +47,9 @@ def render(j: dict) -> str:
 
 
 def run(args, settings: Settings) -> int:
+    from datamgr.ingest.yahoo import read_saved_path  # heavy: polars, only when this command runs
+    from datamgr.ops.update import auto_update_message, update  # heavy: polars + the calendar
+
     msg = auto_update_message(settings)
     if msg:
         sys.stderr.write(f"note: {msg}\n")

@@ -9,7 +9,6 @@ import argparse
 
 from datamgr.cli.output import emit
 from datamgr.core.config import Settings
-from datamgr.ops.import_export import read_input, verify_export
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -55,6 +54,8 @@ def render(rep) -> str:
 
 
 def run(args, settings: Settings) -> int:
+    from datamgr.ops.import_export import read_input, verify_export  # heavy: polars + calendar, on run only
+
     data, name = read_input(args.file)
     rep = verify_export(settings, args.ticker, data, name, tz=args.tz, stamp=args.stamp,
                         interval=args.interval)

@@ -1,5 +1,9 @@
 """Inventory: every file of the data folder, classified, with its state — from metadata only.
 
+Light on purpose: the scan imports pyarrow and numpy only (``status`` starts in about the time of
+a bare footer-reading script); coverage, staleness and gap flags come from the session calendar
+cache (:mod:`datamgr.calendar.cache`), built once per data folder, calendar and overrides.
+
 Parquet files are described from their footers (row counts, ``datetime`` min/max statistics,
 ``datamgr`` key-value metadata): no data page is read, so the cost does not grow with rows.
 JSON analysis files are described by their lineage (``meta.built_from``, read from the first
@@ -22,14 +26,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from datamgr.calendar.sessions import calendar_for
 from datamgr.core import layout
 from datamgr.core.config import INTRADAY_DERIVED, TIMEFRAMES, Settings
 from datamgr.core.errors import DataMgrError
 from datamgr.core.timefmt import to_et_iso
-from datamgr.derived.lineage import read_json_meta, stale_outputs
-from datamgr.health.gaps import expected_between, quick_flags
-from datamgr.store.store import FileMeta, read_footer, table_to_bars
+from datamgr.derived.stale import read_json_meta, stale_outputs
+from datamgr.health.quick import expected_between, quick_flags, segments_for
+from datamgr.store.footer import FileMeta, read_footer
 
 _BAR_RE, _JSON_RE, _INTERNAL = layout.BAR_RE, layout.JSON_RE, layout.INTERNAL
 
@@ -66,8 +69,15 @@ class FileInfo:
         }
 
 
-def scan(settings: Settings) -> list[FileInfo]:
-    """Every file of the data folder with its state, sorted by category, ticker, name."""
+def scan(settings: Settings, now: dt.datetime | None = None) -> list[FileInfo]:
+    """Every file of the data folder with its state, sorted by category, ticker, name.
+
+    Parameters
+    ----------
+    settings : Settings
+    now : datetime, optional
+        The clock for the "behind: N sessions" flag (UTC-aware); the wall clock when omitted.
+    """
     root = Path(settings.data_dir)
     if not root.is_dir():
         return []
@@ -91,7 +101,7 @@ def scan(settings: Settings) -> list[FileInfo]:
             continue
         out.append(_other(p))
     _flag_stale(settings, out)
-    _add_health(settings, out)
+    _add_health(settings, out, now)
     order = {"market": 0, "derived": 1, "other": 2}
     out.sort(key=lambda f: (order[f.category], f.ticker or "", TIMEFRAMES.index(f.timeframe)
                             if f.timeframe in TIMEFRAMES else 99, f.name))
@@ -137,12 +147,23 @@ def preview(settings: Settings, name: str, n: int = 5) -> dict[str, Any]:
         else:
             first = pf.read_row_group(0)
             last = pf.read_row_group(groups - 1) if groups > 1 else first
-            head, tail = table_to_bars(first).head(n), table_to_bars(last).tail(n)
+            head, tail = _display(pl.from_arrow(first)).head(n), _display(pl.from_arrow(last)).tail(n)
+
     def et(df: pl.DataFrame | None):
         if df is None:
             return None
         return df.with_columns(pl.col("datetime").dt.convert_time_zone(settings.display_tz)).to_pandas()
     return {"name": name, "schema": schema, "meta": meta, "head": et(head), "tail": et(tail)}
+
+
+def _display(df):
+    """A row group as shown in a preview: categorical ``source`` as text (the file's own columns,
+    no schema conversion: a preview shows what is stored)."""
+    if "source" in df.columns:
+        import polars as pl  # heavy: only for a preview
+
+        df = df.with_columns(pl.col("source").cast(pl.String))
+    return df
 
 
 def tickers(settings: Settings) -> list[str]:
@@ -237,15 +258,16 @@ def _flag_stale(settings: Settings, files: list[FileInfo]) -> None:
                 target.flags.append(f"stale: {o.message}")
 
 
-def _add_health(settings: Settings, files: list[FileInfo]) -> None:
-    """Coverage and the cheap health flags of each 1m master (footer + calendar only)."""
+def _add_health(settings: Settings, files: list[FileInfo], now: dt.datetime | None = None) -> None:
+    """Coverage and the cheap health flags of each 1m master (footer + cached calendar only)."""
+    now = now or dt.datetime.now(dt.UTC)
     for f in files:
         if f.role != "master" or not f.rows or f.start is None or f.end is None:
             continue
         try:
-            cal = calendar_for(settings, f.ticker or "")
-            flags = quick_flags(settings, f.ticker or "", f.meta)
-            expected = expected_between(cal, f.start, f.end)
+            seg = segments_for(settings, f.ticker or "", f.start.date(), max(f.end.date(), now.date()))
+            flags = quick_flags(settings, f.ticker or "", f.meta, now=now, seg=seg)
+            expected = expected_between(seg, f.start, f.end)
         except DataMgrError as err:  # e.g. an unknown calendar or a broken overrides file
             f.flags.append(f"health not checked: {err}")
             continue

@@ -13,7 +13,6 @@ Reads open the file once (memory map of one handle), so a read never straddles a
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import logging
@@ -39,10 +38,10 @@ from datamgr.core.timefmt import now_utc
 from datamgr.store import journal
 from datamgr.store.atomic import atomic_write_bytes, clean_orphans, fsync_dir, replace_with_retry, temp_path
 from datamgr.store.backup import BackupRecord, backup_file
+from datamgr.store.footer import META_KEY, FileMeta, read_footer
 
 SCHEMA_VERSION = 1
 ROW_GROUP = 1_000_000
-META_KEY = b"datamgr"
 LEGACY_SOURCE = "legacy"
 
 # Per data folder: a thread lock (one writer thread per process; the app runs jobs in threads)
@@ -50,28 +49,6 @@ LEGACY_SOURCE = "legacy"
 _locks: dict[str, tuple[threading.RLock, filelock.FileLock]] = {}
 _locks_guard = threading.Lock()
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class FileMeta:
-    """What the Parquet footer says about a bar file (no data pages read)."""
-
-    path: str
-    rows: int
-    start: dt.datetime | None
-    end: dt.datetime | None
-    size_bytes: int
-    mtime: dt.datetime
-    generation: int | None = None
-    content_sha256: str | None = None
-    written_at: str | None = None
-    operation_id: str | None = None
-    ticker: str | None = None
-    timeframe: str | None = None
-    columns: tuple[str, ...] = ()
-    problems: tuple[str, ...] = ()
-    built_from: dict[str, Any] | None = None
-    sources: dict[str, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -105,50 +82,6 @@ def content_sha256(df: pl.DataFrame) -> str:
         else:
             h.update(np.ascontiguousarray(s.to_physical().to_numpy()))
     return h.hexdigest()
-
-
-def read_footer(path: Path) -> FileMeta:
-    """Metadata of a Parquet file from its footer only (one open handle)."""
-    st = path.stat()
-    problems: list[str] = []
-    with open(path, "rb") as f:
-        try:
-            md = pq.ParquetFile(f).metadata
-        except Exception as err:  # noqa: BLE001 - any unreadable footer is a finding
-            return FileMeta(str(path), 0, None, None, st.st_size, _mtime(st), problems=(f"unreadable footer: {err}",))
-    kv = md.metadata or {}
-    info: dict[str, Any] = {}
-    if META_KEY in kv:
-        try:
-            info = json.loads(kv[META_KEY])
-        except json.JSONDecodeError:
-            problems.append("corrupt datamgr metadata")
-    cols = tuple(md.schema.names)  # Parquet names: no Arrow/pandas schema conversion
-    start = end = None
-    tcol = next((c for c in ("datetime", "timestamp", "time", "date", "__index_level_0__") if c in cols), None)
-    if tcol is None:
-        problems.append("no datetime column")
-    else:
-        idx = cols.index(tcol)
-        mins, maxs = [], []
-        for g in range(md.num_row_groups):
-            stats = md.row_group(g).column(idx).statistics
-            if stats is None or not stats.has_min_max:
-                problems.append("no statistics on the datetime column")
-                break
-            mins.append(stats.min)
-            maxs.append(stats.max)
-        if mins and not problems:
-            start, end = _aware(min(mins)), _aware(max(maxs))
-    if info and info.get("rows") not in (None, md.num_rows):
-        problems.append(f"footer says {md.num_rows} rows, datamgr metadata says {info.get('rows')}")
-    return FileMeta(
-        path=str(path), rows=md.num_rows, start=start, end=end, size_bytes=st.st_size, mtime=_mtime(st),
-        generation=info.get("generation"), content_sha256=info.get("content_sha256"),
-        written_at=info.get("written_at"), operation_id=info.get("operation_id"),
-        ticker=info.get("ticker"), timeframe=info.get("timeframe"), columns=cols, problems=tuple(problems),
-        built_from=info.get("built_from"), sources=info.get("sources"),
-    )
 
 
 def read_parquet_once(path: Path) -> pa.Table:
@@ -366,18 +299,6 @@ def _decoded(table: pa.Table) -> pa.Table:
 
 def _iso(df: pl.DataFrame, i: int) -> str | None:
     return df["datetime"][i].isoformat() if df.height else None
-
-
-def _aware(v: Any) -> dt.datetime | None:
-    if isinstance(v, dt.datetime):
-        return v if v.tzinfo else v.replace(tzinfo=dt.UTC)
-    if isinstance(v, dt.date):
-        return dt.datetime(v.year, v.month, v.day, tzinfo=dt.UTC)
-    return None
-
-
-def _mtime(st: os.stat_result) -> dt.datetime:
-    return dt.datetime.fromtimestamp(st.st_mtime, dt.UTC)
 
 
 def _write_owner(lock_path: Path, what: str) -> None:
