@@ -108,9 +108,16 @@ class Segments:
     def __len__(self) -> int:
         return len(self.start)
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_days_sorted", bool(len(self.day) < 2 or (np.diff(self.day.view("int64")) >= 0).all()))
+
     def between(self, first: dt.date, last: dt.date) -> Segments:
         """Segments of trading days in ``[first, last]``."""
-        m = (self.day >= np.datetime64(first, "D")) & (self.day <= np.datetime64(last, "D"))
+        lo, hi = np.datetime64(first, "D"), np.datetime64(last, "D")
+        if self._days_sorted:  # the usual case: two binary searches instead of two masks
+            i, j = np.searchsorted(self.day, lo, "left"), np.searchsorted(self.day, hi, "right")
+            return Segments(self.day[i:j], self.start[i:j], self.end[i:j])
+        m = (self.day >= lo) & (self.day <= hi)
         return Segments(self.day[m], self.start[m], self.end[m])
 
     def covers(self, first: dt.date, last: dt.date) -> bool:
@@ -119,6 +126,7 @@ class Segments:
 
 
 # ---------------------------------------------------------------------- the cache
+@lru_cache(maxsize=1)
 def _pmc_version() -> str:
     """Installed pandas_market_calendars version, from its dist-info name (no import: ~1 ms)."""
     spec = importlib.util.find_spec("pandas_market_calendars")

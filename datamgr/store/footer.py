@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,9 +44,37 @@ class FileMeta:
     sources: dict[str, int] | None = None
 
 
-def read_footer(path: Path) -> FileMeta:
-    """Metadata of a Parquet file from its footer only (one open handle)."""
-    st = path.stat()
+_CACHE: dict[tuple, FileMeta] = {}
+_CACHE_MAX = 1024
+_RACY_NS = 2_000_000_000
+
+
+def read_footer(path: Path, *, cached: bool = True) -> FileMeta:
+    """Metadata of a Parquet file from its footer only (one open handle).
+
+    Parameters
+    ----------
+    path : Path
+    cached : bool
+        Answer from the process's footer cache when the file is the one seen before: same
+        device, inode, size, mtime and ctime (every datamgr write is a new file renamed into
+        place, so a rewrite never matches; a file changed in the last two seconds is never
+        cached — file times are coarse, so an in-place edit could keep them: git's "racily clean"
+        rule). ``False`` always reads (the store's read-back).
+    """
+    st = Path(path).stat()
+    key = (str(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    if cached and key in _CACHE:
+        return _CACHE[key]
+    meta = _read_footer(Path(path), st)
+    if cached and not meta.problems and time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) > _RACY_NS:
+        if len(_CACHE) >= _CACHE_MAX:
+            _CACHE.clear()
+        _CACHE[key] = meta
+    return meta
+
+
+def _read_footer(path: Path, st: os.stat_result) -> FileMeta:
     problems: list[str] = []
     with open(path, "rb") as f:
         try:

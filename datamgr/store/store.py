@@ -269,7 +269,7 @@ class Store:
     def _read_back(tmp: Path, table: pa.Table) -> None:
         """Footer, row count, schema and a full decode (page checksums verified) equal to ``table``."""
         try:
-            meta = read_footer(tmp)
+            meta = read_footer(tmp, cached=False)
             back = read_parquet_once(tmp)
         except (OSError, pa.ArrowException) as err:
             raise ReadBackError(f"{tmp.name}: written file does not read back: {err}") from err
