@@ -42,6 +42,10 @@ class FileMeta:
     problems: tuple[str, ...] = ()
     built_from: dict[str, Any] | None = None
     sources: dict[str, int] | None = None
+    #: sha256 of each row group's content (written by the store since content hash v2), and the
+    #: row count of each row group as the Parquet footer states it
+    row_group_digests: tuple[str, ...] | None = None
+    row_group_rows: tuple[int, ...] = ()
 
 
 _CACHE: dict[tuple, FileMeta] = {}
@@ -114,6 +118,8 @@ def _read_footer(path: Path, st: os.stat_result) -> FileMeta:
         written_at=info.get("written_at"), operation_id=info.get("operation_id"),
         ticker=info.get("ticker"), timeframe=info.get("timeframe"), columns=cols, problems=tuple(problems),
         built_from=info.get("built_from"), sources=info.get("sources"),
+        row_group_digests=tuple(info["row_groups"]) if isinstance(info.get("row_groups"), list) else None,
+        row_group_rows=tuple(md.row_group(g).num_rows for g in range(md.num_row_groups)),
     )
 
 
