@@ -55,8 +55,9 @@ Everything is vectorised (numpy ``searchsorted`` / ``repeat``); no Python loop o
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -66,8 +67,10 @@ from datamgr.calendar.cache import (
     ERA_2012_DAY,
     HALT_END_DAY,
     MINUTE_US,
+    CalendarSpec,
     add_opened,
     base_segments,
+    cached_segments,
     schedule,
     spec_for,
 )
@@ -86,6 +89,8 @@ class SessionCalendar:
     name: str
     closed: tuple[tuple[dt.datetime, dt.datetime], ...] = ()
     opened: tuple[tuple[dt.datetime, dt.datetime, dt.date | None], ...] = ()
+    #: data folder whose session cache serves :meth:`segments` (None: built in this process)
+    data_dir: Path | None = field(default=None, compare=False, repr=False)
 
     # ------------------------------------------------------------------ sessions
     def sessions(self, start: dt.date, end: dt.date) -> pl.DataFrame:
@@ -98,7 +103,13 @@ class SessionCalendar:
 
     def segments(self, start: dt.date, end: dt.date) -> pl.DataFrame:
         """Open segments (``trading_day``, ``start``, ``end``) of trading days in ``[start, end]``,
-        with the closed periods of the overrides cut out."""
+        with the closed periods of the overrides cut out.
+
+        With a ``data_dir`` the answer comes from the folder's session cache
+        (:mod:`datamgr.calendar.cache`; the same segments, without building a schedule)."""
+        if self.data_dir is not None:
+            spec = CalendarSpec(self.name, self.closed, self.opened)
+            return segments_frame(cached_segments(self.data_dir, spec, start, end).between(start, end))
         seg = _segments(self.name, start, end)
         for c_start, c_end in self.closed:
             seg = _cut(seg, c_start, c_end)
@@ -137,13 +148,14 @@ class SessionCalendar:
         ts = ts.cast(_UTC)
         lo, hi = ts.min(), ts.max()
         seg = self.segments(lo.date() - dt.timedelta(days=2), hi.date() + dt.timedelta(days=3))
-        starts = seg["start"].to_numpy().astype("int64")
-        ends = seg["end"].to_numpy().astype("int64")
+        starts = seg["start"].to_physical().to_numpy()
+        ends = seg["end"].to_physical().to_numpy()
         days = seg["trading_day"]
-        t = ts.to_numpy().astype("datetime64[us]").astype("int64")
+        t = ts.to_physical().to_numpy()  # int64 microseconds, no datetime64 round trip
         idx = np.searchsorted(starts, t, side="right") - 1
-        ok = (idx >= 0) & (t < ends[np.clip(idx, 0, None)] if len(ends) else False)
-        td = days.gather(np.clip(idx, 0, None)) if len(days) else pl.Series([None] * len(t), dtype=pl.Date)
+        at = np.maximum(idx, 0)
+        ok = (idx >= 0) & (t < ends[at]) if len(ends) else np.zeros(len(t), bool)
+        td = days.gather(at) if len(days) else pl.Series([None] * len(t), dtype=pl.Date)
         return pl.DataFrame({"trading_day": td, "in_session": pl.Series(ok, dtype=pl.Boolean)}).with_columns(
             pl.when(pl.col("in_session")).then(pl.col("trading_day")).otherwise(None).alias("trading_day")
         )
@@ -155,8 +167,8 @@ class SessionCalendar:
 
 
 def get_calendar(name: str, closed: tuple[tuple[dt.datetime, dt.datetime], ...] = (),
-                 opened: tuple[tuple[dt.datetime, dt.datetime, dt.date | None], ...] = ()
-                 ) -> SessionCalendar:
+                 opened: tuple[tuple[dt.datetime, dt.datetime, dt.date | None], ...] = (),
+                 data_dir: Path | None = None) -> SessionCalendar:
     """The calendar called ``name`` (an instrument's ``calendar`` setting).
 
     Parameters
@@ -167,10 +179,12 @@ def get_calendar(name: str, closed: tuple[tuple[dt.datetime, dt.datetime], ...] 
         Extra closed periods ``[start, end)`` (aware datetimes) cut out of the sessions.
     opened : tuple of (start, end, trading_day or None)
         Extra open periods added to the sessions (trading day: given, or the next session's).
+    data_dir : Path, optional
+        Serve segments from this data folder's session cache (built there when cold).
     """
     if name not in CALENDARS:
         raise ConfigError(f"unknown calendar {name!r}; expected one of {', '.join(CALENDARS)}")
-    return SessionCalendar(name, tuple(closed), tuple(opened))
+    return SessionCalendar(name, tuple(closed), tuple(opened), Path(data_dir) if data_dir is not None else None)
 
 
 def calendar_for(settings, ticker: str) -> SessionCalendar:
@@ -187,7 +201,7 @@ def calendar_for(settings, ticker: str) -> SessionCalendar:
         The overrides file is malformed (names file, line or entry and field).
     """
     spec = spec_for(settings, ticker)
-    return get_calendar(spec.name, spec.closed, spec.opened)
+    return get_calendar(spec.name, spec.closed, spec.opened, data_dir=settings.data_dir)
 
 
 # ---------------------------------------------------------------------- internals
@@ -207,6 +221,15 @@ _schedule = schedule  # one implementation: datamgr.calendar.cache (also behind 
 @lru_cache(maxsize=64)
 def _segments(name: str, start: dt.date, end: dt.date) -> pl.DataFrame:
     return base_segments(_sessions(name, start, end))
+
+
+def segments_frame(seg) -> pl.DataFrame:
+    """Cached :class:`~datamgr.calendar.cache.Segments` as the segments frame."""
+    return pl.DataFrame({
+        "trading_day": pl.Series(seg.day.astype("datetime64[D]"), dtype=pl.Date),
+        "start": pl.Series(seg.start, dtype=pl.Int64).cast(_UTC),
+        "end": pl.Series(seg.end, dtype=pl.Int64).cast(_UTC),
+    })
 
 
 def _expand(seg: pl.DataFrame) -> np.ndarray:

@@ -106,7 +106,7 @@ def _timeframe(parsed: ParsedExport) -> str:
 def _verify(settings: Settings, ticker: str, parsed: ParsedExport, master: pl.DataFrame, tz: str | None,
             stamp: str, interval: str | None):
     inst = settings.instrument(ticker)
-    cal = get_calendar(inst.calendar)
+    cal = get_calendar(inst.calendar, data_dir=settings.data_dir)  # the folder's session cache
     return verify_parsed(parsed, cal, tz=tz or inst.import_tz, stamp=stamp, interval=interval,
                          master=master, tick=inst.tick_size)
 

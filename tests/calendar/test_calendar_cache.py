@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
+import polars as pl
 import pytest
 
 from datamgr.calendar import cache
@@ -101,3 +102,19 @@ def test_the_key_covers_every_input():
             cache.cache_key(cache.CalendarSpec(base.name, ((t, t + dt.timedelta(hours=1)),)), 2000, 2028),
             cache.cache_key(cache.CalendarSpec(base.name, (), ((t, t + dt.timedelta(hours=1), None),)), 2000, 2028)}
     assert len(keys) == 5
+
+
+def test_a_calendar_with_a_data_folder_answers_from_the_cache_with_the_same_frames(tmp_path):
+    s = Settings.load(data_dir=tmp_path, env={})
+    s.overrides_path.write_text(OVERRIDES, encoding="utf-8")
+    cal = calendar_for(s, "ES1")
+    assert cal.data_dir == tmp_path
+    spec = spec_for(s, "ES1")
+    plain = get_calendar(spec.name, spec.closed, spec.opened)
+    for first, last in ((dt.date(2025, 6, 20), dt.date(2025, 7, 20)), (dt.date(2009, 3, 1), dt.date(2009, 3, 31))):
+        assert cal.segments(first, last).equals(plain.segments(first, last))
+        assert cal.expected_counts(first, last).equals(plain.expected_counts(first, last))
+    ts = pl.Series([dt.datetime(2025, 7, 4, 17, 30, tzinfo=dt.UTC), dt.datetime(2025, 7, 10, 18, 30, tzinfo=dt.UTC),
+                    dt.datetime(2025, 7, 12, 12, 0, tzinfo=dt.UTC)])
+    assert cal.label(ts).equals(plain.label(ts))
+    assert cal.label(ts)["in_session"].to_list() == [True, False, False]
