@@ -184,7 +184,8 @@ def child(case: str, export: Path, folder: Path, master: Path | None) -> dict:
 
 
 def run_child(case: str, export: Path, folder: Path, master: Path | None) -> dict:
-    shutil.rmtree(folder, ignore_errors=True)
+    if case != "datamgr week":  # that one runs in a copy of the full import's folder
+        shutil.rmtree(folder, ignore_errors=True)
     cmd = [sys.executable, __file__, "--child", case, "--export", str(export), "--folder", str(folder)]
     if master is not None:
         cmd += ["--master", str(master)]

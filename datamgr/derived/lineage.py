@@ -126,17 +126,22 @@ def load_state(settings: Settings, ticker: str) -> dict[str, Any] | None:
         days = pl.DataFrame({"td": pl.Series(raw["dates"]).str.to_date(), "rows": raw["rows"],
                              "hash": pl.Series([int(x, 16) for x in raw["hashes"]], dtype=pl.UInt64)},
                             schema_overrides={"rows": pl.Int64})
-        return {"built_from": raw["built_from"], "days": days}
+        return {"built_from": raw["built_from"], "days": days, "row_groups": raw.get("row_groups")}
     except (OSError, ValueError, KeyError, TypeError, pl.exceptions.PolarsError):
         return None
 
 
-def save_state(settings: Settings, ticker: str, built_from: dict, days: pl.DataFrame) -> None:
-    """Write the fingerprint state atomically (regenerable bookkeeping, not listed by inventory)."""
+def save_state(settings: Settings, ticker: str, built_from: dict, days: pl.DataFrame,
+               row_groups: list[str] | tuple[str, ...] | None = None) -> None:
+    """Write the fingerprint state atomically (regenerable bookkeeping, not listed by inventory).
+
+    ``row_groups``: the master's row-group digests (footer), so the next incremental run can read
+    only the row groups that changed (:mod:`datamgr.derived.partial`)."""
 
     obj = {"algo": ALGO_VERSION, "polars": pl.__version__, "built_from": built_from,
            "dates": days["td"].dt.strftime("%Y-%m-%d").to_list(), "rows": days["rows"].to_list(),
-           "hashes": [f"{x:016x}" for x in days["hash"].to_list()]}
+           "hashes": [f"{x:016x}" for x in days["hash"].to_list()],
+           "row_groups": list(row_groups) if row_groups else None}
     atomic_write_bytes(state_path(settings, ticker), json.dumps(obj, separators=(",", ":")).encode())
 
 
