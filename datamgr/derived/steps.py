@@ -249,12 +249,26 @@ def _upsample(ctx: Ctx, res) -> None:
         ctx.say(f"writing {ctx.ticker}_{tf}.parquet")
         new = frames[tf].drop("td")
         if res.mode == "incremental":
-            old = ctx.store.read(ctx.ticker, tf)
-            new = pl.concat([old.filter(~pl.Series(_in_days(ctx, old, changed))), new]).sort("datetime")
+            new = _splice(ctx.store.read(ctx.ticker, tf), new, _in_days_of(ctx, changed))
         w = ctx.store.write(ctx.ticker, tf, new, operation="regenerate", backup=False, built_from=built_from,
                             details={"mode": res.mode, "days": res.days})
         _out(res, Path(w.path), new.height, t0, w.written)
         t0 = time.perf_counter()
+
+
+def _in_days_of(ctx: Ctx, days: set[dt.date]):
+    return lambda frame: _in_days(ctx, frame, days)
+
+
+def _splice(old: pl.DataFrame, tail: pl.DataFrame, in_changed) -> pl.DataFrame:
+    """The upsampled file's unchanged rows plus the recomputed ones, in time order.
+
+    The usual incremental run changes only the last days: the kept rows are then the file's own
+    prefix and the recomputed rows follow them, so no sort is needed (checked, not assumed)."""
+    kept = old.filter(~pl.Series(in_changed(old)))
+    if kept.height == 0 or tail.height == 0 or kept["datetime"][-1] < tail["datetime"][0]:
+        return pl.concat([kept, tail]).with_columns(pl.col("datetime").set_sorted())
+    return pl.concat([kept, tail]).sort("datetime")
 
 
 def _in_days(ctx: Ctx, frame: pl.DataFrame, days: set[dt.date]) -> np.ndarray:
