@@ -489,8 +489,8 @@ def zone_reason(ranking: list[ZoneScore], evidence: dict[tuple[str, str], Eviden
             if any(m[0] == line and m[4] >= exact for m in evidence.get((z.tz, z.stamp), Evidence()).matches)]
     where = "only in " + _label(best.tz, best.stamp) if not same else \
         "in " + ", ".join(_label(z.tz, z.stamp) for z in [best, *same])
-    return (f"the {gap}-minute gap at {_et_clock(cs)} ET matches the {_closure_kind(cs, ce)} {where} "
-            f"({ev.matched} of {ev.tested} scheduled closures in the window empty, {ev.inside} gap(s) inside sessions)")
+    return (f"the {gap}-minute gap at {_et_clock(cs)} ET matches the {_closure_kind(cs, ce)} {where}; "
+            f"{ev.matched} of {ev.tested} scheduled closure(s) in the window empty, {ev.inside} gap(s) inside sessions")
 
 
 def overlap_stats(bars: pl.DataFrame, master: pl.DataFrame | None, tick: float) -> Overlap:
@@ -585,8 +585,6 @@ def verify_parsed(parsed: ParsedExport, calendar: SessionCalendar, *, tz: str, s
                             zone_origin, price)
     if verdict == "SUCCESS" and decision == "undecided":
         notes.append(f"zone undecided: {reason}; using the {zone_origin} zone {_label(tz, stamp_used)}")
-    elif reason and decision != "n/a":
-        notes.append(f"zone evidence: {reason}")
     rep = VerifyReport(
         verdict, msg, tz, stamp_used, placed.interval_minutes, placed.interval_inferred, parsed.format,
         parsed.rows_read, bars.height, placed.rejects, ranking, ov,
@@ -605,7 +603,7 @@ def _verdict(bars: pl.DataFrame, ranking: list[ZoneScore], ov: Overlap, tz: str,
         return "FAIL", f"FAIL: bars are {minutes}-minute bars; the master holds 1-minute bars (export 1 Minute)."
     if price is not None and not price.ok:
         return "FAIL", f"FAIL: price sanity: {price.message}."
-    why = f" ({reason})" if reason else ""
+    why = f": {reason}" if reason else ""
     if ranking:
         best = ranking[0]
         mine = next((z for z in ranking if z.tz == tz and z.stamp == stamp), None)
