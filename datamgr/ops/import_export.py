@@ -240,9 +240,12 @@ def import_export(settings: Settings, ticker: str, data: bytes, name: str, *, tz
         master = store.read(ticker, tf)
         report(progress, 2, _STEPS, "verifying alignment")
         rep, placed = _verify(settings, ticker, parsed, master, tz, stamp, interval)
-        if rep.price_refused or (not rep.ok and not force):
-            extra = " (--force overrides the zone verdict only, never price sanity)" if rep.price_refused and force else ""
-            raise CheckFailed(f"{name}: {rep.message} Nothing was imported{extra}.")
+        if not rep.ok and (not force or rep.price_refused):
+            msg = rep.message
+            if force and rep.price_refused:  # the zone is overridden; price sanity never is
+                msg = (f"FAIL: price sanity: {rep.price.message}. Nothing was imported: --force overrides the "
+                       f"zone verdict only, never price sanity.")
+            raise CheckFailed(f"{name}: {msg}" + ("" if "Nothing was imported" in msg else " Nothing was imported."))
         if strict and rep.rejects:
             listed = "; ".join(f"line {r.line}: {r.reason}" for r in rep.rejects[:10])
             msg = f"{name}: --strict: {len(rep.rejects)} row(s) rejected ({listed}); nothing was imported."

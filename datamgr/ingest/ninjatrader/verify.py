@@ -601,8 +601,6 @@ def _verdict(bars: pl.DataFrame, ranking: list[ZoneScore], ov: Overlap, tz: str,
         return "FAIL", "FAIL: no valid bars in the file (every row was rejected)."
     if minutes != 1 and stamp != "date":
         return "FAIL", f"FAIL: bars are {minutes}-minute bars; the master holds 1-minute bars (export 1 Minute)."
-    if price is not None and not price.ok:
-        return "FAIL", f"FAIL: price sanity: {price.message}."
     why = f": {reason}" if reason else ""
     if ranking:
         best = ranking[0]
@@ -622,6 +620,9 @@ def _verdict(bars: pl.DataFrame, ranking: list[ZoneScore], ov: Overlap, tz: str,
             nxt = ranking[1]
             return "FAIL", (f"FAIL: cannot tell {tz} ({stamp}) from {nxt.tz} ({nxt.stamp}) apart "
                             f"(scores {best.score:.3f} vs {nxt.score:.3f}); too little data to confirm the zone.")
+    # after the zone: bars placed in a wrong zone are compared with the wrong minutes
+    if price is not None and not price.ok:
+        return "FAIL", f"FAIL: price sanity: {price.message}."
     if ov.bars >= MIN_OVERLAP and (ov.match_rate or 0) < MATCH_OK and ov.contract_offset is None:
         shift = f"; best whole-minute shift is {ov.best_shift_minutes:+d} min" if ov.best_shift_minutes else ""
         return "FAIL", (f"FAIL: only {ov.match_rate:.1%} of {ov.bars} overlapping bars match the master "
