@@ -32,6 +32,7 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import polars as pl
 
 log = logging.getLogger(__name__)
@@ -84,29 +85,32 @@ def check_within(bars: pl.DataFrame, *, timeframe: str, tick: float, what: str =
         return PriceCheck()
     mr = _median_range(bars, tick)
     bound = _bound(mr, timeframe, tick)
-    d = bars.select(
-        "datetime", "open", "close",
-        pl.col("close").shift(1).alias("prev"), pl.col("datetime").shift(1).alias("prev_t"),
-    ).slice(1).with_columns(
-        (pl.col("close") / pl.col("prev")).alias("ratio"),
-        (pl.col("open") - pl.col("prev")).abs().alias("jump"),
-        ((pl.col("datetime") - pl.col("prev_t")).dt.total_minutes()).alias("dtm"),
-    )
-    bad = d.filter((pl.col("ratio") < RATIO_LO) | (pl.col("ratio") > RATIO_HI))
-    if bad.height:
-        r = bad.row(0, named=True)
-        msg = (f"prices within {what} change level: close {_fmt(r['prev'])} at {r['prev_t']:%Y-%m-%d %H:%M} UTC "
-               f"then {_fmt(r['close'])} at {r['datetime']:%Y-%m-%d %H:%M} UTC (ratio {r['ratio']:.3f}, "
-               f"outside {RATIO_LO}-{RATIO_HI}); {bad.height} such step(s)")
-        return PriceCheck(False, msg, ratio=float(r["ratio"]), median_range=mr, bound=bound)
+    close = bars["close"].to_numpy()
+    prev, nxt_open = close[:-1], bars["open"].to_numpy()[1:]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = close[1:] / prev
+    bad = np.flatnonzero((ratio < RATIO_LO) | (ratio > RATIO_HI))
+    t = bars["datetime"]
+    if len(bad):
+        k = int(bad[0])
+        msg = (f"prices within {what} change level: close {_fmt(prev[k])} at {t[k]:%Y-%m-%d %H:%M} UTC "
+               f"then {_fmt(close[k + 1])} at {t[k + 1]:%Y-%m-%d %H:%M} UTC (ratio {ratio[k]:.3f}, "
+               f"outside {RATIO_LO}-{RATIO_HI}); {len(bad)} such step(s)")
+        return PriceCheck(False, msg, ratio=float(ratio[k]), median_range=mr, bound=bound)
     if timeframe == "1m":
-        jumps = d.filter((pl.col("dtm") <= _SAME_SESSION_MIN) & (pl.col("jump") > bound))
-        if jumps.height:
-            r = jumps.row(0, named=True)
-            msg = (f"prices within {what} jump {_fmt(r['jump'])} points from close {_fmt(r['prev'])} at "
-                   f"{r['prev_t']:%Y-%m-%d %H:%M} UTC to open {_fmt(r['open'])} {int(r['dtm'])} min later "
-                   f"(bound {_fmt(bound)} = {K_1M:g} x median 1m range {_fmt(mr)}); {jumps.height} such jump(s)")
-            return PriceCheck(False, msg, jump=float(r["jump"]), bound=bound, median_range=mr)
+        jump = np.abs(nxt_open - prev)
+        cand = np.flatnonzero(jump > bound)
+        if len(cand):
+            us = t.to_numpy().astype("datetime64[us]").astype("int64")
+            dtm = (us[cand + 1] - us[cand]) / 60e6
+            cand = cand[dtm <= _SAME_SESSION_MIN]
+        if len(cand):
+            k = int(cand[0])
+            minutes = int((t[k + 1] - t[k]).total_seconds() // 60)
+            msg = (f"prices within {what} jump {_fmt(jump[k])} points from close {_fmt(prev[k])} at "
+                   f"{t[k]:%Y-%m-%d %H:%M} UTC to open {_fmt(nxt_open[k])} {minutes} min later "
+                   f"(bound {_fmt(bound)} = {K_1M:g} x median 1m range {_fmt(mr)}); {len(cand)} such jump(s)")
+            return PriceCheck(False, msg, jump=float(jump[k]), bound=bound, median_range=mr)
     return PriceCheck(median_range=mr, bound=bound)
 
 

@@ -500,13 +500,19 @@ def overlap_stats(bars: pl.DataFrame, master: pl.DataFrame | None, tick: float) 
         return Overlap()
     lo, hi = bars["datetime"].min(), bars["datetime"].max()
     m = master.filter(pl.col("datetime").is_between(lo - _day(), hi + _day()))
-    n, good = match_count(bars, m, tick)
+    # one join for the match rate, the volume ratio and the shape
+    j = bars.select("datetime", *_PRICES, "volume").join(
+        m.select("datetime", *(pl.col(c).alias(f"m_{c}") for c in (*_PRICES, "volume"))), on="datetime")
+    n = j.height
     if n == 0:
         return Overlap()
-    vol = bars.select("datetime", "volume").join(m.select("datetime", pl.col("volume").alias("mv")),
-                                                  on="datetime").filter(pl.col("mv") > 0)
-    ratio = float((vol["volume"] / vol["mv"]).median()) if vol.height else None
-    _, shape, offset, spread = shape_stats(bars, m)
+    tol = tick * 1.0001
+    good = int(j.select(pl.all_horizontal([(pl.col(c) - pl.col(f"m_{c}")).abs() <= tol for c in _PRICES]).sum()
+                        ).item())
+    vol = j.filter(pl.col("m_volume") > 0)
+    ratio = float((vol["volume"] / vol["m_volume"]).median()) if vol.height else None
+    _, shape, offset, spread = shape_stats(j.select("datetime", "close"),
+                                           j.select("datetime", pl.col("m_close").alias("close")))
     contract_offset = None
     if (n >= MIN_OVERLAP and good / n < MATCH_OK and shape is not None and shape >= CONTRACT_SHAPE
             and offset is not None and abs(offset) >= 2 * tick
