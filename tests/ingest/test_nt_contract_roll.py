@@ -109,3 +109,23 @@ def test_after_old_rule_keeps_the_old_contract_through_the_overlap(roll_case, tm
     assert res.roll.rule == "after-old" and res.roll.at > old_end
     got = Store(s2).read("MES1", "1m")
     assert got.filter(pl.col("datetime") <= old_end).height == len(old)
+
+
+def test_backfilling_the_older_contract_switches_once_too(real_data_dir, settings):
+    rows = lines(real_data_dir / MES)
+    part = rows[find(rows, "20250709 000000"):find(rows, "20250715 000000")]
+    dec = transform(part, add=OFFSET, volume=_vol(part))  # the master holds December from 07-09
+    sep = rows[find(rows, "20250707 000000"):find(rows, "20250711 000000")]  # September, earlier
+    assert import_export(settings, "MES1", render(dec), "MES 12-25.Last.txt", tz="UTC", no_derived=True).written
+    res = import_export(settings, "MES1", render(sep), "MES 09-25.Last.txt", tz="UTC", no_derived=True)
+    assert res.roll is not None and res.roll.direction == "backward"
+    assert (res.roll.earlier, res.roll.later, res.roll.offset) == ("MES 09-25", "MES 12-25", OFFSET)
+    assert res.roll.at == _expected_roll(sep, dec)
+    got = Store(settings).read("MES1", "1m")
+    sep_close = {stamp(ln).replace(tzinfo=dt.UTC) - dt.timedelta(minutes=1): float(ln.split(";")[4]) for ln in sep}
+    labels = ["sep" if sep_close.get(t) == c else "dec" for t, c in got.select("datetime", "close").iter_rows()]
+    assert sum(labels[i] != labels[i - 1] for i in range(1, len(labels))) == 1
+    assert labels[0] == "sep" and labels[-1] == "dec"
+    meta = Store(settings).read_meta("MES1", "1m")
+    assert [c["contract"] for c in meta.contracts] == ["MES 09-25", "MES 12-25"]
+    assert meta.contracts[1]["roll_offset"] == OFFSET
