@@ -405,11 +405,10 @@ def rank_zones(parsed: ParsedExport, calendar: SessionCalendar, *, configured_tz
     return _rank(parsed, calendar, configured_tz=configured_tz, master=master, tick=tick, interval=interval)[0]
 
 
-def _rank(parsed: ParsedExport, calendar: SessionCalendar, *, configured_tz: str,
-          master: pl.DataFrame | None, tick: float, interval: str | None):
+def _place_all(sample: ParsedExport, configured_tz: str, interval: str | None) -> dict[tuple[str, str], Placed | None]:
+    """The sample placed in every candidate (zone, stamp); None where the zone cannot be it."""
     zones = list(dict.fromkeys([*CANDIDATE_ZONES, configured_tz]))
-    stamps = ("open",) if parsed.is_tick else ("close", "open")
-    sample, block_lines = _sample(parsed)
+    stamps = ("open",) if sample.is_tick else ("close", "open")
     placed: dict[tuple[str, str], Placed | None] = {}
     for tz in zones:
         for st in stamps:
@@ -417,6 +416,13 @@ def _rank(parsed: ParsedExport, calendar: SessionCalendar, *, configured_tz: str
                 placed[(tz, st)] = to_bars(sample, tz, stamp=st, interval=interval)
             except InputError:  # non-existent local times in this zone: it cannot be the zone
                 placed[(tz, st)] = None
+    return placed
+
+
+def _rank(parsed: ParsedExport, calendar: SessionCalendar, *, configured_tz: str,
+          master: pl.DataFrame | None, tick: float, interval: str | None):
+    sample, block_lines = _sample(parsed)
+    placed = _place_all(sample, configured_tz, interval)
     # one calendar lookup for every candidate (the session table is built once)
     real = [(k, p.bars) for k, p in placed.items() if p is not None and p.bars.height]
     masks: dict[tuple[str, str], pl.Series] = {}
@@ -434,6 +440,10 @@ def _rank(parsed: ParsedExport, calendar: SessionCalendar, *, configured_tz: str
     if master is not None and master.height:
         lo, hi = master["datetime"].min(), master["datetime"].max()
         use_match = any(b.filter(pl.col("datetime").is_between(lo, hi)).height >= MIN_OVERLAP for _, b in real)
+        if use_match and master.height > 2 * sum(b.height for _, b in real):
+            # a master much larger than the sample: one pass keeps only the minutes some candidate uses
+            keys = pl.concat([b["datetime"] for _, b in real]).unique().to_frame("datetime")
+            master = master.join(keys, on="datetime", how="semi")
     fits: dict[tuple[str, str], tuple[Evidence, float | None, float | None, float | None]] = {}
     for key, p in placed.items():
         if p is None or p.bars.height == 0:
@@ -521,6 +531,8 @@ def overlap_stats(bars: pl.DataFrame, master: pl.DataFrame | None, tick: float) 
     sub = bars if bars.height <= 20_000 else bars.sample(20_000, seed=0).sort("datetime")
     if contract_offset is not None:  # compare the other contract at its own level
         sub = sub.with_columns(*(pl.col(c) - contract_offset for c in _PRICES))
+    if good / n >= MATCH_OK:  # aligned as placed: no other shift can do better
+        return Overlap(n, good / n, 0, ratio, shape, offset, spread, contract_offset)
     shifts = sorted(set(range(-15, 16)) | {60 * h + d for h in range(-14, 15) for d in (-1, 0, 1)})
     best, best_good = 0, -1
     for s in shifts:
