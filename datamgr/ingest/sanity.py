@@ -59,6 +59,11 @@ class PriceCheck:
     median_range: float | None = None
     explained_by_roll: bool = False
 
+    @property
+    def level_refused(self) -> bool:
+        """Refused on the level ratio alone (true whatever zone the bars are placed in)."""
+        return not self.ok and self.ratio is not None and not RATIO_LO <= self.ratio <= RATIO_HI
+
     def to_json(self) -> dict:
         return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in asdict(self).items()}
 
@@ -169,7 +174,7 @@ def check_levels(new: pl.DataFrame, master: pl.DataFrame | None, *, timeframe: s
     unit = "1m" if timeframe == "1m" else timeframe
     if ratio is not None and not RATIO_LO <= ratio <= RATIO_HI:
         msg = (f"price level of {what} is {ratio:.3f} x {where}: median close {_fmt(level_new)} vs "
-               f"{_fmt(level_ref)} (allowed ratio {RATIO_LO}-{RATIO_HI}) — another instrument or a price scale?")
+               f"{_fmt(level_ref)} (allowed ratio {RATIO_LO}-{RATIO_HI}): another instrument or another price scale")
         return PriceCheck(False, msg, ratio=ratio, median_range=mr, bound=bound)
     if ov.height >= MIN_OVERLAP:
         offset = float((ov["close"] - ov["m"]).median())

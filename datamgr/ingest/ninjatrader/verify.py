@@ -601,6 +601,8 @@ def verify_parsed(parsed: ParsedExport, calendar: SessionCalendar, *, tz: str, s
                      f"master's; the import switches contract once at the roll (no back-adjustment)")
     verdict, msg = _verdict(bars, ranking, ov, tz, stamp_used, placed.interval_minutes, decision, reason,
                             zone_origin, price)
+    if verdict == "FAIL" and price.level_refused and "price sanity" not in msg:
+        msg += f" Price sanity refuses these bars too: {price.message}."
     if verdict == "SUCCESS" and decision == "undecided":
         notes.append(f"zone undecided: {reason}; using the {zone_origin} zone {_label(tz, stamp_used)}")
     rep = VerifyReport(
