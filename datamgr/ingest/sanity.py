@@ -16,8 +16,9 @@ away. :func:`check_levels` compares the level of new bars with the master next t
     no overlap: the jump between the stored bar next to the file and the file's first (or last)
     bar. Bound: :data:`K_1M` (30) median 1-minute ranges of the stored bars there (for daily and
     weekly bars :data:`K_DAILY` median ranges), at least 4 ticks; when the junction spans a closed
-    period (more than 15 minutes for minute bars) at least :data:`CLOSED_SHARE` (5 %) of the
-    level, since a weekend or a quarterly roll legitimately moves the price that much.
+    period (more than 15 minutes for minute bars) at least :data:`CLOSED_SHARE` (5 %) of the level
+    times the square root of the days elapsed (at least one), since a weekend, a quarterly roll
+    or weeks without data legitimately move the price that much.
 ``within the file``
     consecutive bars whose close ratio leaves [0.5, 2], or (minute bars not more than 15 minutes
     apart) whose open jumps from the previous close by more than 30 of the file's median ranges.
@@ -30,6 +31,7 @@ SPY 2011 at most 22 median ranges within 15 minutes. ``--force`` never overrides
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -210,10 +212,11 @@ def _junction(new: pl.DataFrame, master: pl.DataFrame, bound: float, mr: float, 
         minutes = (t1 - t0).total_seconds() / 60
         limit = bound
         closed = timeframe != "1m" or minutes > _SAME_SESSION_MIN
-        if closed:
-            limit = max(bound, CLOSED_SHARE * min(p0, p1))
+        if closed:  # a weekend, a roll or weeks without data move prices: ~ sqrt(elapsed days)
+            limit = max(bound, CLOSED_SHARE * min(p0, p1) * math.sqrt(max(1.0, minutes / 1440)))
         if jump > limit:
-            why = (f"{CLOSED_SHARE:.0%} of the level across a closed period" if closed and limit > bound
+            why = (f"{CLOSED_SHARE:.0%} of the level x sqrt(days elapsed) across a closed period"
+                   if closed and limit > bound
                    else f"{K_1M if timeframe == '1m' else K_DAILY:g} x median {unit} range {_fmt(mr)}")
             msg = (f"junction jump of {_fmt(jump)} points between {_fmt(p0)} at {t0:%Y-%m-%d %H:%M} UTC and "
                    f"{_fmt(p1)} at {t1:%Y-%m-%d %H:%M} UTC ({what} vs the stored bars) exceeds {_fmt(limit)} "

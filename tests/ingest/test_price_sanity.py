@@ -130,3 +130,12 @@ def test_yahoo_minute_bars_shifted_by_1000_points_are_all_quarantined(seeded):
     msg = res.validation.rejected["reason"][0]
     assert "price level: junction jump of 1,000 points" in msg and "30 x median 1m range" in msg
     assert folder_hash(settings.data_dir) == before
+
+
+def test_junction_allowance_grows_with_the_time_without_data():
+    first = make_bars(dt.datetime(2025, 3, 3, 14, 0, tzinfo=dt.UTC), 60)
+    later = make_bars(dt.datetime(2025, 3, 4, 14, 0, tzinfo=dt.UTC), 60, price=5000.0 * 1.08)
+    weeks = make_bars(dt.datetime(2025, 5, 5, 14, 0, tzinfo=dt.UTC), 60, price=5000.0 * 1.08)
+    nxt = check_levels(later, first, timeframe="1m", tick=0.25, what="next.txt")
+    assert not nxt.ok and "junction jump of 40" in nxt.message and "sqrt(days elapsed)" in nxt.message
+    assert check_levels(weeks, first, timeframe="1m", tick=0.25).ok  # 9 weeks later, 8 % is a market move
