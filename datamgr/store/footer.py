@@ -42,6 +42,7 @@ class FileMeta:
     problems: tuple[str, ...] = ()
     built_from: dict[str, Any] | None = None
     sources: dict[str, int] | None = None
+    contracts: list[dict[str, Any]] | None = None
     #: sha256 of each row group's content (written by the store since content hash v2), and the
     #: row count of each row group as the Parquet footer states it
     row_group_digests: tuple[str, ...] | None = None
@@ -117,7 +118,7 @@ def _read_footer(path: Path, st: os.stat_result) -> FileMeta:
         generation=info.get("generation"), content_sha256=info.get("content_sha256"),
         written_at=info.get("written_at"), operation_id=info.get("operation_id"),
         ticker=info.get("ticker"), timeframe=info.get("timeframe"), columns=cols, problems=tuple(problems),
-        built_from=info.get("built_from"), sources=info.get("sources"),
+        built_from=info.get("built_from"), sources=info.get("sources"), contracts=info.get("contracts"),
         row_group_digests=tuple(info["row_groups"]) if isinstance(info.get("row_groups"), list) else None,
         row_group_rows=tuple(md.row_group(g).num_rows for g in range(md.num_row_groups)),
     )

@@ -208,7 +208,8 @@ class Store:
     # ------------------------------------------------------------------ write
     def write(self, ticker: str, timeframe: str, df: pl.DataFrame, *, operation: str,
               details: dict[str, Any] | None = None, backup: bool = True, op_id: str | None = None,
-              dry_run: bool = False, built_from: dict[str, Any] | None = None) -> WriteResult:
+              dry_run: bool = False, built_from: dict[str, Any] | None = None,
+              contracts: list[dict[str, Any]] | None = None) -> WriteResult:
         """Replace the file of ``ticker``/``timeframe`` with ``df``, safely (see module doc).
 
         Parameters
@@ -224,6 +225,9 @@ class Store:
         built_from : dict, optional
             Lineage of a derived file (``store.lineage(ticker)`` of its master), kept in the
             footer metadata so the inventory can tell a stale derived file without reading it.
+        contracts : list of dict, optional
+            Contract ranges of a continuous master (:func:`datamgr.store.roll.record_contracts`),
+            kept in the footer metadata; when None the previous file's ranges are carried over.
 
         Raises
         ------
@@ -264,6 +268,9 @@ class Store:
             }
             if built_from is not None:
                 info["built_from"] = built_from
+            kept = contracts if contracts is not None else (meta.contracts if meta else None)
+            if kept:
+                info["contracts"] = kept
             self._write_parquet(p, df, info)
             journal.append(self.settings, journal.JournalEntry(
                 id=op_id, op=operation, file=p.name, rows_before=rows_before, rows_after=df.height,
