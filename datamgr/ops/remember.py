@@ -96,12 +96,14 @@ def remember_zone(settings: Settings, ticker: str, tz: str, stamp: str) -> Remem
         table["import_tz"] = tz
         table["import_stamp"] = stamp
         new_text = tomlkit.dumps(doc)
-        loaded = Settings.from_mapping(tomlkit.parse(new_text).unwrap(), source=str(path))  # validates
+        # validate what changed (other tables, known to datamgr or not, are left as they are)
+        Settings.from_mapping({"instruments": {ticker: {"import_tz": tz, "import_stamp": stamp}}}, source=str(path))
         atomic_write_bytes(path, new_text.encode("utf-8"))
         journal.append(settings, journal.JournalEntry(
             id=journal.new_op_id(), op="remember_zone", file=path.name,
             details={"ticker": ticker, "tz": tz, "stamp": stamp, "config": str(path), "created": created,
                      "previous": {"tz": previous[0], "stamp": previous[1]}}))
-    new_settings = replace(settings, instruments=loaded.instruments, config_path=path)
+    instruments = {**settings.instruments, ticker: replace(inst, import_tz=tz, import_stamp=stamp)}
+    new_settings = replace(settings, instruments=instruments, config_path=path)
     log.info("remembered %s (%s) for %s in %s", tz, stamp, ticker, path)
     return Remembered(ticker, tz, stamp, path, created, previous, new_settings)
