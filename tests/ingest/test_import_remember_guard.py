@@ -15,7 +15,7 @@ import pytest
 import tomlkit
 
 from datamgr.core.config import Settings
-from datamgr.core.errors import CheckFailed, ConfirmationRequired, ConfigError
+from datamgr.core.errors import CheckFailed, ConfigError, ConfirmationRequired
 from datamgr.ingest.draft import ImportDraft
 from datamgr.ops.import_export import commit, import_export
 from datamgr.ops.remember import remember_zone
