@@ -229,6 +229,10 @@ def _upload(up) -> None:
     _job_panel(fid, name, draft)
 
 
+_live = {u.file_id for u in uploads}
+for _k in [k for k in st.session_state if str(k).startswith(("draft:", "plan:")) and str(k).split(":", 1)[1] not in _live]:
+    del st.session_state[_k]  # a removed upload's draft (parsed rows, master) is let go
+
 for upload in uploads:
     with st.container(border=True):
         _upload(upload)

@@ -39,15 +39,15 @@ def add_remember_option(p: argparse.ArgumentParser) -> None:
                         "is not given)")
 
 
-def remember_if_asked(args, settings: Settings, rep, payload: dict, lines: list[str]) -> None:
+def remember_if_asked(args, settings: Settings, draft: ImportDraft, rep, payload: dict, lines: list[str]) -> None:
     """``--remember``: store the verified zone (never silently; never on FAIL or for self-zoned files)."""
     if not getattr(args, "remember", False):
         return
     if not rep.ok:
         lines.append("  --remember: not remembered (the verdict is FAIL)")
         payload["remembered"] = None
-    elif any("carry their zone" in n for n in rep.notes) or rep.stamp == "date":
-        lines.append("  --remember: nothing to remember (the file's times carry their zone)")
+    elif draft.parsed.zone_known or draft.parsed.is_daily:
+        lines.append("  --remember: nothing to remember (the file's times carry their zone, or daily bars)")
         payload["remembered"] = None
     else:
         r = remember_zone(settings, args.ticker, rep.tz, rep.stamp)
@@ -82,8 +82,9 @@ def render(rep) -> str:
 
 def run(args, settings: Settings) -> int:
     data, name = read_input(args.file)
-    rep = ImportDraft(settings, data, name).verify(args.ticker, args.tz, args.stamp, args.interval)
+    draft = ImportDraft(settings, data, name)
+    rep = draft.verify(args.ticker, args.tz, args.stamp, args.interval)
     payload, lines = rep.to_json(), [render(rep)]
-    remember_if_asked(args, settings, rep, payload, lines)
+    remember_if_asked(args, settings, draft, rep, payload, lines)
     emit(args, payload, "\n".join(lines))
     return 0 if rep.ok else 1

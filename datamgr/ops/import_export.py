@@ -159,7 +159,8 @@ def import_export(settings: Settings, ticker: str, data: bytes, name: str, *, tz
     yes : bool
         Confirm a guarded plan (see :class:`~datamgr.ingest.draft.Guard`).
     remember : bool
-        After a SUCCESS verdict, remember the zone and stamp for ``ticker`` (:func:`remember_zone`).
+        After a SUCCESS verdict (not on a dry run, not for files that carry their zone), remember
+        the zone and stamp for ``ticker`` (:func:`remember_zone`).
     progress : callable, optional
         ``progress(done, total, message)``.
     draft : ImportDraft, optional
@@ -199,8 +200,13 @@ def import_export(settings: Settings, ticker: str, data: bytes, name: str, *, tz
         else:
             res = commit(plan, force=force, confirm=plan.guard.count if yes else None, no_derived=no_derived,
                          progress=progress)
-    if remember and rep.ok:
-        res.remembered = remember_zone(settings, ticker, rep.tz, rep.stamp)
+    if remember:
+        zoned = draft.parsed.zone_known or draft.parsed.is_daily
+        if dry_run or not rep.ok or zoned:
+            why = "dry run" if dry_run else ("the verdict is FAIL" if not rep.ok else "the file carries its zone")
+            res.notes.append(f"zone not remembered ({why})")
+        else:
+            res.remembered = remember_zone(settings, ticker, rep.tz, rep.stamp)
     return res
 
 
