@@ -143,6 +143,8 @@ def _plan(fid: str, draft: ImportDraft, tick: str, tz: str | None, stamp: str | 
         col.metric(label, f"{v:,}")
     j = mp.to_json()
     st.caption(f"Result range (ET): {j['start']} → {j['end']}; rejected rows: {len(plan.verify.rejects)}")
+    if plan.roll is not None:  # another contract month: the master switches contract once
+        st.info(page_text(plan.roll.describe()), icon=":material/swap_horiz:")
     if j["conflict_rows"]:
         with st.expander(f"Conflicts ({mp.conflicts:,}; first 50, winner by source precedence)"):
             st.dataframe(j["conflict_rows"], hide_index=True, key=f"conf:{fid}")

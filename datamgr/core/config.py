@@ -24,6 +24,7 @@ explicitly. Nothing here runs at import time.
     import_tz = "America/Los_Angeles"
     import_stamp = "close"  # written by `--remember` / the Import page's "remember for ES1"
     sessions = { asia = ["18:00", "03:00"], london = ["03:00", "09:30"], ny = ["09:30", "16:00"] }
+    roll = "volume"         # contract roll: "volume" (first session the new month out-trades the old) or "after-old"
 
 Where no ``--config`` / ``DATAMGR_CONFIG`` / ``./datamgr.toml`` is given, a ``datamgr.toml`` next
 to the data folder (``<data_dir>/../datamgr.toml``) is read: that is where a remembered zone is
@@ -73,6 +74,7 @@ class Instrument:
     import_tz: str = "America/Los_Angeles"
     import_stamp: str = "close"
     sessions: tuple[tuple[str, str, str], ...] = DEFAULT_SESSIONS
+    roll: str = "volume"  # contract roll rule: "volume" or "after-old" (datamgr.store.roll)
 
 
 def _default_instruments() -> dict[str, Instrument]:
@@ -264,7 +266,7 @@ def _instrument_from(ticker: str, table: Mapping[str, Any], known: Mapping[str, 
                      source: str) -> Instrument:
     check_ticker(ticker)
     base = known.get(ticker) or replace(known["ES1"], ticker=ticker)
-    allowed = {"yahoo_symbol", "calendar", "tick_size", "import_tz", "import_stamp", "sessions"}
+    allowed = {"yahoo_symbol", "calendar", "tick_size", "import_tz", "import_stamp", "sessions", "roll"}
     bad = set(table) - allowed
     if bad:
         raise ConfigError(f"{source}: [instruments.{ticker}] unknown key(s) {sorted(bad)}")
@@ -280,6 +282,11 @@ def _instrument_from(ticker: str, table: Mapping[str, Any], known: Mapping[str, 
             raise ConfigError(f"{source}: [instruments.{ticker}] import_stamp: expected 'close' or 'open', "
                               f"got {table['import_stamp']!r}")
         kw["import_stamp"] = table["import_stamp"]
+    if "roll" in table:
+        if table["roll"] not in ("volume", "after-old"):
+            raise ConfigError(f"{source}: [instruments.{ticker}] roll: expected \"volume\" or \"after-old\", "
+                              f"got {table['roll']!r}")
+        kw["roll"] = table["roll"]
     if "sessions" in table:
         sess = table["sessions"]
         if not isinstance(sess, Mapping) or not all(isinstance(w, list) and len(w) == 2 for w in sess.values()):

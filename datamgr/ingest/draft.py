@@ -34,6 +34,7 @@ from datamgr.ingest.ninjatrader.place import Placed, to_bars
 from datamgr.ingest.ninjatrader.verify import MARGIN, MIN_OVERLAP, VerifyReport, ZoneScore, verify_parsed
 from datamgr.ingest.tradingview import is_tradingview, parse_tradingview
 from datamgr.store.merge import EPS, MergePlan, plan_merge
+from datamgr.store.roll import Roll, plan_roll
 from datamgr.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -106,6 +107,11 @@ class ImportPlan:
     interval: str | None = None
     replace: Any = None
     draft: ImportDraft | None = field(default=None, repr=False)
+    #: contract roll inside the overlap (another contract month), the bars merged (cut at the roll)
+    #: and the master's footer contract ranges before the import
+    roll: Roll | None = None
+    incoming: pl.DataFrame | None = field(default=None, repr=False)
+    master_contracts: list[dict] | None = None
 
     def details(self) -> dict[str, Any]:
         """Journal details of the write."""
@@ -113,7 +119,8 @@ class ImportPlan:
         return {"file": self.name, "format": self.format, "source": self.source, "tz": v.tz, "stamp": v.stamp,
                 "added": p.new, "replaced": p.replaced, "identical": p.identical, "conflicts": p.conflicts,
                 "kept": p.kept, "removed": p.removed, "rejected": len(v.rejects), "forced": not v.ok,
-                "confirmed": self.guard.count if self.guard.required else None}
+                "confirmed": self.guard.count if self.guard.required else None, "contract": v.contract,
+                "roll": self.roll.to_json() if self.roll else None}
 
 
 class ImportDraft:
@@ -139,7 +146,7 @@ class ImportDraft:
         self.parsed = parse_file(data, name)
         self._placed: dict[tuple, Placed] = {}
         self._reports: dict[tuple, VerifyReport] = {}
-        self._masters: dict[str, tuple[pl.DataFrame, str | None]] = {}
+        self._masters: dict[str, tuple[pl.DataFrame, str | None, list[dict] | None]] = {}
 
     # ------------------------------------------------------------------ basics
     @property
@@ -149,6 +156,14 @@ class ImportDraft:
     @property
     def source(self) -> str:
         return self.parsed.source
+
+    def origin(self, ticker: str, tz: str | None = None) -> str:
+        """Where the zone comes from: ``given`` (``tz``, or the file's own), ``remembered`` (set in
+        datamgr.toml, e.g. by ``remember_zone``) or ``default`` (the built-in instrument default)."""
+        if tz or self.parsed.zone_known:
+            return "given"
+        builtin = Settings().instrument(ticker).import_tz
+        return "remembered" if self.settings.instrument(ticker).import_tz != builtin else "default"
 
     def resolve(self, ticker: str, tz: str | None = None, stamp: str | None = None) -> tuple[str, str]:
         """The (zone, stamp) the bars are placed in: the file's own zone when its times carry one,
@@ -181,11 +196,12 @@ class ImportDraft:
         """The master this file would merge into (read once per ticker; :meth:`forget_master`)."""
         return self._master(ticker)[0]
 
-    def _master(self, ticker: str) -> tuple[pl.DataFrame, str | None]:
+    def _master(self, ticker: str) -> tuple[pl.DataFrame, str | None, list[dict] | None]:
         if ticker not in self._masters:
             store = Store(self.settings)
             meta = store.read_meta(ticker, self.timeframe)
-            self._masters[ticker] = (store.read(ticker, self.timeframe), meta.content_sha256 if meta else None)
+            self._masters[ticker] = (store.read(ticker, self.timeframe), meta.content_sha256 if meta else None,
+                                     meta.contracts if meta else None)
         return self._masters[ticker]
 
     def forget_master(self) -> None:
@@ -213,13 +229,14 @@ class ImportDraft:
     def verify(self, ticker: str, tz: str | None = None, stamp: str | None = None,
                interval: str | None = None) -> VerifyReport:
         """Verify against the calendar and the master (SPEC 6 step 1); writes nothing."""
+        origin = self.origin(ticker, tz)
         tz, stamp = self.resolve(ticker, tz, stamp)
-        key = (ticker, tz, stamp, interval)
+        key = (ticker, tz, stamp, interval, origin)
         if key not in self._reports:
             inst = self.settings.instrument(ticker)
             master = None if self.parsed.is_daily else self.master(ticker)
             rep, placed = verify_parsed(self.parsed, get_calendar(inst.calendar), tz=tz, stamp=stamp,
-                                        interval=interval, master=master, tick=inst.tick_size)
+                                        interval=interval, master=master, tick=inst.tick_size, zone_origin=origin)
             self._placed.setdefault((tz, stamp, interval), placed)
             self._reports[key] = rep
         return self._reports[key]
@@ -265,12 +282,25 @@ class ImportDraft:
         rep = self.verify(ticker, tz, stamp, interval)
         tz, stamp = self.resolve(ticker, tz, stamp)
         bars = self.placed(tz, stamp, interval).bars
-        master, sha = self._master(ticker)
-        rng = parse_replace(replace, bars)
-        merge = plan_merge(master, bars, precedence=self.settings.merge_precedence, replace_range=rng)
-        guard = _guard(rep, merge, self.settings.merge_precedence)
+        master, sha, contracts = self._master(ticker)
+        incoming, roll_rng, roll = self._roll(ticker, rep, master, bars, contracts)
+        rng = parse_replace(replace, incoming) if replace is not None else roll_rng
+        merge = plan_merge(master, incoming, precedence=self.settings.merge_precedence, replace_range=rng)
+        guard = _guard(rep, merge, self.settings.merge_precedence, rolled=roll is not None and replace is None)
         return ImportPlan(ticker, self.timeframe, self.name, tz, stamp, rep, merge, guard, rng, sha, self.source,
-                          self.parsed.format, interval, replace, self)
+                          self.parsed.format, interval, replace, self, roll, incoming, contracts)
+
+    def _roll(self, ticker: str, rep: VerifyReport, master: pl.DataFrame, bars: pl.DataFrame,
+              contracts: list[dict] | None):
+        """When the file is another contract month overlapping the master: the incoming bars to merge
+        (cut at the roll), the range they replace and the :class:`Roll`; else ``(bars, None, None)``."""
+        off = rep.overlap.contract_offset
+        if off is None or master.height == 0 or bars.height == 0:
+            return bars, None, None
+        inst = self.settings.instrument(ticker)
+        known = [r.get("contract") for r in (contracts or []) if r.get("contract")]
+        return plan_roll(master, bars, get_calendar(inst.calendar), offset=off, rule=inst.roll,
+                         file_contract=rep.contract, master_contract=known[-1] if known else None)
 
     def changed_frame(self, plan: ImportPlan, pad_minutes: int = 60, max_points: int = 4000) -> pl.DataFrame:
         """Closes around the minutes the plan replaces or removes, for the plan chart (zoomed to them).
@@ -307,10 +337,12 @@ class ImportDraft:
         return out.filter(keep)
 
 
-def _guard(rep: VerifyReport, merge: MergePlan, precedence: tuple[str, ...]) -> Guard:
+def _guard(rep: VerifyReport, merge: MergePlan, precedence: tuple[str, ...], rolled: bool = False) -> Guard:
     """The confirmation rule of SPEC 6. Bars of a lower-precedence source replaced by the file
     (Yahoo or demo bars under a NinjaTrader export: the merge policy working as designed) do not
-    count towards the 1 % rule; replacing bars of the same or a higher-precedence source does."""
+    count towards the 1 % rule; replacing bars of the same or a higher-precedence source does.
+    A contract roll (``rolled``) replaces the old month after the roll point by design: only the
+    shift rule applies then (the roll is shown in the plan)."""
     overlap = merge.identical + merge.conflicts
     rank = {s: i for i, s in enumerate(precedence)}
     upgrades = 0
@@ -318,7 +350,7 @@ def _guard(rep: VerifyReport, merge: MergePlan, precedence: tuple[str, ...]) -> 
         c = merge.conflict_rows.filter(pl.col("winner") == "incoming")
         upgrades = sum(rank.get(a, len(rank)) > rank.get(b, len(rank))
                        for a, b in zip(c["source"].to_list(), c["source_in"].to_list()))
-    corrections = merge.replaced - upgrades
+    corrections = 0 if rolled else merge.replaced - upgrades
     reasons = []
     if corrections and corrections > GUARD_SHARE * max(overlap, 1):
         share = f" ({corrections / overlap:.1%})" if overlap else ""
@@ -327,7 +359,7 @@ def _guard(rep: VerifyReport, merge: MergePlan, precedence: tuple[str, ...]) -> 
     ov = rep.overlap
     if ov.bars >= MIN_OVERLAP and ov.best_shift_minutes:
         reasons.append(f"its best whole-minute shift against the master is {ov.best_shift_minutes:+d} min, not 0")
-    if merge.removed:
+    if merge.removed and not rolled:
         reasons.append(f"the replace range removes {merge.removed:,} existing bars the file does not bring back")
     return Guard(bool(reasons), merge.replaced + merge.removed, tuple(reasons))
 

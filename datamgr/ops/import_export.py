@@ -40,6 +40,7 @@ from datamgr.ingest.draft import Guard, ImportDraft, ImportPlan, guess_ticker, p
 from datamgr.ingest.ninjatrader.verify import VerifyReport
 from datamgr.ops.remember import Remembered, remember_zone
 from datamgr.store.merge import MergePlan
+from datamgr.store.roll import Roll, record_contracts
 from datamgr.store.store import Store, WriteResult
 
 __all__ = ["ImportDraft", "ImportPlan", "ImportResult", "commit", "describe_export", "guess_ticker",
@@ -64,6 +65,7 @@ class ImportResult:
     guard: Guard | None = None
     source: str = "ninjatrader"
     remembered: Remembered | None = None
+    roll: Roll | None = None
 
     @property
     def written(self) -> bool:
@@ -91,6 +93,9 @@ class ImportResult:
             "source": self.source,
             "confirm": self.guard.to_json() if self.guard else {"required": False, "count": 0, "reasons": []},
             "remembered": self.remembered.to_json() if self.remembered else None,
+            "roll": self.roll.to_json() if self.roll else None, "contract": v.contract,
+            "zone_decision": v.zone_decision, "zone_reason": v.zone_reason,
+            "price_refused": v.price_refused, "price_check": v.price.to_json(),
         }
 
 
@@ -186,8 +191,7 @@ def import_export(settings: Settings, ticker: str, data: bytes, name: str, *, tz
         draft.master(ticker)
         report(progress, 2, _STEPS, "verifying alignment")
         rep = draft.verify(ticker, tz, stamp, interval)
-        if not rep.ok and not force:
-            raise CheckFailed(f"{name}: {rep.message} Nothing was imported.")
+        _refuse(name, rep, force)
         if strict and rep.rejects:
             listed = "; ".join(f"line {r.line}: {r.reason}" for r in rep.rejects[:10])
             msg = f"{name}: --strict: {len(rep.rejects)} row(s) rejected ({listed}); nothing was imported."
@@ -210,8 +214,25 @@ def import_export(settings: Settings, ticker: str, data: bytes, name: str, *, tz
     return res
 
 
+def _refuse(name: str, rep: VerifyReport, force: bool) -> None:
+    """A FAIL verdict refuses unless ``force``; ``force`` overrides the zone verdict only, never price sanity."""
+    if rep.ok or (force and not rep.price_refused):
+        return
+    msg = rep.message
+    if force and rep.price_refused:
+        msg = (f"FAIL: price sanity: {rep.price.message}. Nothing was imported: --force overrides the "
+               f"zone verdict only, never price sanity.")
+    raise CheckFailed(f"{name}: {msg}" + ("" if "Nothing was imported" in msg else " Nothing was imported."))
+
+
 def _result(plan: ImportPlan, dry_run: bool) -> ImportResult:
-    res = ImportResult(plan.verify, plan.merge, dry_run, plan.timeframe, guard=plan.guard, source=plan.source)
+    res = ImportResult(plan.verify, plan.merge, dry_run, plan.timeframe, guard=plan.guard, source=plan.source,
+                       roll=plan.roll)
+    if plan.roll is not None:
+        res.notes.append(plan.roll.describe())
+    elif plan.verify.overlap.contract_offset is not None:
+        res.notes.append("the file is another contract month that never out-trades the master's in the "
+                         "overlap: the master keeps its contract")
     if not plan.verify.ok:
         res.notes.append("planned despite a FAIL verdict" if dry_run else "imported despite a FAIL verdict (override)")
     if not plan.merge.changed:
@@ -257,8 +278,7 @@ def commit(plan: ImportPlan, *, force: bool = False, confirm: int | None = None,
             log.info("%s changed since the plan was made: planning again", store.path(ticker, tf).name)
             draft.forget_master()
             plan = draft.plan(ticker, plan.tz, plan.stamp, plan.interval, replace=plan.replace)
-        if not plan.verify.ok and not force:
-            raise CheckFailed(f"{name}: {plan.verify.message} Nothing was imported.")
+        _refuse(name, plan.verify, force)
         g = plan.guard
         if g.required and confirm != g.count:
             what = (f"{name}: this plan changes {g.count:,} existing bar(s) of {store.path(ticker, tf).name}: "
@@ -269,7 +289,10 @@ def commit(plan: ImportPlan, *, force: bool = False, confirm: int | None = None,
             report(progress, _STEPS, _STEPS, "nothing to import")
             return res
         report(progress, 4, _STEPS, f"writing {store.path(ticker, tf).name}")
-        res.write = store.write(ticker, tf, plan.merge.result, operation="import", details=plan.details())
+        contracts = record_contracts(plan.master_contracts, contract=plan.verify.contract, result=plan.merge.result,
+                                     incoming=plan.incoming, roll=plan.roll)
+        res.write = store.write(ticker, tf, plan.merge.result, operation="import", details=plan.details(),
+                                contracts=contracts)
         draft.forget_master()
     if res.written and not no_derived and tf == "1m":
         report(progress, 5, _STEPS, "regenerating derived data")
