@@ -200,3 +200,22 @@ def test_a_fail_verdict_plan_is_not_committed_without_force(real_data_dir, tmp_p
     with pytest.raises(CheckFailed):
         commit(plan, no_derived=True)
     assert folder_hash(d) == before
+
+
+def test_an_undecided_window_passes_with_the_remembered_zone_and_a_note(real_data_dir, tmp_path):
+    (tmp_path / "data").mkdir()
+    s = Settings.load(data_dir=tmp_path / "data", env={})
+    data = _window(_lines(real_data_dir), 100, 400)  # inside one session: no edge, no break, no overlap
+    assert ImportDraft(s, data, "mid.txt").verify("MES1").verdict == "FAIL"  # default zone, undecided
+    s2 = remember_zone(s, "MES1", "UTC", "close").settings
+    rep = ImportDraft(s2, data, "mid.txt").verify("MES1")
+    assert rep.verdict == "SUCCESS" and rep.zone_origin == "remembered" and rep.zone_decision == "undecided"
+    assert any("remembered zone UTC" in n for n in rep.notes)
+    # and from a fresh process: the file next to the data folder is found, the import line needs no --tz
+    f = tmp_path / "mid.txt"
+    f.write_bytes(data)
+    imp = _cli(str(ROOT / "scripts/import_ninjatrader.py"), str(f), "MES1", "1m", "--no-derived", "--json",
+               "--data-dir", str(tmp_path / "data"), cwd=ROOT)
+    assert imp.returncode == 0, imp.stderr
+    j = json.loads(imp.stdout)
+    assert j["new"] == 300 and j["tz"] == "UTC" and j["zone_decision"] == "undecided"
