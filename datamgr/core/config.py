@@ -15,15 +15,20 @@ explicitly. Nothing here runs at import time.
     auto_update = false
 
     [merge]
-    precedence = ["ninjatrader", "smartapi", "yahoo", "upsampled", "demo"]
+    precedence = ["ninjatrader", "tradingview", "smartapi", "yahoo", "upsampled", "demo"]
 
     [instruments.ES1]
     yahoo_symbol = "ES=F"
     calendar = "CME Globex Equity"
     tick_size = 0.25
     import_tz = "America/Los_Angeles"
+    import_stamp = "close"  # written by `--remember` / the Import page's "remember for ES1"
     sessions = { asia = ["18:00", "03:00"], london = ["03:00", "09:30"], ny = ["09:30", "16:00"] }
     roll = "volume"         # contract roll: "volume" (first session the new month out-trades the old) or "after-old"
+
+Where no ``--config`` / ``DATAMGR_CONFIG`` / ``./datamgr.toml`` is given, a ``datamgr.toml`` next
+to the data folder (``<data_dir>/../datamgr.toml``) is read: that is where a remembered zone is
+written when no configuration file exists yet (:func:`config_file_for`).
 
 A ticker that is not configured gets the ES1 defaults (CME equity-index futures schedule) with
 its own name; ``SPY`` is preconfigured on the NYSE extended-hours calendar.
@@ -51,8 +56,11 @@ DEFAULT_SESSIONS: tuple[tuple[str, str, str], ...] = (
     ("london", "03:00", "09:30"),
     ("ny", "09:30", "16:00"),
 )
-DEFAULT_PRECEDENCE: tuple[str, ...] = ("ninjatrader", "smartapi", "yahoo", "upsampled", "demo")
+#: TradingView's "Export chart data" comes from the same exchange feed as NinjaTrader's but is the
+#: second choice for the master (NinjaTrader is the SOP source); both rank above the API sources.
+DEFAULT_PRECEDENCE: tuple[str, ...] = ("ninjatrader", "tradingview", "smartapi", "yahoo", "upsampled", "demo")
 CME_EQUITY = "CME Globex Equity"
+CONFIG_NAME = "datamgr.toml"
 
 
 @dataclass(frozen=True)
@@ -64,6 +72,7 @@ class Instrument:
     calendar: str = CME_EQUITY
     tick_size: float = 0.25
     import_tz: str = "America/Los_Angeles"
+    import_stamp: str = "close"
     sessions: tuple[tuple[str, str, str], ...] = DEFAULT_SESSIONS
     roll: str = "volume"  # contract roll rule: "volume" or "after-old" (datamgr.store.roll)
 
@@ -157,6 +166,9 @@ class Settings:
         cfg_path = config or env.get("DATAMGR_CONFIG")
         if cfg_path is None and Path("datamgr.toml").is_file():
             cfg_path = "datamgr.toml"
+        chosen = data_dir or env.get("DATAMGR_DATA_DIR")
+        if cfg_path is None and chosen and (Path(chosen).parent / CONFIG_NAME).is_file():
+            cfg_path = Path(chosen).parent / CONFIG_NAME  # written there by a remembered zone
         raw: dict[str, Any] = {}
         if cfg_path is not None:
             cfg_path = Path(cfg_path)
@@ -172,7 +184,6 @@ class Settings:
             if "data_dir" in raw and not s.data_dir.is_absolute():
                 # A relative data_dir in a config file means: next to that file.
                 s = replace(s, data_dir=Path(cfg_path).parent / s.data_dir)
-        chosen = data_dir or env.get("DATAMGR_DATA_DIR")
         if chosen:
             s = replace(s, data_dir=Path(chosen))
         return s
@@ -219,6 +230,14 @@ _SCALARS: tuple[tuple[str, str, str, Any], ...] = (
 )
 
 
+def config_file_for(settings: Settings) -> Path:
+    """The configuration file a remembered setting is written to: the one that was loaded, else
+    ``datamgr.toml`` next to the data folder (found there by :meth:`Settings.load`)."""
+    if settings.config_path is not None:
+        return Path(settings.config_path)
+    return Path(settings.data_dir).parent / CONFIG_NAME
+
+
 def _section(raw: Mapping[str, Any], name: str, allowed: set[str] | None, source: str) -> Mapping[str, Any]:
     table = raw.get(name) or {}
     if not isinstance(table, Mapping):
@@ -247,7 +266,7 @@ def _instrument_from(ticker: str, table: Mapping[str, Any], known: Mapping[str, 
                      source: str) -> Instrument:
     check_ticker(ticker)
     base = known.get(ticker) or replace(known["ES1"], ticker=ticker)
-    allowed = {"yahoo_symbol", "calendar", "tick_size", "import_tz", "sessions", "roll"}
+    allowed = {"yahoo_symbol", "calendar", "tick_size", "import_tz", "import_stamp", "sessions", "roll"}
     bad = set(table) - allowed
     if bad:
         raise ConfigError(f"{source}: [instruments.{ticker}] unknown key(s) {sorted(bad)}")
@@ -258,6 +277,11 @@ def _instrument_from(ticker: str, table: Mapping[str, Any], known: Mapping[str, 
             raise ConfigError(f"{source}: [instruments.{ticker}] tick_size must be > 0")
     if "import_tz" in table:
         kw["import_tz"] = _zone(table["import_tz"], f"{source}: [instruments.{ticker}] import_tz")
+    if "import_stamp" in table:
+        if table["import_stamp"] not in ("close", "open"):
+            raise ConfigError(f"{source}: [instruments.{ticker}] import_stamp: expected 'close' or 'open', "
+                              f"got {table['import_stamp']!r}")
+        kw["import_stamp"] = table["import_stamp"]
     if "roll" in table:
         if table["roll"] not in ("volume", "after-old"):
             raise ConfigError(f"{source}: [instruments.{ticker}] roll: expected \"volume\" or \"after-old\", "
