@@ -153,6 +153,14 @@ class SessionCalendar:
             pl.when(pl.col("in_session")).then(pl.col("trading_day")).otherwise(None).alias("trading_day")
         )
 
+    def eras(self, trading_days: pl.Series) -> np.ndarray:
+        """Schedule era (0-based) of each trading day: for ``CME Globex Equity`` 0 before
+        2012-11-19, 1 until 2021-06-25 (the 15:15 CT halt), 2 after; one era for the NYSE calendars."""
+        if self.name != "CME Globex Equity":
+            return np.zeros(trading_days.len(), dtype=np.int64)
+        d = trading_days.cast(pl.Date)
+        return ((d >= ERA_2012_DAY).cast(pl.Int64) + (d >= HALT_END_DAY).cast(pl.Int64)).to_numpy()
+
     def trading_day_of(self, when: dt.datetime) -> dt.date | None:
         """Trading day of one instant, or None outside sessions."""
         s = pl.Series([when], dtype=_UTC)
