@@ -23,6 +23,8 @@ explicitly. Nothing here runs at import time.
     tick_size = 0.25
     import_tz = "America/Los_Angeles"
     sessions = { asia = ["18:00", "03:00"], london = ["03:00", "09:30"], ny = ["09:30", "16:00"] }
+    # stale_after_sessions = 1   # health fails when the 1m file is more sessions behind (unset:
+    #                            # staleness is information, e.g. for an archived contract)
 
 A ticker that is not configured gets the ES1 defaults (CME equity-index futures schedule) with
 its own name; ``SPY`` is preconfigured on the NYSE extended-hours calendar.
@@ -64,6 +66,7 @@ class Instrument:
     tick_size: float = 0.25
     import_tz: str = "America/Los_Angeles"
     sessions: tuple[tuple[str, str, str], ...] = DEFAULT_SESSIONS
+    stale_after_sessions: int | None = None  # health fails when the file is more sessions behind
 
 
 def _default_instruments() -> dict[str, Instrument]:
@@ -245,7 +248,7 @@ def _instrument_from(ticker: str, table: Mapping[str, Any], known: Mapping[str, 
                      source: str) -> Instrument:
     check_ticker(ticker)
     base = known.get(ticker) or replace(known["ES1"], ticker=ticker)
-    allowed = {"yahoo_symbol", "calendar", "tick_size", "import_tz", "sessions"}
+    allowed = {"yahoo_symbol", "calendar", "tick_size", "import_tz", "sessions", "stale_after_sessions"}
     bad = set(table) - allowed
     if bad:
         raise ConfigError(f"{source}: [instruments.{ticker}] unknown key(s) {sorted(bad)}")
@@ -254,6 +257,11 @@ def _instrument_from(ticker: str, table: Mapping[str, Any], known: Mapping[str, 
         kw["tick_size"] = float(_typed(table["tick_size"], (int, float), f"{source}: [instruments.{ticker}] tick_size"))
         if kw["tick_size"] <= 0:
             raise ConfigError(f"{source}: [instruments.{ticker}] tick_size must be > 0")
+    if "stale_after_sessions" in table:
+        v = _typed(table["stale_after_sessions"], (int,), f"{source}: [instruments.{ticker}] stale_after_sessions")
+        if v < 0:
+            raise ConfigError(f"{source}: [instruments.{ticker}] stale_after_sessions must be >= 0")
+        kw["stale_after_sessions"] = int(v)
     if "import_tz" in table:
         kw["import_tz"] = _zone(table["import_tz"], f"{source}: [instruments.{ticker}] import_tz")
     if "sessions" in table:

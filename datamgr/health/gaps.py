@@ -28,7 +28,7 @@ Everything is vectorised with numpy ``searchsorted``; no Python loop over bars o
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -81,6 +81,7 @@ class Continuity:
     coverage: pl.DataFrame  # trading_day, expected, present, outside, coverage
     min_gap: int = 1
     calibration: float | None = None  # the quiet model's trades per unit of volume
+    findings: list[str] = field(default_factory=list)  # failures besides holes ("no bars in 2008")
 
     @property
     def reported(self) -> list[Gap]:
@@ -90,6 +91,11 @@ class Continuity:
     def holes(self) -> list[Gap]:
         """Unacknowledged ``hole`` gaps of at least ``min_gap`` minutes: the failures."""
         return [g for g in self.reported if g.cls == "hole" and not g.acknowledged]
+
+    @property
+    def ok(self) -> bool:
+        """No hole and no finding: ``continuity`` exits 0."""
+        return not self.holes and not self.findings
 
     @property
     def coverage_ratio(self) -> float | None:
@@ -112,6 +118,7 @@ class Continuity:
             "outside_session": self.outside_session,
             "coverage": None if self.coverage_ratio is None else round(self.coverage_ratio, 6),
             "holes": len(self.holes), "gap_counts": self.class_counts(),
+            "ok": self.ok, "findings": list(self.findings),
             "gaps": [g.to_json() for g in self.reported],
             "strays": [{"row": int(r), "datetime": to_et_iso(t)}
                        for r, t in zip(head["row"].to_list(), head["datetime"].to_list(), strict=True)],

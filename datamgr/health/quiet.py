@@ -16,7 +16,9 @@ missing minute is usually not missing data. The model is learned from the instru
   over the buckets whose share of absences in runs of at most ``short`` minutes is measurable
   (2 %..90 %, at least 20 samples); capped at 1
   (a trade is at least one contract or share), and 1 when nothing can be calibrated. The bucket
-  rate is ``max(-ln a, c * volume)``.
+  rate is ``max(-ln a, c * volume) / m``, where ``m`` >= 1 is the mean length of the bucket's
+  tradeless runs: tradeless minutes come in clusters, so a run of ``L`` minutes holds about
+  ``L / m`` independent chances, not ``L``.
 * **Volume around the gap.** The rate of each missing minute is scaled by ``r`` = volume of the
   ``around`` expected minutes before the gap / what the buckets expect there, or the same after
   the gap, whichever is smaller (a back-month contract, a holiday afternoon or a thin night trade
@@ -111,8 +113,10 @@ def minute_rates(local_minute: np.ndarray, era: np.ndarray, present: np.ndarray,
     key = era.astype(np.int64) * WEEK + mow
     size = n_era * WEEK
     n = _pool(np.bincount(key, minlength=size).astype(np.float64), n_era, model.window)
-    absent = _pool(np.bincount(key, weights=_short_absences(present, model.long).astype(np.float64),
-                               minlength=size), n_era, model.window)
+    counted = _short_absences(present, model.long)
+    absent = _pool(np.bincount(key, weights=counted.astype(np.float64), minlength=size), n_era, model.window)
+    first = counted & ~np.concatenate(([False], counted[:-1]))  # first minute of each counted run
+    runs = _pool(np.bincount(key, weights=first.astype(np.float64), minlength=size), n_era, model.window)
     short = _pool(np.bincount(key, weights=_short_absences(present, model.short).astype(np.float64),
                               minlength=size), n_era, model.window)
     vol = _pool(np.bincount(key, weights=volume, minlength=size), n_era, model.window)
@@ -124,7 +128,8 @@ def minute_rates(local_minute: np.ndarray, era: np.ndarray, present: np.ndarray,
         ok = (n >= 20) & (s_share >= 0.02) & (s_share <= 0.9) & (typical > 0)
         c = float(np.median(-np.log(s_share[ok]) / typical[ok])) if ok.any() else 1.0
     c = min(c, 1.0)
-    rate = np.maximum(lam_abs, c * typical)
+    cluster = np.maximum(absent / np.maximum(runs, 1.0), 1.0)  # mean length of a tradeless run
+    rate = np.maximum(lam_abs, c * typical) / cluster
     return MinuteRates(rate[key], typical[key], volume.astype(np.float64), c)
 
 
