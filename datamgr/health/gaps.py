@@ -20,7 +20,7 @@ Definitions (decisions where the spec is silent are marked *decision*):
   is counted on the trading day of the next session (*decision*).
 * **Staleness** lives in :mod:`datamgr.health.staleness` (re-exported here): expected bars whose minute
   has fully elapsed after the last bar, and how many sessions they belong to.
-* :func:`quick_flags` gives the inventory cheap flags from a file's footer only.
+* :func:`quick_flags` gives the inventory cheap staleness flags from a file's footer only.
 
 Everything is vectorised with numpy ``searchsorted``; no Python loop over bars or days.
 """
@@ -373,15 +373,6 @@ def _collapse(starts: np.ndarray, ends: np.ndarray, n: np.ndarray, p: np.ndarray
                 clock=f"{r['cs']}-{r['ce']} ET", p_no_trade=r["p"]) for r in agg.iter_rows(named=True)]
 
 
-def expected_between(cal, start: dt.datetime, end: dt.datetime) -> int:
-    """Expected 1-minute bars whose open lies in ``[start, end]`` (the file's first and last bar)."""
-    seg = cal.segments(start.date() - dt.timedelta(days=1), end.date() + dt.timedelta(days=1))
-    s = seg["start"].to_numpy().astype("datetime64[us]").astype("int64")
-    x = seg["end"].to_numpy().astype("datetime64[us]").astype("int64")
-    lo, hi = _us(start), _us(end) + MINUTE_US
-    return int(np.clip(np.minimum(x, hi) - np.maximum(s, lo), 0, None).sum() // MINUTE_US)
-
-
 def quick_flags(settings, ticker: str, meta, now: dt.datetime | None = None) -> list[str]:
     """Cheap health flags for the inventory, from a file's footer metadata only.
 
@@ -398,9 +389,9 @@ def quick_flags(settings, ticker: str, meta, now: dt.datetime | None = None) -> 
     -------
     list of str
         ``"behind: N sessions"`` when the last bar is more than one session old;
-        ``"gaps: ~N missing minutes"`` when the file holds fewer rows than the calendar expects
-        between its first and last bar (an estimate: stray bars count as rows);
-        ``"footer: ..."`` for footer problems. Empty when nothing looks wrong.
+        ``"footer: ..."`` for footer problems. Empty when nothing looks wrong. Gaps and coverage
+        are not estimated from the footer (stray prints would count as coverage): the inventory
+        takes them from :func:`datamgr.health.report.master_coverage`.
     """
     if meta is None or meta.rows == 0 or meta.start is None or meta.end is None:
         return []
@@ -409,7 +400,4 @@ def quick_flags(settings, ticker: str, meta, now: dt.datetime | None = None) -> 
     st = staleness(meta.end, cal, now=now)
     if st.sessions > 1:
         flags.append(f"behind: {st.sessions} sessions")
-    expected = expected_between(cal, meta.start, meta.end)
-    if expected > meta.rows:
-        flags.append(f"gaps: ~{expected - meta.rows:,} missing minutes")
     return flags

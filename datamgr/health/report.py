@@ -52,6 +52,49 @@ def day_range(year: int | None = None, start: str | dt.date | None = None,
     return lo, hi
 
 
+@dataclass(frozen=True)
+class CoverageSummary:
+    """THE coverage figure of a 1m master (SPEC 5), as ``status --json``, Inventory and Health show it.
+
+    ``coverage`` = present in-session bars / expected bars between the trading days of the first
+    and the last bar; stray bars (outside every session) are excluded and counted apart.
+    """
+
+    expected: int
+    present: int
+    outside: int
+    holes: int
+    quiet: int
+
+    @property
+    def coverage(self) -> float | None:
+        return self.present / self.expected if self.expected else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"expected": self.expected, "present": self.present, "outside_session": self.outside,
+                "coverage": None if self.coverage is None else round(self.coverage, 6),
+                "holes": self.holes, "quiet": self.quiet}
+
+
+def coverage_summary(cont: Continuity) -> CoverageSummary:
+    """The one coverage function: every page and command takes its figure from here."""
+    return CoverageSummary(cont.expected, cont.present, cont.outside_session, len(cont.holes),
+                           sum(1 for g in cont.reported if g.cls == "quiet"))
+
+
+def master_coverage(settings: Settings, ticker: str) -> CoverageSummary:
+    """Coverage of ``ticker``'s 1m master over its whole range (reads ``datetime`` and ``volume`` only).
+
+    Raises
+    ------
+    CheckFailed
+        The master cannot be read.
+    ConfigError
+        There is no 1m master.
+    """
+    return coverage_summary(check_continuity(settings, ticker))
+
+
 @dataclass
 class HealthReport:
     """Everything the Health page and ``datamgr health`` show for one ticker."""
@@ -66,6 +109,10 @@ class HealthReport:
     min_gap: int = 1
 
     stale_after: int | None = None
+
+    @property
+    def coverage(self) -> CoverageSummary:
+        return coverage_summary(self.continuity)
 
     @property
     def stale_problem(self) -> str | None:
@@ -124,6 +171,7 @@ class HealthReport:
         return {"ticker": self.ticker, "file": self.file, "rows": self.rows,
                 "calendar": self.calendar, "ok": self.ok, "problems": self.problems,
                 "warnings": self.warnings, "notes": [n.to_json() for n in self.notes],
+                "coverage": self.coverage.to_json(),
                 "staleness": self.staleness.to_json(), "continuity": c,
                 "integrity": self.integrity.to_json()}
 
@@ -151,9 +199,11 @@ def to_text(t: dt.datetime) -> str:
     return to_et_text(t)
 
 
-def _load(settings: Settings, ticker: str) -> tuple[pl.DataFrame, SessionCalendar, tuple]:
+def _load(settings: Settings, ticker: str, columns: list[str] | None = None
+          ) -> tuple[pl.DataFrame, SessionCalendar, tuple]:
     try:
-        bars = Store(settings).read(ticker, "1m")
+        store = Store(settings)
+        bars = store.read(ticker, "1m") if columns is None else store.read_columns(ticker, "1m", columns)
     except StoreError as err:  # an unreadable master is a failed check, not bad usage
         raise CheckFailed(str(err)) from err
     cal = calendar_for(settings, ticker)
@@ -180,7 +230,7 @@ def check_continuity(settings: Settings, ticker: str, *, year: int | None = None
     if min_gap < 1:
         raise ConfigError(f"--gap {min_gap}: expected a positive number of minutes")
     lo, hi = day_range(year, start, end)
-    b, cal, acks = _load(settings, ticker)
+    b, cal, acks = _load(settings, ticker, ["datetime", "volume"] if bars is None else [])
     bars = b if bars is None else bars
     if bars.height == 0 and (lo is None or hi is None):
         raise ConfigError(f"{settings.bar_path(ticker, '1m')}: no 1m bars for {ticker}; "
