@@ -37,7 +37,7 @@ import polars as pl
 from datamgr.calendar.sessions import MINUTE_US, SessionCalendar, calendar_for
 from datamgr.core.timefmt import ET, to_et_iso
 from datamgr.health.quiet import MinuteRates, QuietModel, gap_p_no_trade, minute_rates
-from datamgr.health.staleness import Staleness, _dt, _us, _us_col, staleness
+from datamgr.health.staleness import Staleness, _dt, _us_col, staleness
 
 __all__ = ["Continuity", "Gap", "Staleness", "continuity", "quick_flags", "staleness"]
 

@@ -13,8 +13,8 @@ import pytest
 
 from datamgr.core.config import Settings
 from datamgr.core.errors import StoreError
-from datamgr.ops.demo import make_demo_bars
 from datamgr.health.report import check_health
+from datamgr.ops.demo import make_demo_bars
 from datamgr.ops.inventory import scan, tickers, to_frame
 from datamgr.store.store import Store
 from tests.conftest import folder_hash
