@@ -84,7 +84,8 @@ class SessionCalendar:
         """One row per session whose trading day is in ``[start, end]``.
 
         Columns: ``trading_day`` (Date), ``open``, ``close``, ``break_start``, ``break_end``
-        (Datetime us UTC; breaks null when there is none).
+        (Datetime us UTC; breaks null when there is none), ``early_close`` (Boolean: the session
+        closes before its era's regular close, e.g. 12:15 CT on 2025-07-03).
         """
         return _sessions(self.name, start, end)
 
@@ -243,7 +244,23 @@ def _schedule(name: str, lo_year: int, hi_year: int) -> pl.DataFrame:
         df = _cme_equity_eras(df)
     else:
         df = df.with_columns(pl.lit(None, _UTC).alias("break_start"), pl.lit(None, _UTC).alias("break_end"))
-    return df.with_columns(pl.col("open", "close", "break_start", "break_end").cast(_UTC))
+    df = df.with_columns(pl.col("open", "close", "break_start", "break_end").cast(_UTC))
+    return _mark_early_closes(df, name)
+
+
+def _mark_early_closes(df: pl.DataFrame, name: str) -> pl.DataFrame:
+    """``early_close``: the session closes before its era's regular close (ET wall clock), i.e.
+    before the most common close of the era over the whole 2000.. schedule (so a sub-range, e.g.
+    one changed day of an incremental rebuild, always gets the same answer)."""
+    era = SessionCalendar(name).eras(df["trading_day"])
+    hm = df.select((pl.col("close").dt.convert_time_zone("America/New_York").dt.hour().cast(pl.Int32) * 60
+                    + pl.col("close").dt.convert_time_zone("America/New_York").dt.minute().cast(pl.Int32))
+                   .alias("hm"))["hm"].to_numpy()
+    regular = np.zeros(len(hm), dtype=np.int64)
+    for e in np.unique(era):  # three eras at most
+        vals, counts = np.unique(hm[era == e], return_counts=True)
+        regular[era == e] = vals[np.argmax(counts)]
+    return df.with_columns(pl.Series("early_close", hm < regular, dtype=pl.Boolean))
 
 
 def _cme_equity_eras(df: pl.DataFrame) -> pl.DataFrame:

@@ -14,6 +14,10 @@ explicitly. Nothing here runs at import time.
     [yahoo]
     auto_update = false
 
+    [derived]
+    include_partial = false   # profiler summary statistics skip partial sessions (file edges,
+                              # early closes); true counts them like full days
+
     [merge]
     precedence = ["ninjatrader", "smartapi", "yahoo", "upsampled", "demo"]
 
@@ -95,6 +99,7 @@ class Settings:
     backup_keep_daily_days: int = 30
     backup_destinations: tuple[str, ...] = ()
     yahoo_auto_update: bool = False
+    derived_include_partial: bool = False  # profiler statistics count partial sessions too
     merge_precedence: tuple[str, ...] = DEFAULT_PRECEDENCE
     lock_timeout: float = 10.0
     config_path: Path | None = None
@@ -182,13 +187,14 @@ class Settings:
     def from_mapping(cls, raw: Mapping[str, Any], source: str = "settings") -> Settings:
         """Settings from a parsed ``datamgr.toml``; every unknown key or bad value is a ConfigError
         naming ``source`` (the file) and the key."""
-        known = {"data_dir", "display_tz", "backup", "yahoo", "merge", "instruments", "lock_timeout"}
+        known = {"data_dir", "display_tz", "backup", "yahoo", "merge", "instruments", "lock_timeout", "derived"}
         unknown = set(raw) - known
         if unknown:
             raise ConfigError(f"{source}: unknown key(s) {sorted(unknown)}; expected {sorted(known)}")
         backup = _section(raw, "backup", {"keep_last", "keep_daily_days", "destinations"}, source)
         yahoo = _section(raw, "yahoo", {"auto_update"}, source)
         merge = _section(raw, "merge", {"precedence"}, source)
+        derived = _section(raw, "derived", {"include_partial"}, source)
         instruments = _default_instruments()
         for ticker, table in _section(raw, "instruments", None, source).items():
             try:
@@ -200,7 +206,7 @@ class Settings:
             instruments[ticker] = _instrument_from(ticker, table, instruments, source)
         kw: dict[str, Any] = {"instruments": instruments}
         for section, key, field_name, read in _SCALARS:
-            table = {"": raw, "backup": backup, "yahoo": yahoo, "merge": merge}[section]
+            table = {"": raw, "backup": backup, "yahoo": yahoo, "merge": merge, "derived": derived}[section]
             if key in table:
                 where = f"{source}: " + (f"[{section}] " if section else "") + key
                 kw[field_name] = read(table[key], where)
@@ -216,6 +222,7 @@ _SCALARS: tuple[tuple[str, str, str, Any], ...] = (
     ("backup", "destinations", "backup_destinations", lambda v, w: _strings(v, w)),
     ("yahoo", "auto_update", "yahoo_auto_update", lambda v, w: _typed(v, bool, w)),
     ("merge", "precedence", "merge_precedence", lambda v, w: _strings(v, w)),
+    ("derived", "include_partial", "derived_include_partial", lambda v, w: _typed(v, bool, w)),
     ("", "lock_timeout", "lock_timeout", lambda v, w: float(_typed(v, (int, float), w))),
 )
 
