@@ -11,9 +11,12 @@ Definitions (decisions where the spec is silent are marked *decision*):
 * Classes: ``edge`` = before the file's first bar or after its last bar; ``recurring`` = every
   minute of the run is a clock minute (ET) missing on at least half (``recurring_ratio``) and at
   least ``min_sessions`` of the well-covered sessions (coverage >= 50 %) of the same calendar month,
-  and the run lies in one session (*decision*: month = the period); the runs of one clock window
-  in consecutive months are collapsed into one reported gap with ``sessions`` = how many
-  sessions it hit. Everything else is a ``hole``.
+  the run lies in one session (*decision*: month = the period), and the run's exact ET clock
+  window is missing on at least ``min_sessions`` sessions and on ``recurring_ratio`` of the good
+  sessions of the months it occurs in; the runs of one clock window are collapsed into one
+  reported gap with ``sessions`` = how many sessions it hit.
+* ``quiet``: the quiet-minute model (:mod:`datamgr.health.quiet`) gives the run a probability of
+  having had no trade (``p_no_trade``) of at least its threshold. Everything else is a ``hole``.
 * A gap inside an acknowledged range of the overrides file is reported with
   ``acknowledged: true`` and is not a problem.
 * **Stray bars** are bars whose open time is not an expected minute. For per-day coverage a stray
@@ -28,7 +31,7 @@ Everything is vectorised with numpy ``searchsorted``; no Python loop over bars o
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -37,7 +40,7 @@ import polars as pl
 from datamgr.calendar.sessions import MINUTE_US, SessionCalendar, calendar_for
 from datamgr.core.timefmt import ET, to_et_iso
 from datamgr.health.quiet import MinuteRates, QuietModel, gap_p_no_trade, minute_rates
-from datamgr.health.staleness import Staleness, _dt, _us_col, staleness
+from datamgr.health.staleness import Staleness, _dt, _us, _us_col, staleness
 
 __all__ = ["Continuity", "Gap", "Staleness", "continuity", "quick_flags", "staleness"]
 
@@ -245,8 +248,8 @@ def continuity(bars: pl.DataFrame | pl.Series, cal: SessionCalendar, *,
         rates = _rates(cal, seg, s_us, n, is_exp, has_bar, vol_slot, base, off, model)
     gaps = _gaps(seg, seg_day, miss_t, miss_seg, exp_cum[miss_slot], t,
                  pres_d / np.maximum(exp_d, 1), recurring_ratio, min_sessions, off, rates, model)
-    if acknowledged:
-        gaps = [_ack(g, acknowledged) for g in gaps]
+    if acknowledged and gaps:
+        gaps = _acknowledge(gaps, acknowledged)
     return Continuity(start, end, n_exp, n_exp - len(miss_slot), len(stray_pos), gaps, strays,
                       coverage, min_gap, rates.calibration if rates is not None else None)
 
@@ -273,12 +276,18 @@ def _rates(cal: SessionCalendar, seg: pl.DataFrame, s_us: np.ndarray, n: np.ndar
     return minute_rates(local, era, has_bar[exp_slot], vol_slot[exp_slot], model)
 
 
-def _ack(g: Gap, acks: tuple) -> Gap:
-    last = g.end - dt.timedelta(minutes=1)
-    for a in acks:
-        if a.start <= g.start and last <= a.end:
-            return Gap(g.start, g.end, g.missing, g.cls, g.sessions, True, g.clock, g.p_no_trade)
-    return g
+def _acknowledge(gaps: list[Gap], acks: tuple) -> list[Gap]:
+    """Mark the gaps that lie inside an acknowledged range (vectorised: a bulk acknowledge can
+    write thousands of entries)."""
+    a_start = np.array([_us(a.start) for a in acks], dtype=np.int64)
+    a_end = np.array([_us(a.end) for a in acks], dtype=np.int64)
+    order = np.argsort(a_start, kind="stable")
+    a_start, reach = a_start[order], np.maximum.accumulate(a_end[order])
+    g_start = np.array([_us(g.start) for g in gaps], dtype=np.int64)
+    g_last = np.array([_us(g.end) - MINUTE_US for g in gaps], dtype=np.int64)
+    i = np.searchsorted(a_start, g_start, side="right") - 1  # last range starting at or before the gap
+    covered = (i >= 0) & (reach[np.maximum(i, 0)] >= g_last)
+    return [replace(g, acknowledged=True) if c else g for g, c in zip(gaps, covered, strict=True)]
 
 
 def _gaps(seg: pl.DataFrame, seg_day: np.ndarray, miss_t: np.ndarray, miss_seg: np.ndarray,
@@ -304,8 +313,8 @@ def _gaps(seg: pl.DataFrame, seg_day: np.ndarray, miss_t: np.ndarray, miss_seg: 
     cs = ((starts + off[miss_seg[rs]]) // MINUTE_US) % 1440
     ce = ((ends + off[miss_seg[re_]]) // MINUTE_US) % 1440
     if is_rec.any():
-        _, inv, cnt = np.unique((cs * 1441 + ce)[is_rec], return_inverse=True, return_counts=True)
-        is_rec[np.flatnonzero(is_rec)[cnt[inv] < min_sessions]] = False
+        is_rec = _same_window_often(is_rec, cs * 1441 + ce, seg, seg_day[miss_seg[rs]], day_cov, ratio,
+                                    min_sessions)
     p = (gap_p_no_trade(rates, miss_idx[rs] - 1, miss_idx[re_] - 1, model) if rates is not None and model
          else np.full(len(rs), np.nan))
     if model is not None:
@@ -320,6 +329,25 @@ def _gaps(seg: pl.DataFrame, seg_day: np.ndarray, miss_t: np.ndarray, miss_seg: 
     if is_rec.any():
         out += _collapse(starts[is_rec], ends[is_rec], count[is_rec], p[is_rec])
     out.sort(key=lambda g: g.start)
+    return out
+
+
+def _same_window_often(is_rec: np.ndarray, window: np.ndarray, seg: pl.DataFrame, run_day: np.ndarray,
+                       day_cov: np.ndarray, ratio: float, min_sessions: int) -> np.ndarray:
+    """Keep a recurring candidate only when its exact ET clock window is missing on at least
+    ``min_sessions`` sessions and on at least ``ratio`` of the well-covered sessions of the months
+    it occurs in (random tradeless minutes of a thin market rarely repeat one exact window)."""
+    days = seg["trading_day"].unique(maintain_order=True).sort()
+    month = (days.dt.year().cast(pl.Int64) * 12 + days.dt.month().cast(pl.Int64)).to_numpy()
+    month = month - month.min()
+    good_per_month = np.bincount(month, weights=(day_cov >= 0.5).astype(np.float64))
+    idx = np.flatnonzero(is_rec)
+    _, grp, cnt = np.unique(window[idx], return_inverse=True, return_counts=True)
+    pairs = np.unique(np.stack([grp, month[run_day[idx]]], axis=1), axis=0)
+    good = np.bincount(pairs[:, 0], weights=good_per_month[pairs[:, 1]], minlength=len(cnt))
+    ok = (cnt >= min_sessions) & (cnt >= ratio * good)
+    out = is_rec.copy()
+    out[idx[~ok[grp]]] = False
     return out
 
 

@@ -16,8 +16,9 @@ missing minute is usually not missing data. The model is learned from the instru
   over the buckets whose share of absences in runs of at most ``short`` minutes is measurable
   (2 %..90 %, at least 20 samples); capped at 1
   (a trade is at least one contract or share), and 1 when nothing can be calibrated. The bucket
-  rate is ``max(-ln a, c * volume) / m``, where ``m`` >= 1 is the mean length of the bucket's
-  tradeless runs: tradeless minutes come in clusters, so a run of ``L`` minutes holds about
+  rate is ``max(-ln a, c * volume) / m``, where ``m`` >= 1 is the bucket's over-dispersion: the
+  mean length of its tradeless runs over the ``1 / (1 - a)`` that independent minutes would give.
+  Tradeless minutes come in clusters in real thin markets, so a run of ``L`` minutes holds about
   ``L / m`` independent chances, not ``L``.
 * **Volume around the gap.** The rate of each missing minute is scaled by ``r`` = volume of the
   ``around`` expected minutes before the gap / what the buckets expect there, or the same after
@@ -128,7 +129,8 @@ def minute_rates(local_minute: np.ndarray, era: np.ndarray, present: np.ndarray,
         ok = (n >= 20) & (s_share >= 0.02) & (s_share <= 0.9) & (typical > 0)
         c = float(np.median(-np.log(s_share[ok]) / typical[ok])) if ok.any() else 1.0
     c = min(c, 1.0)
-    cluster = np.maximum(absent / np.maximum(runs, 1.0), 1.0)  # mean length of a tradeless run
+    # over-dispersion: mean run length observed / expected of independent minutes (1 / (1 - a))
+    cluster = np.maximum(absent / np.maximum(runs, 1.0) * (1.0 - np.minimum(share, 0.999)), 1.0)
     rate = np.maximum(lam_abs, c * typical) / cluster
     return MinuteRates(rate[key], typical[key], volume.astype(np.float64), c)
 

@@ -16,6 +16,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import polars as pl
 
@@ -24,8 +25,8 @@ from datamgr.calendar.sessions import SessionCalendar, calendar_for
 from datamgr.core.config import Settings
 from datamgr.core.errors import CheckFailed, ConfigError, StoreError
 from datamgr.core.progress import Progress, report
-from datamgr.core.timefmt import to_et_text
-from datamgr.health.gaps import Continuity, Staleness, continuity, staleness
+from datamgr.core.timefmt import ET, to_et_text
+from datamgr.health.gaps import Continuity, Gap, Staleness, continuity, staleness
 from datamgr.health.integrity import IntegrityReport, scan
 from datamgr.store.store import Store
 
@@ -193,6 +194,44 @@ def _gap_text(g) -> str:
     extra = f" ({g.clock}, {g.sessions} sessions)" if g.clock else ""
     p = "" if g.p_no_trade is None else f", p_no_trade {g.p_no_trade:.3g}"
     return f"{to_text(g.start)} .. {to_text(g.end)}: {g.missing:,} min{extra}{p}"
+
+
+_ET = ZoneInfo(ET)
+GAP_CLASSES = ("hole", "quiet", "recurring", "edge")
+ACK_CLASSES = ("hole", "quiet", "edge")  # a recurring gap spans months: acknowledging it would hide holes
+
+
+def select_gaps(cont: Continuity, classes: tuple[str, ...] | list[str] = GAP_CLASSES, *,
+                start: dt.date | None = None, end: dt.date | None = None, min_missing: int = 1,
+                acknowledged: bool | None = None) -> list[Gap]:
+    """The gaps a filter or an acknowledge rule ("all quiet gaps", "all holes in March") means.
+
+    Parameters
+    ----------
+    cont : Continuity
+    classes : sequence of str
+        Gap classes to keep (:data:`GAP_CLASSES`).
+    start, end : date, optional
+        Keep gaps whose first missing minute falls on these ET calendar days (inclusive).
+    min_missing : int
+        Keep gaps of at least this many missing minutes.
+    acknowledged : bool, optional
+        Keep only acknowledged (True) or only unacknowledged (False) gaps; both when None.
+    """
+    bad = set(classes) - set(GAP_CLASSES)
+    if bad:
+        raise ConfigError(f"classes {sorted(bad)}: expected some of {', '.join(GAP_CLASSES)}")
+    out = []
+    for g in cont.gaps:
+        if g.cls not in classes or g.missing < min_missing:
+            continue
+        if acknowledged is not None and g.acknowledged != acknowledged:
+            continue
+        day = g.start.astimezone(_ET).date()
+        if (start and day < start) or (end and day > end):
+            continue
+        out.append(g)
+    return out
 
 
 def to_text(t: dt.datetime) -> str:
