@@ -92,7 +92,7 @@ show_acked = f3.checkbox("Show acknowledged", value=True, key="health_show_acked
 gaps = select_gaps(cont, classes, min_missing=int(min_gap), acknowledged=None if show_acked else False)
 pages = max(1, -(-len(gaps) // PAGE_SIZE))
 page = st.number_input(f"Page (of {pages:,}, {PAGE_SIZE} gaps each)", min_value=1, max_value=pages, value=1,
-                       step=1, key="health_page") if pages > 1 else 1
+                       step=1, key=f"health_page_{'-'.join(classes)}_{min_gap}_{show_acked}") if pages > 1 else 1
 shown = gaps[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
 if not gaps:
     st.success("No gaps with these filters.", icon=":material/check_circle:")
@@ -129,10 +129,12 @@ with tab_sel:
         st.caption("No unacknowledged hole, quiet or edge gap on this page.")
     else:
         idx = list(range(len(ackable)))
+        # a new report (after an acknowledge) or another page gets a fresh selection
+        pick_key = f"health_ack_pick_{abs(hash(key)) % 10**8}_{page}"
         st.button("Select every gap on this page", key="health_ack_all_page",
-                  on_click=lambda: st.session_state.update(health_ack_pick=idx))
+                  on_click=lambda: st.session_state.update({pick_key: idx}))
         chosen = st.multiselect("Gaps on this page", idx, format_func=lambda i: _label(ackable[i]),
-                                key="health_ack_pick", placeholder="Choose gaps")
+                                key=pick_key, placeholder="Choose gaps")
         note = st.text_input("Why are these gaps acceptable?", key="health_ack_note",
                              placeholder="e.g. exchange outage, vendor never had these bars")
         if st.button(f"Acknowledge {len(chosen)} selected gap(s)", key="health_ack_selected", type="primary",
@@ -145,14 +147,15 @@ with tab_sel:
 with tab_rule:
     r1, r2, r3 = st.columns(3)
     rule_cls = r1.selectbox("Class", list(ACK_CLASSES), index=list(ACK_CLASSES).index("quiet"), key="health_rule_cls")
-        r_from = r2.date_input("From (ET day)", value=days.min(), min_value=days.min(), max_value=days.max(),
+    first_day = days.min() - dt.timedelta(days=1)  # the first session opens the evening before
+    r_from = r2.date_input("From (ET day)", value=first_day, min_value=first_day, max_value=days.max(),
                            key="health_rule_from")
-    r_to = r3.date_input("To (ET day)", value=days.max(), min_value=days.min(), max_value=days.max(),
+    r_to = r3.date_input("To (ET day)", value=days.max(), min_value=first_day, max_value=days.max(),
                          key="health_rule_to")
     matching = select_gaps(cont, [rule_cls], start=r_from, end=r_to, acknowledged=False)
     rule_note = st.text_input("Why are these gaps acceptable?", key="health_rule_note",
                               value="quiet minutes: no trade" if rule_cls == "quiet" else "")
-    whole = r_from == days.min() and r_to == days.max()
+    whole = r_from == first_day and r_to == days.max()
     rule_text = f"all {rule_cls} gaps" + ("" if whole else f" from {r_from} to {r_to}")
     if st.button(f"Acknowledge {rule_text} ({len(matching):,})", key="health_ack_rule", type="primary",
                  disabled=busy or not matching, help="One write of calendar_overrides.toml (atomic, journaled)"):

@@ -7,8 +7,9 @@ missing minute is usually not missing data. The model is learned from the instru
   the calendar's schedule eras (:func:`datamgr.calendar.sessions.era_of`). Per bucket, pooled over
   the ``window`` neighbouring clock minutes on each side (a few weeks give too few sessions per
   single minute), the model counts the sessions in which the minute is absent in a run of at most
-  ``long`` minutes (a longer run is an outage or a schedule gap, not evidence of thin trading)
-  and the mean volume per expected minute (absent minutes count 0).
+  ``long`` minutes (a longer run is an outage or a schedule gap, not evidence of thin trading);
+  and, per single clock minute (not pooled: pooling across the cash open or close would lend a
+  thin minute its liquid neighbours' volume), the mean volume per expected minute (absent = 0).
 * **Trade rate.** Trades are taken as a Poisson process: a bucket whose minute is absent in a share
   ``a`` of the sessions has a rate ``-ln a`` (``a`` smoothed as ``(absent + 0.5) / (n + 1)``).
   Where absences are too rare to measure, the rate follows the bucket's volume through one factor
@@ -66,7 +67,7 @@ class QuietModel:
         only (a planted 7-minute hole must not teach that 10 lots a minute is thin).
     """
 
-    threshold: float = 0.01
+    threshold: float = 0.001
     window: int = 7
     around: int = 10
     short: int = 5
@@ -113,17 +114,20 @@ def minute_rates(local_minute: np.ndarray, era: np.ndarray, present: np.ndarray,
     mow = (local_minute + _EPOCH_SHIFT) % WEEK
     key = era.astype(np.int64) * WEEK + mow
     size = n_era * WEEK
-    n = _pool(np.bincount(key, minlength=size).astype(np.float64), n_era, model.window)
+    n_raw = np.bincount(key, minlength=size).astype(np.float64)
+    n = _pool(n_raw, n_era, model.window)
     counted = _short_absences(present, model.long)
     absent = _pool(np.bincount(key, weights=counted.astype(np.float64), minlength=size), n_era, model.window)
     first = counted & ~np.concatenate(([False], counted[:-1]))  # first minute of each counted run
     runs = _pool(np.bincount(key, weights=first.astype(np.float64), minlength=size), n_era, model.window)
     short = _pool(np.bincount(key, weights=_short_absences(present, model.short).astype(np.float64),
                               minlength=size), n_era, model.window)
-    vol = _pool(np.bincount(key, weights=volume, minlength=size), n_era, model.window)
+    vol_raw = np.bincount(key, weights=volume, minlength=size)
     with np.errstate(divide="ignore", invalid="ignore"):
         share = (absent + 0.5) / (n + 1.0)
-        typical = np.where(n > 0, vol / np.maximum(n, 1.0), 0.0)
+        # the bucket's own volume, not pooled: pooling across the cash open or close would lend a
+        # thin minute the volume of its liquid neighbours
+        typical = np.where(n_raw > 0, vol_raw / np.maximum(n_raw, 1.0), 0.0)
         lam_abs = -np.log(share)
         s_share = short / np.maximum(n, 1)
         ok = (n >= 20) & (s_share >= 0.02) & (s_share <= 0.9) & (typical > 0)
