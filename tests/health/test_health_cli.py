@@ -130,3 +130,27 @@ def test_continuity_on_a_missing_file_exits_2_and_names_the_file(tmp_path, capsy
 def test_health_on_a_missing_file_exits_2_and_names_the_file(tmp_path, capsys):
     code = main(["--data-dir", str(tmp_path), "health", "ES1"])
     assert code == 2 and "ES1_1m.parquet" in capsys.readouterr().err
+
+
+def test_staleness_fails_only_beyond_the_instruments_tolerance(tmp_path, capsys):
+    (tmp_path / "datamgr.toml").write_text("[instruments.ES1]\nstale_after_sessions = 3\n", encoding="utf-8")
+    s = Settings.load(data_dir=tmp_path, config=tmp_path / "datamgr.toml", env={})
+    assert s.instrument("ES1").stale_after_sessions == 3
+    Store(s).write("ES1", "1m", make_demo_bars(dt.date(2025, 6, 2), dt.date(2025, 6, 6)), operation="test")
+    code, out = run_json(capsys, "--config", str(tmp_path / "datamgr.toml"), "--data-dir", str(tmp_path),
+                         "health", "ES1")
+    assert code == 1 and any(p.startswith("stale beyond tolerance (3 sessions)") for p in out["problems"])
+    code, out = run_json(capsys, "--data-dir", str(tmp_path), "health", "ES1")  # no tolerance set: a note
+    assert code == 0 and any(n["kind"] == "stale" for n in out["notes"])
+
+
+def test_an_unreadable_master_fails_the_check_with_exit_1(tmp_path, capsys):
+    s = Settings.load(data_dir=tmp_path, env={})
+    Store(s).write("ES1", "1m", make_demo_bars(dt.date(2025, 6, 2), dt.date(2025, 6, 6)), operation="test")
+    p = s.bar_path("ES1", "1m")
+    raw = bytearray(p.read_bytes())
+    raw[len(raw) // 3: len(raw) // 3 + 64] = b"\x00" * 64  # a torn page in the middle
+    p.write_bytes(bytes(raw))
+    for cmd in ("health", "continuity"):
+        code = main(["--data-dir", str(tmp_path), cmd, "ES1"])
+        assert code == 1 and "ES1_1m.parquet" in capsys.readouterr().err
