@@ -39,7 +39,7 @@ import polars as pl
 
 from datamgr.calendar.sessions import MINUTE_US, SessionCalendar, calendar_for
 from datamgr.core.timefmt import ET, to_et_iso
-from datamgr.health.quiet import MinuteRates, QuietModel, gap_p_no_trade, minute_rates
+from datamgr.health.quiet import MinuteRates, QuietModel, gap_p_no_trade, minute_rates, run_bounds
 from datamgr.health.staleness import Staleness, _dt, _us, _us_col, staleness
 
 __all__ = ["Continuity", "Gap", "Staleness", "continuity", "quick_flags", "staleness"]
@@ -48,9 +48,12 @@ _UTC = pl.Datetime("us", "UTC")
 _DAY_MARGIN = dt.timedelta(days=3)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Gap:
-    """A maximal run of missing expected minutes (times aware UTC; ``end`` exclusive)."""
+    """A maximal run of missing expected minutes (times aware UTC; ``end`` exclusive).
+
+    Not frozen: a thin 18-year file has 100k+ gaps and a frozen dataclass costs ~5x more to build;
+    treat instances as values (:func:`dataclasses.replace` to change one)."""
 
     start: dt.datetime
     end: dt.datetime
@@ -245,7 +248,7 @@ def continuity(bars: pl.DataFrame | pl.Series, cal: SessionCalendar, *,
     off = _et_offsets(seg)
     rates = None
     if model is not None and len(miss_slot):
-        rates = _rates(cal, seg, s_us, n, is_exp, has_bar, vol_slot, base, off, model)
+        rates = _rates(cal, seg, s_us, n, is_exp, exp_cum, miss_slot, vol_slot, base, off, model)
     gaps = _gaps(seg, seg_day, miss_t, miss_seg, exp_cum[miss_slot], t,
                  pres_d / np.maximum(exp_d, 1), recurring_ratio, min_sessions, off, rates, model)
     if acknowledged and gaps:
@@ -263,7 +266,7 @@ def _et_offsets(seg: pl.DataFrame) -> np.ndarray:
 
 
 def _rates(cal: SessionCalendar, seg: pl.DataFrame, s_us: np.ndarray, n: np.ndarray, is_exp: np.ndarray,
-           has_bar: np.ndarray, vol_slot: np.ndarray, base: int, off: np.ndarray,
+           exp_cum: np.ndarray, miss_slot: np.ndarray, vol_slot: np.ndarray, base: int, off: np.ndarray,
            model: QuietModel) -> MinuteRates:
     """The quiet model's per-minute rates over the expected minutes of the range."""
     exp_slot = np.flatnonzero(is_exp)
@@ -273,7 +276,7 @@ def _rates(cal: SessionCalendar, seg: pl.DataFrame, s_us: np.ndarray, n: np.ndar
         seg_of = np.searchsorted(s_us, (exp_slot - 1 + base) * MINUTE_US, "right") - 1
     local = exp_slot - 1 + base + off[seg_of] // MINUTE_US
     era = cal.eras(seg["trading_day"])[seg_of]
-    return minute_rates(local, era, has_bar[exp_slot], vol_slot[exp_slot], model)
+    return minute_rates(local, era, vol_slot[exp_slot], exp_cum[miss_slot] - 1, model)
 
 
 def _acknowledge(gaps: list[Gap], acks: tuple) -> list[Gap]:
@@ -297,9 +300,7 @@ def _gaps(seg: pl.DataFrame, seg_day: np.ndarray, miss_t: np.ndarray, miss_seg: 
     """Maximal runs of missing minutes (consecutive in the expected sequence), classified."""
     if len(miss_t) == 0:
         return []
-    brk = np.flatnonzero(np.diff(miss_idx) != 1)
-    rs = np.concatenate(([0], brk + 1))
-    re_ = np.concatenate((brk, [len(miss_t) - 1]))  # inclusive
+    rs, re_ = run_bounds(miss_idx)  # inclusive
     first_bar = t[0] if len(t) else np.iinfo("int64").max
     last_bar = t[-1] if len(t) else np.iinfo("int64").min
     cls = np.full(len(rs), "hole", dtype=object)
@@ -315,7 +316,7 @@ def _gaps(seg: pl.DataFrame, seg_day: np.ndarray, miss_t: np.ndarray, miss_seg: 
     if is_rec.any():
         is_rec = _same_window_often(is_rec, cs * 1441 + ce, seg, seg_day[miss_seg[rs]], day_cov, ratio,
                                     min_sessions)
-    p = (gap_p_no_trade(rates, miss_idx[rs] - 1, miss_idx[re_] - 1, model) if rates is not None and model
+    p = (gap_p_no_trade(rates, miss_idx - 1, rs, re_, model) if rates is not None and model
          else np.full(len(rs), np.nan))
     if model is not None:
         cls[p >= model.threshold] = "quiet"
@@ -323,8 +324,12 @@ def _gaps(seg: pl.DataFrame, seg_day: np.ndarray, miss_t: np.ndarray, miss_seg: 
     cls[is_edge] = "edge"
     nsess = mday[re_] - mday[rs] + 1
     keep = ~is_rec
-    out = [Gap(_dt(a), _dt(b), int(c), str(k), int(m), p_no_trade=None if np.isnan(q) else float(q))
-           for a, b, c, k, m, q in zip(starts[keep], ends[keep], count[keep], cls[keep], nsess[keep], p[keep],
+    # one conversion per column (polars), then plain Python values: a long thin file has 100k+ gaps
+    t0 = pl.Series(starts[keep], dtype=pl.Int64).cast(_UTC).to_list()
+    t1 = pl.Series(ends[keep], dtype=pl.Int64).cast(_UTC).to_list()
+    q = [None if x != x else x for x in p[keep].tolist()]  # NaN (no model) -> None
+    out = [Gap(a, b, c, k, m, p_no_trade=x)
+           for a, b, c, k, m, x in zip(t0, t1, count[keep].tolist(), cls[keep].tolist(), nsess[keep].tolist(), q,
                                        strict=True)]
     if is_rec.any():
         out += _collapse(starts[is_rec], ends[is_rec], count[is_rec], p[is_rec])

@@ -82,15 +82,17 @@ class QuietModel:
 
 @dataclass(frozen=True)
 class MinuteRates:
-    """Per expected minute (in expected order): the model's trade rate and the bucket's volume."""
+    """The learned model of one file: per bucket its trade rate and volume, per expected minute
+    its bucket and volume."""
 
-    rate: np.ndarray      # float64: Poisson trade rate of the minute's bucket
-    typical: np.ndarray   # float64: mean volume per expected minute of the bucket
-    volume: np.ndarray    # float64: this minute's volume (0 when absent)
+    key: np.ndarray       # int64 per expected minute: its bucket (era * WEEK + ET minute of week)
+    rate: np.ndarray      # float64 per bucket: Poisson trade rate
+    typical: np.ndarray   # float64 per bucket: mean volume per expected minute (absent = 0)
+    volume: np.ndarray    # float64 per expected minute: its volume (0 when absent)
     calibration: float    # trades per unit of volume (c)
 
 
-def minute_rates(local_minute: np.ndarray, era: np.ndarray, present: np.ndarray, volume: np.ndarray,
+def minute_rates(local_minute: np.ndarray, era: np.ndarray, volume: np.ndarray, missing: np.ndarray,
                  model: QuietModel = QuietModel()) -> MinuteRates:
     """Learn the bucket rates from the expected minutes of one file.
 
@@ -100,10 +102,11 @@ def minute_rates(local_minute: np.ndarray, era: np.ndarray, present: np.ndarray,
         ET wall-clock minute since the epoch of each expected minute.
     era : ndarray of int
         Era index (0-based) of each expected minute.
-    present : ndarray of bool
-        Whether the minute has a bar.
     volume : ndarray of float
-        The bar's volume (0 where absent).
+        The bar's volume (0 where absent), per expected minute.
+    missing : ndarray of int64
+        Positions (sorted) of the expected minutes without a bar; only they are looked at one by
+        one, so the cost is a few passes over the expected minutes plus the missing ones.
     model : QuietModel
 
     Returns
@@ -111,18 +114,24 @@ def minute_rates(local_minute: np.ndarray, era: np.ndarray, present: np.ndarray,
     MinuteRates
     """
     n_era = int(era.max()) + 1 if len(era) else 1
-    mow = (local_minute + _EPOCH_SHIFT) % WEEK
-    key = era.astype(np.int64) * WEEK + mow
+    key = era.astype(np.int64) * WEEK + (local_minute + _EPOCH_SHIFT) % WEEK
     size = n_era * WEEK
     n_raw = np.bincount(key, minlength=size).astype(np.float64)
-    n = _pool(n_raw, n_era, model.window)
-    counted = _short_absences(present, model.long)
-    absent = _pool(np.bincount(key, weights=counted.astype(np.float64), minlength=size), n_era, model.window)
-    first = counted & ~np.concatenate(([False], counted[:-1]))  # first minute of each counted run
-    runs = _pool(np.bincount(key, weights=first.astype(np.float64), minlength=size), n_era, model.window)
-    short = _pool(np.bincount(key, weights=_short_absences(present, model.short).astype(np.float64),
-                              minlength=size), n_era, model.window)
     vol_raw = np.bincount(key, weights=volume, minlength=size)
+    n = _pool(n_raw, n_era, model.window)
+    mkey = key[missing]
+    rs, re_ = run_bounds(missing)
+    length = re_ - rs + 1
+    run_of = np.repeat(np.arange(len(rs)), length)
+    counted = length[run_of] <= model.long
+    brief = length[run_of] <= model.short
+
+    def per_bucket(mask: np.ndarray, keys: np.ndarray = mkey) -> np.ndarray:
+        return _pool(np.bincount(keys[mask], minlength=size).astype(np.float64), n_era, model.window)
+
+    absent = per_bucket(counted)
+    runs = per_bucket(length <= model.long, mkey[rs])
+    short = per_bucket(brief)
     with np.errstate(divide="ignore", invalid="ignore"):
         share = (absent + 0.5) / (n + 1.0)
         # the bucket's own volume, not pooled: pooling across the cash open or close would lend a
@@ -136,18 +145,15 @@ def minute_rates(local_minute: np.ndarray, era: np.ndarray, present: np.ndarray,
     # over-dispersion: mean run length observed / expected of independent minutes (1 / (1 - a))
     cluster = np.maximum(absent / np.maximum(runs, 1.0) * (1.0 - np.minimum(share, 0.999)), 1.0)
     rate = np.maximum(lam_abs, c * typical) / cluster
-    return MinuteRates(rate[key], typical[key], volume.astype(np.float64), c)
+    return MinuteRates(key, rate, typical, volume.astype(np.float64), c)
 
 
-def _short_absences(present: np.ndarray, short: int) -> np.ndarray:
-    """Absent minutes that belong to runs of at most ``short`` consecutive absent minutes."""
-    d = np.diff(np.concatenate(([0], (~present).astype(np.int8), [0])))
-    a, b = np.flatnonzero(d == 1), np.flatnonzero(d == -1)
-    keep = (b - a) <= short
-    marks = np.zeros(len(present) + 1, dtype=np.int32)
-    np.add.at(marks, a[keep], 1)
-    np.add.at(marks, b[keep], -1)
-    return np.cumsum(marks[:-1]) > 0
+def run_bounds(positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end (inclusive) indices, into ``positions``, of its runs of consecutive values."""
+    if len(positions) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    brk = np.flatnonzero(np.diff(positions) != 1)
+    return np.concatenate(([0], brk + 1)), np.concatenate((brk, [len(positions) - 1]))
 
 
 def _pool(a: np.ndarray, n_era: int, w: int) -> np.ndarray:
@@ -160,41 +166,57 @@ def _pool(a: np.ndarray, n_era: int, w: int) -> np.ndarray:
     return (cs[:, 2 * w + 1:] - cs[:, : WEEK]).ravel()
 
 
-def gap_p_no_trade(rates: MinuteRates, first: np.ndarray, last: np.ndarray,
+def gap_p_no_trade(rates: MinuteRates, missing: np.ndarray, rs: np.ndarray, re_: np.ndarray,
                    model: QuietModel = QuietModel()) -> np.ndarray:
-    """``p_no_trade`` of each gap given by its first and last expected-minute index (inclusive).
+    """``p_no_trade`` of each gap: a run ``missing[rs[i]] .. missing[re_[i]]`` of expected minutes.
 
     Parameters
     ----------
     rates : MinuteRates
-    first, last : ndarray of int64
-        Positions of the gap's first and last minute in the expected sequence.
+    missing : ndarray of int64
+        Positions of the missing minutes in the expected sequence (sorted).
+    rs, re_ : ndarray of int64
+        First and last index (inclusive) into ``missing`` of each gap (:func:`run_bounds`).
     model : QuietModel
 
     Returns
     -------
     ndarray of float64
     """
-    if len(first) == 0:
+    if len(rs) == 0:
         return np.zeros(0)
-    n = len(rates.rate)
-    cum_rate = np.concatenate(([0.0], np.cumsum(rates.rate)))
-    cum_vol = np.concatenate(([0.0], np.cumsum(rates.volume)))
-    cum_typ = np.concatenate(([0.0], np.cumsum(rates.typical)))
+    lam = np.add.reduceat(rates.rate[rates.key[missing]], rs)
+    first, last = missing[rs], missing[re_]
+    n = len(rates.key)
     k = model.around
-    lo0, lo1 = np.maximum(first - k, 0), first
-    hi0, hi1 = last + 1, np.minimum(last + 1 + k, n)
-    ratio = np.minimum(_ratio(cum_vol, cum_typ, lo0, lo1), _ratio(cum_vol, cum_typ, hi0, hi1))
+    # the neighbourhoods of all gaps: at most 2 * around minutes each, never a full pass
+    lo0, hi1 = np.maximum(first - k, 0), np.minimum(last + 1 + k, n)
+    before = _window_sums(rates, lo0, first)
+    after = _window_sums(rates, last + 1, hi1)
+    ratio = np.minimum(_ratio(*before), _ratio(*after))
     ratio = np.where(np.isfinite(ratio), ratio, 1.0)
-    lam = (cum_rate[last + 1] - cum_rate[first]) * ratio
-    return np.exp(-lam)
+    return np.exp(-lam * ratio)
 
 
-def _ratio(cum_vol: np.ndarray, cum_typ: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Actual / typical volume over expected minutes ``[a, b)``; 1 where nothing is expected
-    (a side past the file's range gives no evidence)."""
-    actual, typical = cum_vol[b] - cum_vol[a], cum_typ[b] - cum_typ[a]
-    ok = (typical > 0) & (b > a)
+def _window_sums(rates: MinuteRates, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Actual and typical volume over expected minutes ``[a, b)`` of each window, and its length."""
+    ln = np.maximum(b - a, 0)
+    idx = np.repeat(a, ln) + (np.arange(int(ln.sum())) - np.repeat(np.cumsum(ln) - ln, ln))
+    starts = np.concatenate(([0], np.cumsum(ln)[:-1]))
+    vol = rates.volume[idx]
+    typ = rates.typical[rates.key[idx]]
+    nz = ln > 0
+    actual = np.zeros(len(a))
+    typical = np.zeros(len(a))
+    if nz.any():
+        actual[nz] = np.add.reduceat(vol, starts[nz])
+        typical[nz] = np.add.reduceat(typ, starts[nz])
+    return actual, typical, ln
+
+
+def _ratio(actual: np.ndarray, typical: np.ndarray, length: np.ndarray) -> np.ndarray:
+    """Actual / typical volume of a window; infinite (no evidence) where nothing is expected."""
+    ok = (typical > 0) & (length > 0)
     return np.where(ok, actual / np.where(ok, typical, 1.0), np.inf)
 
 
