@@ -39,7 +39,15 @@ import polars as pl
 
 from datamgr.calendar.sessions import MINUTE_US, SessionCalendar, calendar_for
 from datamgr.core.timefmt import ET, to_et_iso
-from datamgr.health.quiet import MinuteRates, QuietModel, gap_p_no_trade, minute_rates, run_bounds
+from datamgr.health.quiet import (
+    EPOCH_SHIFT,
+    WEEK,
+    MinuteRates,
+    QuietModel,
+    gap_p_no_trade,
+    minute_rates,
+    run_bounds,
+)
 from datamgr.health.staleness import Staleness, _dt, _us, _us_col, staleness
 
 __all__ = ["Continuity", "Gap", "Staleness", "continuity", "quick_flags", "staleness"]
@@ -221,10 +229,10 @@ def continuity(bars: pl.DataFrame | pl.Series, cal: SessionCalendar, *,
     m_t = np.clip(tin // MINUTE_US - base, -1, span - 2) + 1
     has_bar = np.zeros(span, dtype=bool)
     has_bar[m_t[aligned]] = True
-    vol_slot = np.zeros(span, dtype=np.float64)
-    if isinstance(bars, pl.DataFrame) and "volume" in bars.columns:
+    vol_slot = np.zeros(span if model is not None else 0, dtype=np.float64)
+    if model is not None and isinstance(bars, pl.DataFrame) and "volume" in bars.columns:
         vol_slot[m_t[aligned]] = bars["volume"].cast(pl.Float64).fill_null(0).to_numpy()[b0:b1][aligned]
-    else:  # datetimes only: a bar stands for one unit of volume
+    elif model is not None:  # datetimes only: a bar stands for one unit of volume
         vol_slot[m_t[aligned]] = 1.0
     exp_cum = np.cumsum(is_exp, dtype=np.int64)
     n_exp = int(exp_cum[-1])
@@ -270,13 +278,15 @@ def _rates(cal: SessionCalendar, seg: pl.DataFrame, s_us: np.ndarray, n: np.ndar
            model: QuietModel) -> MinuteRates:
     """The quiet model's per-minute rates over the expected minutes of the range."""
     exp_slot = np.flatnonzero(is_exp)
+    era = cal.eras(seg["trading_day"])
+    # per segment: slot -> ET minute of the week shift, and the era's first bucket
+    shift = base - 1 + off // MINUTE_US + EPOCH_SHIFT
     if int(n.sum()) == len(exp_slot):  # segments do not overlap: expected order = segment order
-        seg_of = np.repeat(np.arange(len(n)), n)
+        key = (exp_slot + np.repeat(shift, n)) % WEEK + np.repeat(era * WEEK, n)
     else:
         seg_of = np.searchsorted(s_us, (exp_slot - 1 + base) * MINUTE_US, "right") - 1
-    local = exp_slot - 1 + base + off[seg_of] // MINUTE_US
-    era = cal.eras(seg["trading_day"])[seg_of]
-    return minute_rates(local, era, vol_slot[exp_slot], exp_cum[miss_slot] - 1, model)
+        key = (exp_slot + shift[seg_of]) % WEEK + era[seg_of] * WEEK
+    return minute_rates(key, int(era.max()) + 1, vol_slot[exp_slot], exp_cum[miss_slot] - 1, model)
 
 
 def _acknowledge(gaps: list[Gap], acks: tuple) -> list[Gap]:

@@ -45,7 +45,7 @@ import numpy as np
 
 WEEK = 7 * 1440
 # 1970-01-01 (minute 0 of the epoch) was a Thursday: + 3 days puts Monday 00:00 at minute 0
-_EPOCH_SHIFT = 3 * 1440
+EPOCH_SHIFT = 3 * 1440
 
 
 @dataclass(frozen=True)
@@ -92,16 +92,17 @@ class MinuteRates:
     calibration: float    # trades per unit of volume (c)
 
 
-def minute_rates(local_minute: np.ndarray, era: np.ndarray, volume: np.ndarray, missing: np.ndarray,
+def minute_rates(key: np.ndarray, n_era: int, volume: np.ndarray, missing: np.ndarray,
                  model: QuietModel = QuietModel()) -> MinuteRates:
     """Learn the bucket rates from the expected minutes of one file.
 
     Parameters
     ----------
-    local_minute : ndarray of int64
-        ET wall-clock minute since the epoch of each expected minute.
-    era : ndarray of int
-        Era index (0-based) of each expected minute.
+    key : ndarray of int64
+        Bucket of each expected minute: ``era * WEEK + ET minute of the week`` (Monday 00:00 = 0;
+        :func:`bucket_keys`).
+    n_era : int
+        Number of eras (buckets are ``n_era * WEEK``).
     volume : ndarray of float
         The bar's volume (0 where absent), per expected minute.
     missing : ndarray of int64
@@ -113,8 +114,6 @@ def minute_rates(local_minute: np.ndarray, era: np.ndarray, volume: np.ndarray, 
     -------
     MinuteRates
     """
-    n_era = int(era.max()) + 1 if len(era) else 1
-    key = era.astype(np.int64) * WEEK + (local_minute + _EPOCH_SHIFT) % WEEK
     size = n_era * WEEK
     n_raw = np.bincount(key, minlength=size).astype(np.float64)
     vol_raw = np.bincount(key, weights=volume, minlength=size)
@@ -146,6 +145,11 @@ def minute_rates(local_minute: np.ndarray, era: np.ndarray, volume: np.ndarray, 
     cluster = np.maximum(absent / np.maximum(runs, 1.0) * (1.0 - np.minimum(share, 0.999)), 1.0)
     rate = np.maximum(lam_abs, c * typical) / cluster
     return MinuteRates(key, rate, typical, volume.astype(np.float64), c)
+
+
+def bucket_keys(local_minute: np.ndarray, era: np.ndarray) -> np.ndarray:
+    """Buckets of expected minutes from their ET wall-clock minute since the epoch and their era."""
+    return era.astype(np.int64) * WEEK + (local_minute + EPOCH_SHIFT) % WEEK
 
 
 def run_bounds(positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
