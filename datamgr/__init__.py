@@ -9,7 +9,8 @@ enforces the layers, the forbidden arrows and "no import cycles")::
     store/        store (the verified atomic write), atomic, backup, journal, merge
     ingest/       files and providers -> frames in the canonical schema:
                   ninjatrader/ (parse, place, verify), yahoo, validate (quarantine rules), base
-    health/       read-only answers: gaps, staleness, integrity, report
+    health/       read-only answers: gaps, quiet (the quiet-minute model), staleness, integrity,
+                  report
     derived/      resample, steps (one registry), regenerate, lineage, hod_lod, profiler, levels,
                   web_chunks
     live/         controller, feed (the process), files, quotes/ (base, replay, yahoo, smartapi)
