@@ -27,6 +27,7 @@ explicitly. Nothing here runs at import time.
     tick_size = 0.25
     import_tz = "America/Los_Angeles"
     sessions = { asia = ["18:00", "03:00"], london = ["03:00", "09:30"], ny = ["09:30", "16:00"] }
+    roll = "volume"         # contract roll: "volume" (first session the new month out-trades the old) or "after-old"
     # stale_after_sessions = 1   # health fails when the 1m file is more sessions behind (unset:
     #                            # staleness is information, e.g. for an archived contract)
 
@@ -70,6 +71,7 @@ class Instrument:
     tick_size: float = 0.25
     import_tz: str = "America/Los_Angeles"
     sessions: tuple[tuple[str, str, str], ...] = DEFAULT_SESSIONS
+    roll: str = "volume"  # contract roll rule: "volume" or "after-old" (datamgr.store.roll)
     stale_after_sessions: int | None = None  # health fails when the file is more sessions behind
 
 
@@ -255,7 +257,7 @@ def _instrument_from(ticker: str, table: Mapping[str, Any], known: Mapping[str, 
                      source: str) -> Instrument:
     check_ticker(ticker)
     base = known.get(ticker) or replace(known["ES1"], ticker=ticker)
-    allowed = {"yahoo_symbol", "calendar", "tick_size", "import_tz", "sessions", "stale_after_sessions"}
+    allowed = {"yahoo_symbol", "calendar", "tick_size", "import_tz", "sessions", "roll", "stale_after_sessions"}
     bad = set(table) - allowed
     if bad:
         raise ConfigError(f"{source}: [instruments.{ticker}] unknown key(s) {sorted(bad)}")
@@ -271,6 +273,11 @@ def _instrument_from(ticker: str, table: Mapping[str, Any], known: Mapping[str, 
         kw["stale_after_sessions"] = int(v)
     if "import_tz" in table:
         kw["import_tz"] = _zone(table["import_tz"], f"{source}: [instruments.{ticker}] import_tz")
+    if "roll" in table:
+        if table["roll"] not in ("volume", "after-old"):
+            raise ConfigError(f"{source}: [instruments.{ticker}] roll: expected \"volume\" or \"after-old\", "
+                              f"got {table['roll']!r}")
+        kw["roll"] = table["roll"]
     if "sessions" in table:
         sess = table["sessions"]
         if not isinstance(sess, Mapping) or not all(isinstance(w, list) and len(w) == 2 for w in sess.values()):
