@@ -10,7 +10,8 @@ enforces the layers, the forbidden arrows and "no import cycles")::
     ingest/       files and providers -> frames in the canonical schema:
                   ninjatrader/ (parse, place, verify), tradingview, draft (ImportDraft: parse once,
                   describe/verify/overlap/plan), yahoo, validate (quarantine rules), base
-    health/       read-only answers: gaps, staleness, integrity, report
+    health/       read-only answers: gaps, quiet (the quiet-minute model), staleness, integrity,
+                  report
     derived/      resample, steps (one registry), regenerate, lineage, hod_lod, profiler, levels,
                   web_chunks
     live/         controller, feed (the process), files, quotes/ (base, replay, yahoo, smartapi)
