@@ -7,7 +7,7 @@ import argparse
 from datamgr.cli.output import emit, fmt_size, table
 from datamgr.core.config import Settings
 from datamgr.core.timefmt import to_et_text
-from datamgr.ops.inventory import scan
+from datamgr.ops.folder_scan import scan
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -15,12 +15,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _coverage(settings: Settings, ticker: str):
+    """Health's coverage figure of a master whose figure is not remembered yet."""
+    from datamgr.health.report import master_coverage  # heavy: reads the master, only on a cold coverage cache
+
+    return master_coverage(settings, ticker)
+
+
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    files = scan(settings)
+    files = scan(settings, coverage=_coverage)
     payload = {"data_dir": str(settings.data_dir), "files": [f.to_json(settings.display_tz) for f in files]}
     rows = [[f.name, f.category, to_et_text(f.start), to_et_text(f.end), to_et_text(f.last_updated),
              fmt_size(f.size_bytes), f"{f.rows:,}" if f.rows is not None else "—",
-             f"{f.coverage:.1%}" if f.coverage is not None else "—", "; ".join(f.flags)] for f in files]
+             f"{f.coverage:.2%}" if f.coverage is not None else "—", "; ".join(f.flags)] for f in files]
     text = (table(rows, ["file", "category", "start", "end", "updated", "size", "rows", "coverage", "flags"])
             if files else f"{settings.data_dir}: no files yet (try: python -m datamgr demo)")
     emit(args, payload, text)

@@ -19,7 +19,7 @@ from datamgr.core import layout
 from datamgr.core.config import INTRADAY_DERIVED, Settings
 from datamgr.store.footer import read_footer
 
-ALGO_VERSION = 1
+ALGO_VERSION = 2  # 2: per-day ``partial`` in HOD/LOD and profiler
 STEPS = ("upsample", "hod_lod", "profiler", "levels", "web")
 LABELS = {"upsample": "Upsampled", "hod_lod": "HOD/LOD", "profiler": "Profiler",
           "levels": "Level touches", "web": "Web chunks"}
@@ -38,6 +38,7 @@ def params(settings: Settings, ticker: str, cal) -> dict[str, Any]:
         "calendar": cal.name,
         "overrides": hashlib.sha256("|".join(extra).encode()).hexdigest()[:16],
         "sessions": {n: [s, e] for n, s, e in inst.sessions},
+        "include_partial": settings.derived_include_partial,
     }
 
 

@@ -72,7 +72,4 @@ def quick_flags(settings, ticker: str, meta, now: dt.datetime | None = None,
     _, sessions = behind(seg, meta.end, now)
     if sessions > 1:
         flags.append(f"behind: {sessions} sessions")
-    expected = expected_between(seg, meta.start, meta.end)
-    if expected > meta.rows:
-        flags.append(f"gaps: ~{expected - meta.rows:,} missing minutes")
-    return flags
+    return flags  # gaps and coverage: Health's figure (datamgr.health.coverage_cache), not a footer estimate

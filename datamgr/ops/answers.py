@@ -26,8 +26,8 @@ from typing import Any, TypeVar
 
 from datamgr.core import layout
 from datamgr.core.config import Settings
-from datamgr.health.report import HealthReport, check_health
-from datamgr.ops.inventory import FileInfo, scan
+from datamgr.health.report import HealthReport, check_health, master_coverage
+from datamgr.ops.folder_scan import FileInfo, scan
 from datamgr.store.footer import read_footer
 
 T = TypeVar("T")
@@ -109,7 +109,7 @@ def inventory(settings: Settings, now: dt.datetime | None = None) -> list[FileIn
     """
     minute = _minute(now)
     key = (str(settings.data_dir), folder_key(settings), overrides_key(settings), minute)
-    return cached("inventory", key, lambda: scan(settings, now=now or minute))
+    return cached("inventory", key, lambda: scan(settings, now=now or minute, coverage=master_coverage))
 
 
 def health_report(settings: Settings, ticker: str, *, min_gap: int = 1, now: dt.datetime | None = None,
