@@ -214,7 +214,9 @@ def _read(path: Path) -> Segments | None:
         return None
     try:
         with open(path, "rb") as f:  # ParquetFile, not read_table: that imports pyarrow.dataset (+ pandas)
-            return _from_table(pq.ParquetFile(f).read())
+            # one thread: a tiny file, and no Arrow thread pool left starting when a short-lived
+            # CLI process exits (that aborts with "terminate called without an active exception")
+            return _from_table(pq.ParquetFile(f, pre_buffer=False).read(use_threads=False))
     except (OSError, pa.ArrowException, KeyError, ValueError) as err:
         log.warning("%s: unreadable session cache, rebuilding: %s", path, err)
         return None

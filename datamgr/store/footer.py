@@ -83,7 +83,7 @@ def _read_footer(path: Path, st: os.stat_result) -> FileMeta:
     problems: list[str] = []
     with open(path, "rb") as f:
         try:
-            md = pq.ParquetFile(f).metadata
+            md = pq.ParquetFile(f, pre_buffer=False).metadata  # no IO thread pool: see calendar.cache
         except Exception as err:  # noqa: BLE001 - any unreadable footer is a finding
             return FileMeta(str(path), 0, None, None, st.st_size, _mtime(st), problems=(f"unreadable footer: {err}",))
     kv = md.metadata or {}
