@@ -151,6 +151,18 @@ def read_footer(path: Path) -> FileMeta:
     )
 
 
+def parquet_size(df: pl.DataFrame) -> int:
+    """Bytes ``df`` would take as a bar file written by :meth:`Store.write` (encoded in memory,
+    footer metadata aside): the file size change a dry run prints."""
+    df = conform(df)
+    table = df.to_arrow().cast(arrow_schema("bars" in df.columns))
+    sink = pa.BufferOutputStream()
+    with pq.ParquetWriter(sink, table.schema, compression="zstd", write_statistics=True,
+                          write_page_checksum=True, use_dictionary=["source"]) as w:
+        w.write_table(table, row_group_size=ROW_GROUP)
+    return sink.getvalue().size
+
+
 def read_parquet_once(path: Path) -> pa.Table:
     """Read a whole Parquet file through one memory map, verifying page checksums."""
     with pa.memory_map(str(path), "r") as src:
