@@ -7,7 +7,7 @@ import datetime as dt
 import polars as pl
 import streamlit as st
 
-from app_pages._common import job, settings, start_job, ticker
+from app_pages._common import job_panel, settings, start_job, ticker
 from datamgr.calendar.overrides import load_overrides
 from datamgr.calendar.sessions import calendar_for
 from datamgr.core.timefmt import to_et_text
@@ -94,7 +94,6 @@ else:
 labels = [f"{g.cls} · {to_et_text(g.start)} → {to_et_text(g.end)} · {g.missing:,} min" for g in gaps[:LIMIT]]
 chosen = st.selectbox("Inspect or acknowledge a gap", range(len(labels)), format_func=lambda i: labels[i],
                       index=None, key="health_gap") if labels else None
-ack_job = job("ack")
 if chosen is not None:
     g = gaps[chosen]
     with st.form("ack_form"):
@@ -104,18 +103,9 @@ if chosen is not None:
                                           help="Writes the gap into calendar_overrides.toml (atomic, journaled)")
     if submitted:
         last = g.end - dt.timedelta(minutes=1)
-        ack_job = start_job("ack", "acknowledge gap", acknowledge_gap, s, tk, g.start, last, g.missing, note)
-if ack_job is not None and ack_job.running:
-    @st.fragment(run_every=0.5)
-    def _poll() -> None:
-        if not job("ack").running:
-            st.rerun()
-        st.progress(0.5, text="Writing calendar_overrides.toml…")
-    _poll()
-elif ack_job is not None and ack_job.state == "failed":
-    st.error(f"Could not acknowledge the gap: {ack_job.error_text}")
-elif ack_job is not None and ack_job.state == "done":
-    st.success(f"Acknowledged; written to {ack_job.result}.", icon=":material/task_alt:")
+        start_job("ack", "acknowledge gap", acknowledge_gap, s, tk, g.start, last, g.missing, note)
+job_panel("ack", title="Writing calendar_overrides.toml", failed="Could not acknowledge the gap: ",
+          on_done=lambda j: st.success(f"Acknowledged; written to {j.result}.", icon=":material/task_alt:"))
 
 if cont.outside_session:
     with st.expander(f"Stray bars outside the sessions ({cont.outside_session:,})"):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
-from app_pages._common import job, settings, start_job, ticker
+from app_pages._common import job, job_panel, settings, start_job, ticker
 from datamgr.core.errors import DataMgrError
 from datamgr.ingest.ninjatrader.verify import CANDIDATE_ZONES
 from datamgr.ops.import_export import describe_export, guess_ticker, import_export, overlap_frame, verify_export
@@ -151,13 +151,7 @@ for up in uploads:
 
         j = job(f"import:{fid}")
         if j is not None and j.running:
-            @st.fragment(run_every=0.5)
-            def _poll(k: str = f"import:{fid}") -> None:
-                jj = job(k)
-                st.progress(jj.fraction, text=jj.message)
-                if not jj.running:
-                    st.rerun(scope="app")
-            _poll()
+            job_panel(f"import:{fid}", title=f"Importing {name}")
         elif j is not None and not st.session_state.get(f"toasted:{fid}:{id(j)}"):
             st.session_state[f"toasted:{fid}:{id(j)}"] = True
             if j.state == "done":

@@ -356,3 +356,34 @@ def chart_data(settings: Settings, ticker: str, timeframe: str, start: dt.date, 
             found = sorted(cont.gaps, key=lambda g: -g.missing)[:MAX_GAP_SHAPES]
             out.gaps = [{"start": g.start, "end": g.end, "missing": g.missing, "cls": g.cls} for g in found]
     return out
+
+
+@dataclass(frozen=True)
+class FileSpan:
+    """One bar file of a ticker, for the Chart page's pickers (footer only)."""
+
+    timeframe: str
+    rows: int
+    first_day: dt.date | None
+    last_day: dt.date | None
+    generation: int | None
+
+
+def ticker_files(settings: Settings, ticker: str) -> list[FileSpan]:
+    """The bar files of ``ticker`` in timeframe order, with their ET date span (footers only)."""
+    store = Store(settings)
+    out = []
+    tz = ZoneInfo(settings.display_tz)
+    for tf in TIMEFRAMES:
+        meta = store.read_meta(ticker, tf)
+        if meta is None:
+            continue
+        daily = tf in ("1d", "1w")
+
+        def day(t: dt.datetime | None, daily: bool = daily) -> dt.date | None:
+            if t is None:
+                return None
+            return t.astimezone(dt.UTC).date() if daily else t.astimezone(tz).date()
+
+        out.append(FileSpan(tf, meta.rows, day(meta.start), day(meta.end), meta.generation))
+    return out

@@ -359,12 +359,22 @@ class Store:
         if not _decoded(back).equals(_decoded(table)):
             raise ReadBackError(f"{tmp.name}: content read back differs from what was written")
 
-    def write_json(self, path: Path, obj: Any, *, operation: str) -> Path:
-        """Write a derived JSON output atomically (no backup: derived files are regenerable)."""
+    def write_json(self, path: Path, obj: Any, *, operation: str, op_id: str | None = None) -> Path:
+        """Write a derived JSON output atomically and journal it (no backup: derived files are
+        regenerable from the master)."""
         data = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
+        path = Path(path)
+        try:
+            name = path.resolve().relative_to(self.root.resolve()).as_posix()
+        except ValueError:
+            name = str(path)
         with self.lock(f"{operation} {path.name}"):
-            atomic_write_bytes(Path(path), data)
-        return Path(path)
+            before = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+            atomic_write_bytes(path, data)
+            journal.append(self.settings, journal.JournalEntry(
+                id=op_id or journal.new_op_id(), op=operation, file=name, sha256_before=before,
+                sha256_after=hashlib.sha256(data).hexdigest(), details={"kind": "json", "bytes": len(data)}))
+        return path
 
 
 def _decoded(table: pa.Table) -> pa.Table:
