@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from datamgr.cli.output import emit, progress_printer
+from datamgr.cli.output import dry_run_size, emit, fmt_size_change, progress_printer
 from datamgr.cli.verify import add_time_options
 from datamgr.core.config import Settings
 from datamgr.ops.import_export import import_export, read_input
@@ -61,5 +61,10 @@ def run(args, settings: Settings) -> int:
     res = import_export(settings, args.ticker, data, name, tz=args.tz, stamp=args.stamp, interval=interval,
                         replace=args.replace, dry_run=args.dry_run, no_derived=args.no_derived,
                         strict=args.strict, force=args.force, progress=progress)
-    emit(args, res.to_json(), render(res))
+    payload, text = res.to_json(), render(res)
+    size = dry_run_size(settings, args.ticker, res.timeframe, res.plan) if res.dry_run else None
+    if size:  # dry runs print the file size change
+        payload |= size
+        text += f"\n  file size {fmt_size_change(size['size_before'], size['size_after'])}"
+    emit(args, payload, text)
     return 0

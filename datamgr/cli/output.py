@@ -10,6 +10,8 @@ import json
 import sys
 from typing import Any
 
+from datamgr.store.store import parquet_size
+
 
 def emit(args: Any, payload: dict[str, Any], text: str) -> None:
     """Print ``payload`` as one JSON object (``--json``) or ``text`` for a person."""
@@ -73,3 +75,13 @@ def flagged(err: Exception) -> Exception:
     if name in FLAG_NAMES and str(err).startswith(f"{name}="):
         err.args = (FLAG_NAMES[name] + " " + str(err)[len(name) + 1:], *err.args[1:])
     return err
+
+
+def dry_run_size(settings: Any, ticker: str, timeframe: str, plan: Any) -> dict[str, int] | None:
+    """``{"size_before", "size_after"}`` of the file a dry-run merge plan would write (seed 4.2:
+    dry runs print the file size change), or None when there is no plan."""
+    if plan is None:
+        return None
+    path = settings.bar_path(ticker, timeframe)
+    before = path.stat().st_size if path.is_file() else 0
+    return {"size_before": before, "size_after": parquet_size(plan.result)}

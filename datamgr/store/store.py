@@ -155,9 +155,16 @@ def parquet_size(df: pl.DataFrame) -> int:
     """Bytes ``df`` would take as a bar file written by :meth:`Store.write` (encoded in memory,
     footer metadata aside): the file size change a dry run prints."""
     df = conform(df)
-    table = df.to_arrow().cast(arrow_schema("bars" in df.columns))
+    info = {  # the footer metadata Store.write adds, same shape and length
+        "schema_version": SCHEMA_VERSION, "ticker": "TICKER", "timeframe": "1m", "rows": df.height,
+        "start": _iso(df, 0) if df.height else None, "end": _iso(df, -1) if df.height else None, "generation": 1,
+        "content_sha256": "0" * 64, "written_at": now_utc().isoformat(), "operation_id": "0" * 22,
+        "datamgr_version": __version__, "sources": dict(sorted(df.group_by("source").len().iter_rows())),
+    }
+    schema = arrow_schema("bars" in df.columns).with_metadata({META_KEY: json.dumps(info).encode()})
+    table = df.to_arrow().cast(schema.remove_metadata()).replace_schema_metadata(schema.metadata)
     sink = pa.BufferOutputStream()
-    with pq.ParquetWriter(sink, table.schema, compression="zstd", write_statistics=True,
+    with pq.ParquetWriter(sink, schema, compression="zstd", write_statistics=True,
                           write_page_checksum=True, use_dictionary=["source"]) as w:
         w.write_table(table, row_group_size=ROW_GROUP)
     return sink.getvalue().size
