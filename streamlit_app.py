@@ -40,6 +40,9 @@ PAGES = {
     ],
 }
 
+# Narrower side padding of the main column (5rem by default), so a 1280 px screen with the
+# sidebar open has room for the Inventory's columns.
+st.html("<style>.stMainBlockContainer, .block-container {padding-left: 2rem; padding-right: 2rem;}</style>")
 page = st.navigation(PAGES)
 ticker_picker()
 page.run()

@@ -6,7 +6,7 @@ import streamlit as st
 
 from app_pages._common import job_panel, running, settings, show_table, start_job, when
 from datamgr.ops.demo import write_demo
-from datamgr.ops.inventory import preview, scan, to_frame
+from datamgr.ops.inventory import FLAG_ICONS, preview, scan, to_frame
 
 s = settings()
 st.title("Inventory")
@@ -43,20 +43,21 @@ if any("demo data" in fl for f in masters for fl in f.flags):
     st.warning("Demo data: the bars labelled `source=demo` are synthetic, not market prices. Import a "
                "NinjaTrader export to work with real data.", icon=":material/science:")
 
+FLAG_HELP = ("Flags: " + " · ".join(f"{icon} {key}" for key, icon in dict(
+    (k, i) for k, i in FLAG_ICONS if k not in ("gap", "missing", "not checked")).items())
+             + ". Select a row for the full text.")
+
 # ---- tables ---------------------------------------------------------------------------------
 COLS = {
-    "file": st.column_config.TextColumn("file", width="medium"),
-    "start": st.column_config.TextColumn("start", width="small"),
-    "end": st.column_config.TextColumn("end", width="small"),
-    "updated": st.column_config.TextColumn("updated", width="small"),
-    "size MB": st.column_config.NumberColumn("size", format="%.2f MB", width="small"),
-    "rows": st.column_config.NumberColumn("rows", format="localized", width="small"),
-    "coverage": st.column_config.ProgressColumn("coverage", format="%.1f%%", min_value=0, max_value=100,
-                                                width="small"),
-    "flags": st.column_config.TextColumn("flags", width="small",
-                                         help="🧪 demo · 🕒 stale derived · ➕ derived missing · ⏳ behind · "
-                                              "🕳️ gaps · ❗ footer problem · ✅ verified backup · ❔ not verified "
-                                              "yet · ❌ failed or missing. Select a row for the words."),
+    "file": st.column_config.TextColumn("file", width=176),
+    "rows": st.column_config.TextColumn("rows", width=72),
+    "start": st.column_config.TextColumn("start", width=136),
+    "end": st.column_config.TextColumn("end", width=136),
+    "updated": st.column_config.TextColumn("updated", width=136),
+    "size MB": st.column_config.NumberColumn("size", format="%.2f MB", width=76),
+    "coverage": st.column_config.TextColumn("coverage", width=80,
+                                            help="1m masters: bars present / bars the calendar expects"),
+    "flags": st.column_config.TextColumn("flags", width=64, help=FLAG_HELP),
 }
 selected: list = []
 tabs = st.tabs(["Market Data", "Derived Assets", "Other"])

@@ -102,18 +102,19 @@ def scan(settings: Settings) -> list[FileInfo]:
     return out
 
 
-#: flag text -> icon (first match wins); the Flags column shows icons, the selection the words
+#: flag text -> icon (first match wins); the Flags column shows icons, the selection the words.
+#: Text symbols (not colour emoji): they render with the fonts every browser has.
 FLAG_ICONS: tuple[tuple[str, str], ...] = (
-    ("demo data", "🧪"), ("stale", "🕒"), ("derived missing", "➕"), ("behind", "⏳"), ("hole", "🕳️"),
-    ("gap", "🕳️"), ("FAILED", "❌"), ("missing", "❌"), ("not verified", "❔"), ("verified", "✅"),
-    ("footer", "❗"), ("empty", "∅"), ("not checked", "❔"), ("legacy", "📜"),
+    ("demo data", "⚗"), ("stale", "◷"), ("derived missing", "✚"), ("behind", "◔"), ("hole", "⊘"),
+    ("gap", "⊘"), ("FAILED", "✘"), ("missing", "✘"), ("not verified", "◌"), ("verified", "✔"),
+    ("footer", "⚠"), ("empty", "∅"), ("not checked", "◌"), ("legacy", "⚑"),
 )
 
 
 def flag_icon(flag: str) -> str:
-    """The icon of one flag (``⚠️`` when no rule matches)."""
+    """The icon of one flag (``⚠`` when no rule matches)."""
     low = flag.lower()
-    return next((icon for key, icon in FLAG_ICONS if key.lower() in low), "⚠️")
+    return next((icon for key, icon in FLAG_ICONS if key.lower() in low), "⚠")
 
 
 def to_frame(files: list[FileInfo], tz: str):
@@ -126,16 +127,13 @@ def to_frame(files: list[FileInfo], tz: str):
         return fmt_time(v, tz) if v is not None else EMPTY
 
     rows = [{
-        "file": f.name, "rows": f.rows if f.rows is not None else None,
+        "file": f.name, "rows": EMPTY if f.rows is None else f"{f.rows:,}",
         "start": text(f.start), "end": text(f.end), "updated": text(f.last_updated),
         "size MB": round(f.size_bytes / 1e6, 3),
-        "coverage": None if f.coverage is None else round(100 * f.coverage, 2),
+        "coverage": EMPTY if f.coverage is None else f"{100 * f.coverage:.1f} %",
         "flags": " ".join(dict.fromkeys(flag_icon(x) for x in f.flags)),
     } for f in files]
-    df = pd.DataFrame(rows, columns=["file", "rows", "start", "end", "updated", "size MB", "coverage", "flags"])
-    df["rows"] = df["rows"].astype("Int64")
-    df["coverage"] = df["coverage"].astype("Float64")
-    return df
+    return pd.DataFrame(rows, columns=["file", "rows", "start", "end", "updated", "size MB", "coverage", "flags"])
 
 
 def check_data_dir(path: str | Path) -> str | None:

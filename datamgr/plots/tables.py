@@ -63,9 +63,11 @@ def display_frame(df: pd.DataFrame, tz: str = ET, *, seconds: bool = False) -> p
 
 
 def _num(v: Any) -> str:
+    """A number of a column that also has missing values, as text: exact (shortest repr), like
+    the numeric columns beside it (``4848.25``, ``30306``)."""
     if isinstance(v, float) and v.is_integer():
-        v = int(v)
-    return f"{v:,}" if isinstance(v, int) else f"{v:,.4g}" if isinstance(v, float) else str(v)
+        return str(int(v))
+    return repr(float(v)) if isinstance(v, float) else str(v)
 
 
 def compact_json(v: Any) -> str:

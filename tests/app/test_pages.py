@@ -41,7 +41,7 @@ def test_the_inventory_page_shows_the_demo_master_with_its_row_count(app_data, p
     assert metrics["Bars (all market files)"] == f"{rows:,}"
     assert [t.label for t in at.tabs] == ["Market Data", "Derived Assets", "Other"]
     table = at.dataframe[0].value
-    assert list(table["file"]) == ["ES1_1m.parquet"] and int(table["rows"].iloc[0]) == rows
+    assert list(table["file"]) == ["ES1_1m.parquet"] and table["rows"].iloc[0] == f"{rows:,}"
     # one time style: minutes in ET with the zone named, no None cells
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2} ET", table["end"].iloc[0])
     assert "None" not in table.astype(str).to_numpy().ravel().tolist()
