@@ -139,7 +139,8 @@ else:
         "rule": [f.rule for f in rep.integrity.findings],
         "rows": [f.count for f in rep.integrity.findings],
         "first rows": [", ".join(map(str, f.rows[:5])) for f in rep.integrity.findings],
-        "first times (ET)": [", ".join(t[:16] for t in f.times[:3]) for f in rep.integrity.findings],
+        "first times": [", ".join(to_et_text(dt.datetime.fromisoformat(t)) for t in f.times[:3])
+                        for f in rep.integrity.findings],
     }).to_pandas())
 for w in rep.warnings:
     st.caption(f"Note: {w}")

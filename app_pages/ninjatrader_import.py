@@ -9,7 +9,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
-from app_pages._common import job, job_panel, settings, start_job, ticker
+from app_pages._common import job, job_panel, settings, show_table, start_job, ticker, when
 from datamgr.core.errors import DataMgrError
 from datamgr.ingest.ninjatrader.verify import CANDIDATE_ZONES
 from datamgr.ops.import_export import describe_export, guess_ticker, import_export, overlap_frame, verify_export
@@ -74,7 +74,7 @@ for up in uploads:
         m[2].metric("Rows", f"{info['rows']:,}")
         m[3].metric("Rejected rows", info["rejected"])
         m[4].metric("Interval", info["interval"])
-        st.caption(f"Range (ET): {info['start']} → {info['end']}")
+        st.caption(f"Range: {when(info['start'])} → {when(info['end'])}")
 
         key = (tick, tz, stamp)
         b1, b2, b3 = st.columns([1, 1, 2])
@@ -129,13 +129,13 @@ for up in uploads:
                                           ("Replaced", "replaced"), ("Outside sessions", "outside_session"),
                                           ("Result rows", "result_rows")]):
                 col.metric(label, f"{j[k]:,}")
-            st.caption(f"Result range (ET): {j['start']} → {j['end']}; rejected rows: {j['rejected']}")
+            st.caption(f"Result range: {when(j['start'])} → {when(j['end'])}; rejected rows: {j['rejected']}")
             if j["conflict_rows"]:
                 st.markdown("**Conflicts** (first 50; winner by source precedence)")
-                st.dataframe(j["conflict_rows"], hide_index=True, key=f"conf:{fid}")
+                show_table(j["conflict_rows"], key=f"conf:{fid}")
             if j["rejects"]:
                 st.markdown("**Rejected rows**")
-                st.dataframe(j["rejects"], hide_index=True, key=f"rej:{fid}")
+                show_table(j["rejects"], key=f"rej:{fid}")
 
         override = b3.checkbox("Import despite a FAIL verdict", key=f"override:{fid}",
                                disabled=rep is None or rep.ok)
