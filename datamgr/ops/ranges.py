@@ -103,8 +103,7 @@ def _check_tf(timeframe: str) -> str:
 
 def range_bars(settings: Settings, ticker: str, timeframe: str, start: dt.datetime, end: dt.datetime) -> pl.DataFrame:
     """The stored bars of ``ticker``/``timeframe`` with open times in ``[start, end]`` (UTC, inclusive)."""
-    bars = Store(settings).read(ticker, _check_tf(timeframe))
-    return bars.filter(pl.col("datetime").is_between(start, end, closed="both"))
+    return Store(settings).read_range(ticker, _check_tf(timeframe), start, end + dt.timedelta(microseconds=1))
 
 
 # ---------------------------------------------------------------------- export
@@ -302,9 +301,12 @@ class ChartData:
 
 
 def _aggregate(bars: pl.DataFrame, every: str) -> pl.DataFrame:
+    """OHLCV candles of ``every``; ``source`` lists the sources inside each candle (``ninjatrader+yahoo``)."""
+    single = bars["source"].n_unique() == 1
+    src = pl.col("source").first() if single else pl.col("source").unique(maintain_order=True).str.join("+")
     return bars.sort("datetime").group_by_dynamic("datetime", every=every).agg(
         pl.col("open").first(), pl.col("high").max(), pl.col("low").min(), pl.col("close").last(),
-        pl.col("volume").sum(), pl.col("source").cast(pl.String).unique(maintain_order=True).str.join("+"))
+        pl.col("volume").sum(), src)
 
 
 def _minutes(every: str) -> float:
@@ -324,25 +326,23 @@ def chart_data(settings: Settings, ticker: str, timeframe: str, start: dt.date, 
     meta = store.read_meta(ticker, timeframe)
     cal = calendar_for(settings, ticker)
     intraday = timeframe not in ("1d", "1w")
+    lo = dt.datetime.combine(start, dt.time(), dt.UTC)
+    hi = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), dt.UTC)
     if intraday:
         seg = cal.segments(start, end)
-        lo = seg["start"].min() if seg.height else dt.datetime.combine(start, dt.time(), dt.UTC)
-        hi = seg["end"].max() if seg.height else dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), dt.UTC)
-        bars = store.read(ticker, timeframe).filter(pl.col("datetime").is_between(lo, hi, closed="left"))
-    else:
-        lo = dt.datetime.combine(start, dt.time(), dt.UTC)
-        hi = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), dt.UTC)
-        bars = store.read(ticker, timeframe).filter(pl.col("datetime").is_between(lo, hi, closed="left"))
-    stored = bars.height
-    bars = bars.select("datetime", "open", "high", "low", "close", "volume",
-                       pl.col("source").cast(pl.String))
+        if seg.height:
+            lo, hi = seg["start"].min(), seg["end"].max()
+    bars = store.read_range(ticker, timeframe, lo, hi).select(
+        "datetime", "open", "high", "low", "close", "volume", pl.col("source").cast(pl.String))
+    stored, raw = bars.height, bars
     candle = timeframe
     if bars.height > max_candles:
         base = _minutes(timeframe if timeframe != "1w" else "1w")
         for every in AGGREGATES:
             if _minutes(every) < base:
                 continue
-            if bars.height * base / _minutes(every) <= max_candles or every == AGGREGATES[-1]:
+            # partial candles at session edges add ~10 %: aggregate only where it will fit
+            if bars.height * base / _minutes(every) <= 0.9 * max_candles or every == AGGREGATES[-1]:
                 agg = _aggregate(bars, every)
                 if agg.height <= max_candles or every == AGGREGATES[-1]:
                     bars, candle = agg, every
@@ -350,7 +350,7 @@ def chart_data(settings: Settings, ticker: str, timeframe: str, start: dt.date, 
     out = ChartData(ticker, timeframe, candle, bars, meta.generation if meta else None, stored, start, end,
                     intraday=intraday)
     if gaps and intraday and store.path(ticker, "1m").is_file():
-        master = store.read(ticker, "1m").filter(pl.col("datetime").is_between(lo, hi, closed="left"))
+        master = raw if timeframe == "1m" else store.read_range(ticker, "1m", lo, hi)
         if master.height:
             cont = continuity(master, cal, start=start, end=end)
             found = sorted(cont.gaps, key=lambda g: -g.missing)[:MAX_GAP_SHAPES]

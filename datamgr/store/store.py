@@ -244,6 +244,26 @@ class Store:
         except (OSError, pa.ArrowException) as err:
             raise StoreError(f"{p}: cannot be read: {err}") from err
 
+    def read_range(self, ticker: str, timeframe: str, start: dt.datetime, end: dt.datetime) -> pl.DataFrame:
+        """The bars with open times in ``[start, end)`` (aware datetimes): row groups outside the
+        range are skipped by their statistics, so a short range of a long file reads little."""
+        p = self.path(ticker, timeframe)
+        if not p.is_file():
+            return empty_bars(with_bars=timeframe in ("5m", "15m", "1h", "4h"))
+        try:
+            with pa.memory_map(str(p), "r") as src:
+                pf = pq.ParquetFile(src, page_checksum_verification=True)
+                col = pf.schema_arrow.get_field_index("datetime")
+                groups = []
+                for i in range(pf.num_row_groups):
+                    st = pf.metadata.row_group(i).column(col).statistics
+                    if st is None or not st.has_min_max or (_aware(st.max) >= start and _aware(st.min) < end):
+                        groups.append(i)
+                table = pf.read_row_groups(groups) if groups else pf.schema_arrow.empty_table()
+        except (OSError, pa.ArrowException) as err:
+            raise StoreError(f"{p}: cannot be read: {err}") from err
+        return table_to_bars(table).filter(pl.col("datetime").is_between(start, end, closed="left"))
+
     def read_meta(self, ticker: str, timeframe: str) -> FileMeta | None:
         p = self.path(ticker, timeframe)
         return read_footer(p) if p.is_file() else None
