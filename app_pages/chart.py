@@ -17,6 +17,7 @@ from datamgr.ops.ranges import (
     delete_range,
     export_bytes,
     export_file_name,
+    plan_delete,
     ticker_files,
 )
 from datamgr.plots.chart import chart_figure
@@ -62,16 +63,13 @@ st.subheader("Range tools")
 tab_export, tab_delete = st.tabs(["Export this range", "Delete this range"])
 with tab_export:
     fmt = st.radio("Format", FORMATS, horizontal=True, key="chart_export_fmt")
-    try:
-        payload, res = export_bytes(s, t, tf, start, end, fmt)
-    except DataMgrError as err:
-        show_error(err)
-    else:
-        st.download_button(f"Download {res.rows:,} bars ({fmt})", payload,
-                           file_name=export_file_name(t, tf, start, end, fmt),
-                           mime="text/csv" if fmt == "csv" else "application/octet-stream", key="chart_download",
-                           disabled=res.rows == 0)
-        st.caption("CSV: bar open times in ET with their offset; Parquet: the store's own columns (UTC).")
+    st.download_button(f"Download {data.stored_rows:,} bars ({fmt})",
+                       lambda: export_bytes(s, t, tf, data.lo, data.last, fmt)[0],  # encoded on click only
+                       file_name=export_file_name(t, tf, start, end, fmt),
+                       mime="text/csv" if fmt == "csv" else "application/octet-stream", key="chart_download",
+                       disabled=data.stored_rows == 0)
+    st.caption("Exactly the bars of the chart's window. CSV: bar open times in ET with their offset; "
+               "Parquet: the store's own columns (UTC).")
 
 with tab_delete:
     KEY = f"delete:{t}"
@@ -79,20 +77,24 @@ with tab_delete:
         st.info(f"{tf} bars are rebuilt from the 1m master: pick the 1m timeframe to delete a range.",
                 icon=":material/info:")
     else:
-        plan = delete_range(s, t, start, end, timeframe=tf, dry_run=True)
-        file_name = plan.file
+        try:
+            plan = plan_delete(s, t, data.lo, data.last, timeframe=tf)
+        except DataMgrError as err:
+            show_error(err)
+            st.stop()
         if plan.deleted == 0:
             st.caption("No bars in this range.")
         else:
-            st.warning(f"Deletes **{plan.deleted:,}** bar(s) of **{file_name}** from {when(plan.first_deleted)} "
+            st.warning(f"Deletes **{plan.deleted:,}** bar(s) of **{plan.file}** from {when(plan.first_deleted)} "
                        f"to {when(plan.last_deleted)} ({plan.rows_before:,} → {plan.rows_after:,} rows; about "
                        f"{(plan.size_after - plan.size_before) / 1e6:+.2f} MB). The current file is backed up "
                        "first and the deletion is journaled; derived data is regenerated.",
                        icon=":material/delete:")
-            typed = st.text_input(f"Type {file_name} to confirm", key=f"chart_confirm:{t}:{tf}")
+            typed = st.text_input(f"Type {plan.file} to confirm", key=f"chart_confirm:{t}:{tf}")
             if st.button("Delete range", type="primary", key="chart_delete",
-                         disabled=typed.strip() != file_name or running(KEY)):
-                start_job(KEY, f"delete {file_name}", delete_range, s, t, start, end, timeframe=tf, confirm=True)
+                         disabled=typed.strip() != plan.file or running(KEY)):
+                start_job(KEY, f"delete {plan.file}", delete_range, s, t, data.lo, data.last, timeframe=tf,
+                          confirm=True)
                 st.rerun()
 
         def _done(j) -> None:

@@ -33,6 +33,7 @@ from datamgr.calendar.sessions import calendar_for
 from datamgr.core.config import Settings
 from datamgr.core.errors import DataMgrError, InputError
 from datamgr.core.layout import INTRADAY_DERIVED, TIMEFRAMES
+from datamgr.core.layout import bar_name as layout_name
 from datamgr.core.progress import Progress, report
 from datamgr.core.timefmt import to_et_iso
 from datamgr.derived.regenerate import regenerate
@@ -207,6 +208,29 @@ class DeleteResult:
         return self.__dict__ | {"size_change": self.size_change}
 
 
+def plan_delete(settings: Settings, ticker: str, start: str | dt.date | dt.datetime,
+                end: str | dt.date | dt.datetime, *, timeframe: str = "1m") -> DeleteResult:
+    """What :func:`delete_range` would delete, cheaply (footer + the row groups of the range; the
+    size after is estimated in proportion to the rows): for a page that renders it on every rerun.
+    The CLI's dry run (``delete_range(dry_run=True)``) encodes the result for the exact size."""
+    _check_tf(timeframe)
+    lo, hi = parse_range(start, end, settings.display_tz)
+    store = Store(settings)
+    meta = store.read_meta(ticker, timeframe)
+    if meta is None:
+        raise InputError(f"{layout_name(ticker, timeframe)}: no such file in {settings.data_dir}")
+    gone = store.read_range(ticker, timeframe, lo, hi + dt.timedelta(microseconds=1))
+    tz = settings.display_tz
+    after = meta.rows - gone.height
+    return DeleteResult(
+        ticker=ticker, timeframe=timeframe, file=Path(meta.path).name, start=to_et_iso(lo, tz),
+        end=to_et_iso(hi, tz), deleted=gone.height, rows_before=meta.rows, rows_after=after,
+        first_deleted=to_et_iso(gone["datetime"][0], tz) if gone.height else None,
+        last_deleted=to_et_iso(gone["datetime"][-1], tz) if gone.height else None,
+        size_before=meta.size_bytes, size_after=round(meta.size_bytes * after / meta.rows) if meta.rows else 0,
+        dry_run=True, notes=["size after estimated in proportion to the rows"])
+
+
 def delete_range(settings: Settings, ticker: str, start: str | dt.date | dt.datetime,
                  end: str | dt.date | dt.datetime, *, timeframe: str = "1m", confirm: bool = False,
                  dry_run: bool = False, no_derived: bool = False, progress: Progress = None) -> DeleteResult:
@@ -294,6 +318,13 @@ class ChartData:
     end: dt.date
     gaps: list[dict[str, Any]] = field(default_factory=list)  # start, end (UTC), missing, cls
     intraday: bool = True
+    lo: dt.datetime | None = None     # the window read: [lo, hi) UTC (the sessions of start..end)
+    hi: dt.datetime | None = None
+
+    @property
+    def last(self) -> dt.datetime | None:
+        """The inclusive end of the window (for export / delete of exactly what is drawn)."""
+        return None if self.hi is None else self.hi - dt.timedelta(microseconds=1)
 
     @property
     def aggregated(self) -> bool:
@@ -348,7 +379,7 @@ def chart_data(settings: Settings, ticker: str, timeframe: str, start: dt.date, 
                     bars, candle = agg, every
                     break
     out = ChartData(ticker, timeframe, candle, bars, meta.generation if meta else None, stored, start, end,
-                    intraday=intraday)
+                    intraday=intraday, lo=lo, hi=hi)
     if gaps and intraday and store.path(ticker, "1m").is_file():
         master = raw if timeframe == "1m" else store.read_range(ticker, "1m", lo, hi)
         if master.height:

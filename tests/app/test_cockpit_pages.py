@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from datamgr.core.config import Settings
 from datamgr.ops.demo import write_demo
-from datamgr.ops.ranges import delete_range, parse_range
+from datamgr.ops.ranges import delete_range
 from datamgr.store import journal
 from datamgr.store.backup import list_backups
 from datamgr.store.store import Store
@@ -83,9 +83,13 @@ def test_deleting_a_range_on_the_chart_page_needs_the_typed_file_name(demo_folde
     _wait(at, "delete:ES1")
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    lo, hi = parse_range(day, day)
+    # exactly the drawn window: the trading day's session (from 18:00 ET the evening before to 17:00 ET)
+    lo = dt.datetime(2025, 11, 17, 23, 0, tzinfo=dt.UTC)
+    hi = dt.datetime(2025, 11, 18, 22, 0, tzinfo=dt.UTC)
     after = Store(s).read("ES1", "1m")
-    assert after.filter(pl.col("datetime").is_between(lo, hi)).height == 0 and after.height < before_rows
+    assert after.filter(pl.col("datetime").is_between(lo, hi, closed="left")).height == 0
+    assert before_rows - after.height == 1380  # 23 hours of 1m bars
+    assert after.filter(pl.col("datetime") == hi + dt.timedelta(hours=1)).height == 1  # the next session stays
     assert any("Deleted" in x.value for x in at.success)
     assert journal.read(s)[0]["op"] in ("delete-range", "regenerate")
     assert [e for e in journal.read(s) if e["op"] == "delete-range"][0]["backup"] == list_backups(s)[0].path

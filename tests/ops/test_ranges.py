@@ -20,6 +20,7 @@ from datamgr.ops.ranges import (
     export_bytes,
     export_range,
     parse_range,
+    plan_delete,
 )
 from datamgr.store import journal
 from datamgr.store.backup import list_backups, verify_backups
@@ -102,6 +103,14 @@ def test_delete_range_backs_up_journals_and_removes_only_the_range(settings, sto
     assert entry["op"] == "delete-range" and entry["backup"] == rec.path
     assert entry["rows_before"] == master.height and entry["rows_after"] == after.height
     assert entry["details"]["deleted"] == res.deleted and entry["details"]["from"].startswith("2025-03-05T00:00")
+
+
+def test_the_pages_cheap_plan_counts_like_the_exact_dry_run(settings, master):
+    exact = delete_range(settings, "ES1", "2025-03-05", "2025-03-06", dry_run=True)
+    cheap = plan_delete(settings, "ES1", "2025-03-05", "2025-03-06")
+    same = ("deleted", "rows_before", "rows_after", "first_deleted", "last_deleted", "size_before")
+    assert [getattr(cheap, k) for k in same] == [getattr(exact, k) for k in same]
+    assert abs(cheap.size_after - exact.size_after) < 0.2 * exact.size_before
 
 
 def test_delete_range_refuses_an_upsampled_file(settings, master):
