@@ -8,10 +8,11 @@ import datetime as dt
 
 from datamgr.core.config import Settings
 from datamgr.health.report import master_coverage
-from datamgr.ops.folder_scan import FileInfo, preview, tickers, to_frame
+from datamgr.ops.folder_scan import FLAG_ICONS, FileInfo, check_data_dir, flag_icon, preview, tickers, to_frame
 from datamgr.ops.folder_scan import scan as scan_folder
 
-__all__ = ["FileInfo", "preview", "scan", "scan_folder", "tickers", "to_frame"]
+__all__ = ["FLAG_ICONS", "FileInfo", "check_data_dir", "flag_icon", "preview", "scan", "scan_folder", "tickers",
+           "to_frame"]
 
 
 def scan(settings: Settings, now: dt.datetime | None = None) -> list[FileInfo]:

@@ -61,3 +61,10 @@ def test_a_command_that_needs_polars_still_gets_it(folder):
     res = run("--data-dir", str(folder), "health", "ES1", "--json")
     assert "polars" in res["heavy"]
     assert json.loads(res["out"])["ticker"] == "ES1"
+
+
+def test_the_cli_choices_mirror_the_library():
+    from datamgr.cli import delete_range, export
+    from datamgr.ops import ranges
+
+    assert delete_range.DELETABLE == ranges.DELETABLE and export.FORMATS == ranges.FORMATS
