@@ -19,7 +19,8 @@ Surviving mutants are listed per module (``--survivors``); the ones that are equ
 explained in docs/mutation.md.
 
 polars' thread pool does not survive a fork, so mutmut forks each mutant from a fork server that
-has imported nothing (``process_isolation = "forkserver"``, ``forkserver_warmup = "none"``).
+has only imported third-party modules (``process_isolation = "forkserver"``, warm-up ``import``
+of :data:`PRELOAD`; importing polars starts no thread, using it does).
 The calendar caches its schedules (``lru_cache``); a mutant child forked from the warmed
 process would reuse the unmutated cache, so the pytest plugin ``tools/mutation_plugin.py`` clears
 those caches at the start of every test session.
@@ -38,6 +39,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 PY = sys.executable
+
+PRELOAD = ("numpy", "polars", "pyarrow", "pyarrow.parquet", "pandas", "pandas_market_calendars", "filelock",
+           "hypothesis", "zoneinfo", "tomllib")
 
 # module key -> (files to mutate, test files that are the module's own)
 MODULES: dict[str, tuple[list[str], list[str]]] = {
@@ -78,15 +82,19 @@ def prepare(key: str, work: Path) -> Path:
     shutil.copytree(REPO / "datamgr", d / "datamgr", ignore=ignore)
     shutil.copytree(REPO / "tests", d / "tests", ignore=ignore)
     shutil.copy(REPO / "tools" / "mutation_plugin.py", d / "mutation_plugin.py")
+    # third-party modules only (importing them starts no thread); never datamgr, whose mutated copy
+    # must be the one each mutant imports
+    (d / "mutation_preload.txt").write_text("\n".join(PRELOAD) + "\n", encoding="utf-8")
     text = (REPO / "pyproject.toml").read_text(encoding="utf-8")
     text += ("\n[tool.mutmut]\n"
              f"source_paths = [\"datamgr\"]\n"
              f"only_mutate = {_toml_list(files)}\n"
              f"pytest_add_cli_args_test_selection = {_toml_list(tests)}\n"
              "pytest_add_cli_args = [\"-p\", \"mutation_plugin\", \"-p\", \"no:xdist\", \"-q\"]\n"
-             "also_copy = [\"mutation_plugin.py\"]\n"
+             "also_copy = [\"mutation_plugin.py\", \"mutation_preload.txt\"]\n"
              "process_isolation = \"forkserver\"\n"
-             "forkserver_warmup = \"none\"\n"
+             "forkserver_warmup = \"import\"\n"
+             "preload_modules_file = \"mutation_preload.txt\"\n"
              "use_git_change_detection = false\n"
              "track_dependencies = false\n")
     (d / "pyproject.toml").write_text(text, encoding="utf-8")
@@ -113,7 +121,7 @@ def run(key: str, work: Path, max_children: int, sample: int | None, seed: int) 
     chosen: list[str] = []
     if sample:
         # generate the mutants (and the stats) with a run of no mutant, then sample names
-        _mutmut(d, "run", "--max-children", str(max_children), "xx_no_such_mutant_xx")
+        _mutmut(d, "run", "--max-children", str(max_children), "xx_no_such_mutant_xx")  # fails after stats
         names = _all_mutants(d)
         if len(names) > sample:
             chosen = sorted(random.Random(seed).sample(names, sample))
