@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from datamgr.core.errors import ReadBackError
-from datamgr.store.store import META_KEY, Store, read_footer, read_parquet_once
+from datamgr.store.store import META_KEY, read_footer, read_parquet_once
 from tests.conftest import folder_hash
 
 PRICES = ("open", "high", "low", "close")
