@@ -81,6 +81,8 @@ def prepare(key: str, work: Path) -> Path:
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "e2e")
     shutil.copytree(REPO / "datamgr", d / "datamgr", ignore=ignore)
     shutil.copytree(REPO / "tests", d / "tests", ignore=ignore)
+    for extra in ("scripts", "tools"):  # some tests run them (CLI scripts, the golden-file generator)
+        shutil.copytree(REPO / extra, d / extra, ignore=ignore)
     shutil.copy(REPO / "tools" / "mutation_plugin.py", d / "mutation_plugin.py")
     # third-party modules only (importing them starts no thread); never datamgr, whose mutated copy
     # must be the one each mutant imports
@@ -91,7 +93,7 @@ def prepare(key: str, work: Path) -> Path:
              f"only_mutate = {_toml_list(files)}\n"
              f"pytest_add_cli_args_test_selection = {_toml_list(tests)}\n"
              "pytest_add_cli_args = [\"-p\", \"mutation_plugin\", \"-p\", \"no:xdist\", \"-q\"]\n"
-             "also_copy = [\"mutation_plugin.py\", \"mutation_preload.txt\"]\n"
+             "also_copy = [\"mutation_plugin.py\", \"mutation_preload.txt\", \"scripts\", \"tools\"]\n"
              "process_isolation = \"forkserver\"\n"
              "forkserver_warmup = \"import\"\n"
              "preload_modules_file = \"mutation_preload.txt\"\n"
