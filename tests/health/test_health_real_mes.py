@@ -21,7 +21,7 @@ pytestmark = pytest.mark.skipif(REAL is None and not in_ci(),
                                 reason="real exports (../shared/data/real) not present; outside CI only")
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(scope="module", autouse=True)
 def _real_exports_required_in_ci():
     if REAL is None:  # only reached in CI (skipped otherwise): fail loudly
         pytest.fail(f"the real MES export is missing (looked in {', '.join(map(str, CANDIDATES))}); "
