@@ -183,3 +183,42 @@ def test_every_row_rejected_is_a_fail_with_the_rejects_listed():
     rep, placed = verify_parsed(parse_export(render_fast(bars, "UTC"), "r.txt"), CME, tz="UTC")
     assert rep.verdict == "FAIL" and "no valid bars" in rep.message
     assert len(rep.rejects) == 3 and rep.to_json()["rejected"] == 3 and placed.bars.height == 0
+
+
+def test_the_wrong_convention_message_quotes_both_scores(two_days):
+    rep = _verify(two_days, "UTC", "open")
+    best = rep.zone_ranking[0]
+    mine = next(z for z in rep.zone_ranking if (z.tz, z.stamp) == ("UTC", "open"))
+    assert rep.message == (f"FAIL: the bars fit UTC with close stamps (score {best.score:.3f}), "
+                           f"not the given UTC with open stamps (score {mine.score:.3f}); "
+                           f're-run with --tz "UTC" --stamp close.')
+
+
+def test_the_report_json_carries_every_field_of_the_cli_payload(two_days):
+    bars = two_days.with_columns(pl.when(pl.int_range(pl.len()) == 5).then(pl.col("low") + 100)
+                                 .otherwise(pl.col("low")).alias("low"))
+    rep = _verify(bars, "UTC", "close", master=two_days.head(100))
+    j = rep.to_json()
+    assert list(j) == ["verdict", "message", "tz", "stamp", "interval", "interval_inferred", "format", "rows_read",
+                       "rows_parsed", "rejected", "rejects", "zone_ranking", "overlap", "start", "end",
+                       "outside_session", "notes"]
+    assert (j["verdict"], j["tz"], j["stamp"], j["interval"], j["format"]) == ("SUCCESS", "UTC", "close", "1m",
+                                                                                 "nt8-minute")
+    assert (j["rows_read"], j["rows_parsed"], j["rejected"]) == (two_days.height, two_days.height - 1, 1)
+    assert j["rejects"] == [{"line": 6, "reason": "high < low; low above open/close", "text": j["rejects"][0]["text"]}]
+    assert j["overlap"]["bars"] == 99 and j["overlap"]["match_rate"] == 1.0
+    assert j["start"] == "2025-01-06T18:00:00-05:00" and j["end"] == "2025-01-08T16:59:00-05:00"
+    assert j["outside_session"] == 0 and j["notes"] == ["interval inferred from the data: 1m"]
+    assert j["zone_ranking"][0] == {"tz": "UTC", "stamp": "close", "score": 1.0, "in_session": 1.0, "edge_fit": 1.0,
+                                    "match_rate": 1.0}
+
+
+def test_a_file_scored_on_a_sample_still_counts_every_bar_outside_the_sessions():
+    # more than 10 blocks of 20 000 rows: zones are ranked on a sample, the out-of-session count is exact
+    bars = session_bars("CME Globex Equity", dt.date(2024, 1, 2), dt.date(2024, 7, 31))
+    strays = make_bars(dt.datetime(2024, 4, 6, 15, 0, tzinfo=dt.UTC), 5)  # a Saturday
+    bars = pl.concat([bars, strays]).sort("datetime")
+    assert bars.height > 200_000
+    rep = _verify(bars, "UTC", "close")
+    assert rep.verdict == "SUCCESS" and rep.rows_parsed == bars.height
+    assert rep.outside_session == 5

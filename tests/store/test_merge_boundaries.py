@@ -171,3 +171,12 @@ def test_to_json_reports_counts_times_in_et_and_each_conflict_once():
     assert j["conflict_rows"][0]["winner"] == "incoming"
     assert j["conflict_rows"][0]["close"] == 100.0 and j["conflict_rows"][0]["close_in"] == 100.25
     assert len(plan_merge(ex, inc, precedence=PREC).to_json(max_conflicts=0)["conflict_rows"]) == 0
+
+
+def test_the_plan_is_logged_with_every_count(caplog):
+    ex = flat(range(0, 4), price=100.0, source="yahoo")
+    inc = flat(range(2, 6), price=100.25, source="ninjatrader")
+    with caplog.at_level("INFO", logger="datamgr.store.merge"):
+        plan_merge(ex, inc.with_columns(pl.when(pl.col("datetime") == t(3)).then(pl.lit("demo"))
+                                        .otherwise(pl.col("source")).alias("source")), precedence=PREC)
+    assert caplog.messages == ["merge plan: 2 new, 0 identical, 2 conflicts (1 replaced, 1 kept), 0 removed"]
