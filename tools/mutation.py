@@ -21,9 +21,9 @@ explained in docs/mutation.md.
 polars' thread pool does not survive a fork, so mutmut forks each mutant from a fork server that
 has only imported third-party modules (``process_isolation = "forkserver"``, warm-up ``import``
 of :data:`PRELOAD`; importing polars starts no thread, using it does).
-The calendar caches its schedules (``lru_cache``); a mutant child forked from the warmed
-process would reuse the unmutated cache, so the pytest plugin ``tools/mutation_plugin.py`` clears
-those caches at the start of every test session.
+The calendar caches its schedules (``lru_cache``): the pytest plugin ``tools/mutation_plugin.py``
+clears those caches at the start of every test session, and before every test when the calendar
+itself is mutated (otherwise only the first test that built a schedule would run its mutants).
 """
 
 from __future__ import annotations
@@ -87,13 +87,17 @@ def prepare(key: str, work: Path) -> Path:
     # third-party modules only (importing them starts no thread); never datamgr, whose mutated copy
     # must be the one each mutant imports
     (d / "mutation_preload.txt").write_text("\n".join(PRELOAD) + "\n", encoding="utf-8")
+    per_test = any(f.startswith("datamgr/calendar/") for f in files)
+    (d / "mutation_options.json").write_text(json.dumps({"clear_calendar_cache": "test" if per_test else "session"}),
+                                             encoding="utf-8")
     text = (REPO / "pyproject.toml").read_text(encoding="utf-8")
     text += ("\n[tool.mutmut]\n"
              f"source_paths = [\"datamgr\"]\n"
              f"only_mutate = {_toml_list(files)}\n"
              f"pytest_add_cli_args_test_selection = {_toml_list(tests)}\n"
              "pytest_add_cli_args = [\"-p\", \"mutation_plugin\", \"-p\", \"no:xdist\", \"-q\"]\n"
-             "also_copy = [\"mutation_plugin.py\", \"mutation_preload.txt\", \"scripts\", \"tools\"]\n"
+             "also_copy = [\"mutation_plugin.py\", \"mutation_preload.txt\", \"mutation_options.json\", \"scripts\", "
+             "\"tools\"]\n"
              "process_isolation = \"forkserver\"\n"
              "forkserver_warmup = \"import\"\n"
              "preload_modules_file = \"mutation_preload.txt\"\n"

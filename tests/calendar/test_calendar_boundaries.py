@@ -161,3 +161,33 @@ def test_acknowledged_entries_round_trip_and_filter_by_ticker(cfg):
     assert Period(et(2025, 1, 1), et(2025, 1, 2)).applies("ES1", "NYSE")
     assert not Period(et(2025, 1, 1), et(2025, 1, 2), ticker="NQ1").applies("ES1", CME)
     assert not Period(et(2025, 1, 1), et(2025, 1, 2), calendar="NYSE").applies("ES1", CME)
+
+
+def test_errors_name_the_file_and_an_entry_without_missing_counts_zero(cfg):
+    cfg.overrides_path.write_text('[[closed]]\nstart = "bad"\nend = "2025-07-10T14:00:00"\n', encoding="utf-8")
+    with pytest.raises(InputError) as e:
+        load_overrides(cfg.overrides_path)
+    assert str(e.value).startswith(f"{cfg.overrides_path}: [[closed]] entry #1 field 'start'")
+    cfg.overrides_path.write_text('[[opened]]\nstart = "2025-07-10T14:00:00"\nend = "2025-07-10T13:00:00"\n',
+                                  encoding="utf-8")
+    with pytest.raises(InputError) as e:
+        load_overrides(cfg.overrides_path)
+    assert str(e.value) == f"{cfg.overrides_path}: [[opened]] entry #1 field 'end': must be after start"
+    cfg.overrides_path.write_text('[[acknowledged]]\nticker = "ES1"\nstart = "2025-07-10T13:00"\n'
+                                  'end = "2025-07-10T13:04"\n', encoding="utf-8")
+    ack = load_overrides(cfg.overrides_path).acknowledged[0]
+    assert (ack.missing, ack.note, ack.acknowledged_at) == (0, "", "")
+
+
+def test_render_writes_non_ascii_text_as_it_is(cfg):
+    ov = Overrides((Period(et(2025, 7, 10, 14), et(2025, 7, 10, 15), reason="Börse geschlossen — 停电"),))
+    text = render(ov)
+    assert 'reason = "Börse geschlossen — 停电"' in text
+    cfg.overrides_path.write_text(text, encoding="utf-8")
+    assert load_overrides(cfg.overrides_path) == ov
+
+
+def test_expected_counts_come_in_trading_day_order():
+    c = get_calendar(CME).expected_counts(D(2025, 6, 2), D(2025, 7, 31))
+    assert c["trading_day"].to_list() == sorted(c["trading_day"].to_list())
+    assert c.height == 21 + 23  # every weekday of June 2 .. July 31 2025 (Juneteenth and July 4 close early)
