@@ -157,3 +157,12 @@ def test_quarantine_round_trip_keeps_the_reasons(tmp_path):
     assert "20250304" in p.name
     assert write_quarantine(tmp_path / "q", "ES1", "1m", v.rejected.clear()) is None
     assert np.isclose(back["close"][0], 5000.1)
+
+
+def test_a_disagreement_names_the_difference_to_four_decimals_and_every_reason_kind_is_counted():
+    t = session_minutes(DAY).slice(600, 41)
+    new = moved(flat(t), 20, "open", 0.623456).with_columns(pl.max_horizontal("open", "high").alias("high"))
+    v = check(new, flat(t, source="ninjatrader"))
+    reason = v.rejected["reason"][0]
+    assert reason.startswith("off tick grid (0.25); disagrees with ninjatrader bar by 0.6235 (> 1 tick)"), reason
+    assert v.reasons() == {"disagrees with ninjatrader bar by 0.6235 (> 1 tick)": 1, "off tick grid (0.25)": 1}
