@@ -17,6 +17,38 @@ REPO = Path(__file__).resolve().parents[1]
 _REAL_CANDIDATES = (REPO.parent / "shared" / "data" / "real", Path("/work/shared/data/real"))
 
 
+FAKE_CLOCK_DIR = Path(__file__).resolve().parent / "fake_clock"
+
+
+def pytest_addoption(parser) -> None:
+    parser.addoption(
+        "--fake-now", default=None, metavar="ISO",
+        help="run the suite with the wall clock starting at this UTC time (e.g. 2026-12-02T23:30:00Z; "
+             "time-machine, ticking): the tests, the library and Python subprocesses started by the tests")
+
+
+def pytest_configure(config) -> None:
+    when = config.getoption("--fake-now") or os.environ.get("TEST_FAKE_NOW")
+    if not when:
+        return
+    import time_machine  # dev dependency, only for a --fake-now run
+
+    start = dt.datetime.fromisoformat(when.replace("Z", "+00:00"))
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=dt.UTC)
+    time_machine.travel(start, tick=True).start()
+    # subprocesses (CLI runs, workers, the feed, streamlit) start at the same fake time
+    os.environ["TEST_FAKE_NOW"] = start.isoformat()
+    paths = os.environ.get("PYTHONPATH", "")
+    if str(FAKE_CLOCK_DIR) not in paths.split(os.pathsep):
+        os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(FAKE_CLOCK_DIR), paths) if p)
+
+
+def pytest_report_header(config) -> str | None:
+    when = os.environ.get("TEST_FAKE_NOW")
+    return f"fake clock: started at {when}" if when else None
+
+
 def folder_hash(path: Path) -> dict[str, str]:
     """sha256 of every file below ``path`` (relative name -> digest): "nothing changed" checks.
 

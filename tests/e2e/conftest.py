@@ -33,7 +33,8 @@ class App:
         self.data_dir = data_dir
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "DATAMGR_DATA_DIR": str(data_dir), "PYTHONPATH": str(REPO)}
+        env = {**os.environ, "DATAMGR_DATA_DIR": str(data_dir),
+               "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)}
         self.log = open(data_dir.parent / "streamlit.log", "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", str(REPO / "streamlit_app.py"),

@@ -29,7 +29,7 @@ from tests.conftest import folder_hash
 
 REPO = Path(__file__).resolve().parents[2]
 WORKERS = REPO / "tests" / "workers"
-ENV = {**os.environ, "PYTHONPATH": str(REPO)}
+ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)}
 
 
 def worker(name: str, *args, **kw) -> subprocess.Popen:
