@@ -189,3 +189,17 @@ def test_lineage_names_file_generation_hash_and_end(store, settings, week_bars):
     assert meta.sources == dict(week_bars.group_by("source").len().iter_rows())
     assert sum(meta.sources.values()) == week_bars.height
     assert read_parquet_once(settings.bar_path("ES1", "1m")).num_rows == week_bars.height
+
+
+def test_write_results_and_footers_name_their_file_and_backup(store, settings, week_bars, caplog):
+    first = store.write("ES1", "1m", week_bars, operation="test")
+    assert first.to_json()["backup"] is None and first.to_json()["path"] == str(settings.bar_path("ES1", "1m"))
+    with caplog.at_level("INFO", logger="datamgr.store.store"):
+        second = store.write("ES1", "1m", week_bars.head(10), operation="trim")
+    j = second.to_json()
+    assert j["backup"] == second.backup.path and j["backup"].startswith("backups/")
+    assert (j["written"], j["rows_before"], j["rows_after"], j["generation"]) == (True, week_bars.height, 10, 2)
+    assert f"ES1_1m.parquet: trim wrote 10 rows (generation 2, was {week_bars.height} rows), backup {second.backup.path}" \
+        in caplog.messages
+    meta = read_footer(settings.bar_path("ES1", "1m"))
+    assert meta.path == str(settings.bar_path("ES1", "1m")) and meta.rows == 10
