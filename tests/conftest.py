@@ -28,17 +28,24 @@ def pytest_addoption(parser) -> None:
 
 
 def pytest_configure(config) -> None:
-    when = config.getoption("--fake-now") or os.environ.get("TEST_FAKE_NOW")
-    if not when:
+    when = config.getoption("--fake-now")
+    offset = os.environ.get("TEST_FAKE_OFFSET")  # inherited: an xdist worker or a nested run
+    if not when and not offset:
         return
+    import time
+
     import time_machine  # dev dependency, only for a --fake-now run
 
-    start = dt.datetime.fromisoformat(when.replace("Z", "+00:00"))
-    if start.tzinfo is None:
-        start = start.replace(tzinfo=dt.UTC)
-    time_machine.travel(start, tick=True).start()
-    # subprocesses (CLI runs, workers, the feed, streamlit) start at the same fake time
-    os.environ["TEST_FAKE_NOW"] = start.isoformat()
+    if offset is None:
+        start = dt.datetime.fromisoformat(when.replace("Z", "+00:00"))
+        if start.tzinfo is None:
+            start = start.replace(tzinfo=dt.UTC)
+        offset = str(start.timestamp() - time.time())
+        os.environ["TEST_FAKE_OFFSET"] = offset
+        os.environ["TEST_FAKE_NOW"] = start.isoformat()
+    # one offset from the real clock for every process of the run (workers, CLI runs, the feed,
+    # streamlit): they all agree on "now" whenever they start
+    time_machine.travel(dt.datetime.fromtimestamp(time.time() + float(offset), dt.UTC), tick=True).start()
     paths = os.environ.get("PYTHONPATH", "")
     if str(FAKE_CLOCK_DIR) not in paths.split(os.pathsep):
         os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(FAKE_CLOCK_DIR), paths) if p)
