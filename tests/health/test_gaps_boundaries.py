@@ -133,3 +133,35 @@ def test_expected_between_counts_whole_minutes_inclusive_of_both_bars(cme):
     assert expected_between(cme, et(2025, 6, 3, 10), et(2025, 6, 3, 10)) == 1
     assert expected_between(cme, et(2025, 6, 3, 10), et(2025, 6, 3, 10, 59)) == 60
     assert expected_between(cme, et(2025, 6, 3, 16, 59), et(2025, 6, 3, 18, 0)) == 2  # across the halt
+
+
+def test_an_empty_file_has_nothing_to_report_or_is_one_edge_gap_over_a_given_range(cme):
+    empty = build(cme, *WEEK).clear()
+    res = continuity(empty, cme)
+    assert (res.expected, res.present, res.outside_session, res.gaps) == (0, 0, 0, [])
+    assert res.strays.schema == pl.Schema({"row": pl.Int64, "datetime": pl.Datetime("us", "UTC")})
+    assert res.coverage.columns == ["trading_day", "expected", "present", "outside", "coverage"]
+    assert res.to_json()["from"] is None
+    ranged = continuity(empty, cme, start=D(2025, 6, 3), end=D(2025, 6, 3))
+    assert [(g.cls, g.missing) for g in ranged.gaps] == [("edge", 1380)]
+
+
+def test_a_sub_minute_stray_in_the_last_expected_minute_counts_on_the_last_day(cme):
+    bars = build(cme, *WEEK, extra=[et(2025, 6, 6, 16, 59, 30)])
+    res = continuity(bars, cme)
+    assert res.outside_session == 1 and res.gaps == []
+    fri = res.coverage.filter(pl.col("trading_day") == D(2025, 6, 6))
+    assert fri["outside"][0] == 1
+
+
+def test_quick_flags_at_exactly_two_sessions_behind_and_on_a_complete_file(tmp_path, cme):
+    from datamgr.core.config import Settings
+    from datamgr.health.gaps import quick_flags
+    from datamgr.store.store import Store
+
+    s = Settings.load(data_dir=tmp_path, env={})
+    Store(s).write("ES1", "1m", build(cme, *WEEK), operation="test")
+    meta = Store(s).read_meta("ES1", "1m")
+    # Monday 2025-06-09 19:30 ET: Monday's session was missed (the count includes the session in progress)
+    assert quick_flags(s, "ES1", meta, now=et(2025, 6, 9, 19, 30)) == ["behind: 2 sessions"]
+    assert quick_flags(s, "ES1", meta, now=et(2025, 6, 9, 12, 0)) == []  # complete file: no gaps flag either
