@@ -30,8 +30,8 @@ def pytest_addoption(parser) -> None:
 def pytest_configure(config) -> None:
     when = config.getoption("--fake-now")
     offset = os.environ.get("TEST_FAKE_OFFSET")  # inherited: an xdist worker or a nested run
-    if not when and not offset:
-        return
+    if (not when and not offset) or os.environ.get("TEST_FAKE_PID") == str(os.getpid()):
+        return  # no fake clock, or sitecustomize set it at start-up (an xdist worker)
     import time
 
     import time_machine  # dev dependency, only for a --fake-now run
@@ -46,6 +46,7 @@ def pytest_configure(config) -> None:
     # one offset from the real clock for every process of the run (workers, CLI runs, the feed,
     # streamlit): they all agree on "now" whenever they start
     time_machine.travel(dt.datetime.fromtimestamp(time.time() + float(offset), dt.UTC), tick=True).start()
+    os.environ["TEST_FAKE_PID"] = str(os.getpid())
     paths = os.environ.get("PYTHONPATH", "")
     if str(FAKE_CLOCK_DIR) not in paths.split(os.pathsep):
         os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(FAKE_CLOCK_DIR), paths) if p)

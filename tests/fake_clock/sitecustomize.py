@@ -15,3 +15,4 @@ if _OFFSET:
 
     _now = _dt.datetime.fromtimestamp(_time.time() + float(_OFFSET), _dt.UTC)
     _tm.travel(_now, tick=True).start()
+    os.environ["TEST_FAKE_PID"] = str(os.getpid())  # this process's clock is set (conftest: do not add again)
