@@ -72,6 +72,7 @@ class FileMeta:
     problems: tuple[str, ...] = ()
     built_from: dict[str, Any] | None = None
     sources: dict[str, int] | None = None
+    contracts: list[dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -147,14 +148,43 @@ def read_footer(path: Path) -> FileMeta:
         generation=info.get("generation"), content_sha256=info.get("content_sha256"),
         written_at=info.get("written_at"), operation_id=info.get("operation_id"),
         ticker=info.get("ticker"), timeframe=info.get("timeframe"), columns=cols, problems=tuple(problems),
-        built_from=info.get("built_from"), sources=info.get("sources"),
+        built_from=info.get("built_from"), sources=info.get("sources"), contracts=info.get("contracts"),
     )
+
+
+def parquet_size(df: pl.DataFrame) -> int:
+    """Bytes ``df`` would take as a bar file written by :meth:`Store.write` (encoded in memory,
+    footer metadata aside): the file size change a dry run prints."""
+    df = conform(df)
+    info = {  # the footer metadata Store.write adds, same shape and length
+        "schema_version": SCHEMA_VERSION, "ticker": "TICKER", "timeframe": "1m", "rows": df.height,
+        "start": _iso(df, 0) if df.height else None, "end": _iso(df, -1) if df.height else None, "generation": 1,
+        "content_sha256": "0" * 64, "written_at": now_utc().isoformat(), "operation_id": "0" * 22,
+        "datamgr_version": __version__, "sources": dict(sorted(df.group_by("source").len().iter_rows())),
+    }
+    schema = arrow_schema("bars" in df.columns).with_metadata({META_KEY: json.dumps(info).encode()})
+    table = df.to_arrow().cast(schema.remove_metadata()).replace_schema_metadata(schema.metadata)
+    sink = pa.BufferOutputStream()
+    with pq.ParquetWriter(sink, schema, compression="zstd", write_statistics=True,
+                          write_page_checksum=True, use_dictionary=["source"]) as w:
+        w.write_table(table, row_group_size=ROW_GROUP)
+    return sink.getvalue().size
 
 
 def read_parquet_once(path: Path) -> pa.Table:
     """Read a whole Parquet file through one memory map, verifying page checksums."""
     with pa.memory_map(str(path), "r") as src:
         return pq.ParquetFile(src, page_checksum_verification=True).read()
+
+
+def read_columns_once(path: Path, columns: list[str]) -> pl.DataFrame:
+    """Some columns of a Parquet file through one memory map (page checksums verified)."""
+    with pa.memory_map(str(path), "r") as src:
+        pf = pq.ParquetFile(src, page_checksum_verification=True)
+        have = [c for c in columns if c in pf.schema_arrow.names]
+        out = pl.from_arrow(pf.read(columns=have))
+    assert isinstance(out, pl.DataFrame)
+    return out
 
 
 def table_to_bars(table: pa.Table) -> pl.DataFrame:
@@ -225,6 +255,41 @@ class Store:
         except (OSError, pa.ArrowException) as err:
             raise StoreError(f"{p}: cannot be read: {err}") from err
 
+    def read_columns(self, ticker: str, timeframe: str, columns: list[str]) -> pl.DataFrame:
+        """Only ``columns`` of one file (those it has); an empty frame when the file does not exist.
+
+        Raises
+        ------
+        StoreError
+            The file cannot be read (names the file).
+        """
+        p = self.path(ticker, timeframe)
+        if not p.is_file():
+            return empty_bars().select([c for c in columns if c in empty_bars().columns])
+        try:
+            return read_columns_once(p, columns)
+        except (OSError, pa.ArrowException) as err:
+            raise StoreError(f"{p}: cannot be read: {err}") from err
+    def read_range(self, ticker: str, timeframe: str, start: dt.datetime, end: dt.datetime) -> pl.DataFrame:
+        """The bars with open times in ``[start, end)`` (aware datetimes): row groups outside the
+        range are skipped by their statistics, so a short range of a long file reads little."""
+        p = self.path(ticker, timeframe)
+        if not p.is_file():
+            return empty_bars(with_bars=timeframe in ("5m", "15m", "1h", "4h"))
+        try:
+            with pa.memory_map(str(p), "r") as src:
+                pf = pq.ParquetFile(src, page_checksum_verification=True)
+                col = pf.schema_arrow.get_field_index("datetime")
+                groups = []
+                for i in range(pf.num_row_groups):
+                    st = pf.metadata.row_group(i).column(col).statistics
+                    if st is None or not st.has_min_max or (_aware(st.max) >= start and _aware(st.min) < end):
+                        groups.append(i)
+                table = pf.read_row_groups(groups) if groups else pf.schema_arrow.empty_table()
+        except (OSError, pa.ArrowException) as err:
+            raise StoreError(f"{p}: cannot be read: {err}") from err
+        return table_to_bars(table).filter(pl.col("datetime").is_between(start, end, closed="left"))
+
     def read_meta(self, ticker: str, timeframe: str) -> FileMeta | None:
         p = self.path(ticker, timeframe)
         return read_footer(p) if p.is_file() else None
@@ -241,7 +306,8 @@ class Store:
     # ------------------------------------------------------------------ write
     def write(self, ticker: str, timeframe: str, df: pl.DataFrame, *, operation: str,
               details: dict[str, Any] | None = None, backup: bool = True, op_id: str | None = None,
-              dry_run: bool = False, built_from: dict[str, Any] | None = None) -> WriteResult:
+              dry_run: bool = False, built_from: dict[str, Any] | None = None,
+              contracts: list[dict[str, Any]] | None = None) -> WriteResult:
         """Replace the file of ``ticker``/``timeframe`` with ``df``, safely (see module doc).
 
         Parameters
@@ -257,6 +323,9 @@ class Store:
         built_from : dict, optional
             Lineage of a derived file (``store.lineage(ticker)`` of its master), kept in the
             footer metadata so the inventory can tell a stale derived file without reading it.
+        contracts : list of dict, optional
+            Contract ranges of a continuous master (:func:`datamgr.store.roll.record_contracts`),
+            kept in the footer metadata; when None the previous file's ranges are carried over.
 
         Raises
         ------
@@ -296,6 +365,9 @@ class Store:
             }
             if built_from is not None:
                 info["built_from"] = built_from
+            kept = contracts if contracts is not None else (meta.contracts if meta else None)
+            if kept:
+                info["contracts"] = kept
             self._write_parquet(p, df, info)
             journal.append(self.settings, journal.JournalEntry(
                 id=op_id, op=operation, file=p.name, rows_before=rows_before, rows_after=df.height,
@@ -347,12 +419,22 @@ class Store:
         if not _decoded(back).equals(_decoded(table)):
             raise ReadBackError(f"{tmp.name}: content read back differs from what was written")
 
-    def write_json(self, path: Path, obj: Any, *, operation: str) -> Path:
-        """Write a derived JSON output atomically (no backup: derived files are regenerable)."""
+    def write_json(self, path: Path, obj: Any, *, operation: str, op_id: str | None = None) -> Path:
+        """Write a derived JSON output atomically and journal it (no backup: derived files are
+        regenerable from the master)."""
         data = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
+        path = Path(path)
+        try:
+            name = path.resolve().relative_to(self.root.resolve()).as_posix()
+        except ValueError:
+            name = str(path)
         with self.lock(f"{operation} {path.name}"):
-            atomic_write_bytes(Path(path), data)
-        return Path(path)
+            before = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+            atomic_write_bytes(path, data)
+            journal.append(self.settings, journal.JournalEntry(
+                id=op_id or journal.new_op_id(), op=operation, file=name, sha256_before=before,
+                sha256_after=hashlib.sha256(data).hexdigest(), details={"kind": "json", "bytes": len(data)}))
+        return path
 
 
 def _decoded(table: pa.Table) -> pa.Table:

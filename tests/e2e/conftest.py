@@ -11,6 +11,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("DATAMGR_CHROMIUM", "/usr/bin/chromium")
@@ -84,9 +85,7 @@ def browser():
         if os.environ.get("CI", "").strip().lower() in ("true", "1", "yes"):  # .ci/run installs it
             pytest.fail(msg + "; CI=true requires the browser tests", pytrace=False)
         pytest.skip(msg + "; outside CI only")
-    from playwright.sync_api import expect, sync_playwright
-
-    expect.set_options(timeout=PAGE_TIMEOUT_MS)
+    from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
@@ -99,5 +98,6 @@ def page(browser):
     ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
     pg = ctx.new_page()
     pg.set_default_timeout(PAGE_TIMEOUT_MS)
+    expect.set_options(timeout=PAGE_TIMEOUT_MS)  # expect() waits as long as the page's own calls (not 5 s)
     yield pg
     ctx.close()

@@ -12,7 +12,7 @@ from datamgr.ops.demo import PlantedGap, make_demo_bars
 from datamgr.store.store import Store
 
 
-def test_quick_flags_report_staleness_and_missing_minutes_from_the_footer(tmp_path):
+def test_quick_flags_report_staleness_but_never_guess_gaps_from_the_footer(tmp_path):
     s = Settings.load(data_dir=tmp_path, env={})
     start = dt.datetime(2025, 6, 3, 14, 0, tzinfo=dt.UTC)
     bars = make_demo_bars(dt.date(2025, 6, 2), dt.date(2025, 6, 6),
@@ -21,7 +21,8 @@ def test_quick_flags_report_staleness_and_missing_minutes_from_the_footer(tmp_pa
     store.write("ES1", "1m", bars, operation="test")
     # a pinned clock: Tuesday 2025-06-10 19:30 ET, three sessions after the file's last (Friday's)
     flags = quick_flags(s, "ES1", store.read_meta("ES1", "1m"), now=dt.datetime(2025, 6, 10, 23, 30, tzinfo=dt.UTC))
-    assert flags == ["behind: 3 sessions", "gaps: ~90 missing minutes"]
+    assert not any(f.startswith("gaps") for f in flags)  # rows - expected counts strays: not a figure
+    assert "behind: 3 sessions" in flags
 
 
 # Clocks around a file that ends with the session of Friday 2025-06-06 (closes 17:00 ET). The
