@@ -14,7 +14,6 @@ from datamgr.ingest.ninjatrader.parse import parse_export
 from datamgr.ingest.ninjatrader.verify import (
     MATCH_OK,
     MIN_OVERLAP,
-    calendar_fit,
     match_count,
     overlap_stats,
     rank_zones,
@@ -37,15 +36,6 @@ def _verify(bars: pl.DataFrame, tz: str, stamp: str, *, written_tz: str = "UTC",
     parsed = parse_export(render_fast(bars, written_tz, written_stamp), "x.txt")
     rep, _ = verify_parsed(parsed, CME, tz=tz, stamp=stamp, master=master, tick=TICK)
     return rep
-
-
-def test_a_few_mid_session_bars_fit_every_zone_and_the_verdict_is_cannot_tell_apart():
-    bars = make_bars(dt.datetime(2025, 1, 8, 15, 0, tzinfo=dt.UTC), 15)  # 15:00 UTC: in session in every zone
-    rep = _verify(bars, "UTC", "close")
-    assert rep.verdict == "FAIL"
-    assert "cannot tell UTC (close) from" in rep.message
-    assert rep.zone_ranking[0].score - rep.zone_ranking[1].score < 0.02
-    assert (rep.zone_ranking[0].tz, rep.zone_ranking[0].stamp) == ("UTC", "close")  # ties: given zone first
 
 
 def test_full_sessions_in_the_right_zone_and_stamp_succeed(two_days):
@@ -81,9 +71,11 @@ def test_wrong_zone_fails_and_names_the_zone_the_bars_fit(two_days):
 
 
 def _master(bars: pl.DataFrame, n: int, off_ticks: int, bad: int) -> pl.DataFrame:
-    """The first ``n`` bars, ``bad`` of them with every price moved by ``off_ticks`` ticks."""
+    """The first ``n`` bars, ``bad`` of them with every price moved by ``off_ticks`` ticks, up and down in
+    turn (one constant offset for every bar would be read as another contract month, not a mismatch)."""
     head = bars.head(n).with_row_index("_i")
-    move = pl.when(pl.col("_i") < bad).then(off_ticks * TICK).otherwise(0.0)
+    sign = pl.when(pl.col("_i") % 2 == 0).then(1.0).otherwise(-1.0)
+    move = pl.when(pl.col("_i") < bad).then(off_ticks * TICK * sign).otherwise(0.0)
     return head.with_columns(*(pl.col(c) + move for c in ("open", "high", "low", "close"))).drop("_i")
 
 
@@ -141,21 +133,6 @@ def test_a_shifted_file_fails_and_reports_the_best_shift(two_days):
     assert "best whole-minute shift is +3 min" in rep.message and rep.overlap.best_shift_minutes == 3
 
 
-def test_calendar_fit_ignores_short_runs_of_stray_prints(two_days):
-    # 9 bars on a Saturday (a stray run shorter than MIN_RUN) do not lower edge_fit
-    sat = make_bars(dt.datetime(2025, 1, 11, 15, 0, tzinfo=dt.UTC), 9)
-    bars = pl.concat([two_days, sat])
-    ins, edge, mask = calendar_fit(bars, CME)
-    assert edge == 1.0
-    assert ins == pytest.approx(two_days.height / bars.height)
-    assert int((~mask).sum()) == 9
-    ten = pl.concat([two_days, make_bars(dt.datetime(2025, 1, 11, 15, 0, tzinfo=dt.UTC), 10)])
-    # edges: end of run 1, start and end of run 2 (in session), start of the Saturday run (out);
-    # the file's own first and last bars are not run edges (an export may start or stop mid-session)
-    assert calendar_fit(ten, CME)[1] == pytest.approx(3 / 4)
-    assert calendar_fit(two_days.clear(), CME)[:2] == (0.0, 0.0)
-
-
 def test_rank_zones_returns_every_candidate_with_the_given_zone_added():
     bars = make_bars(dt.datetime(2025, 1, 8, 15, 0, tzinfo=dt.UTC), 30)
     parsed = parse_export(render_fast(bars, "UTC"), "x.txt")
@@ -189,9 +166,9 @@ def test_the_wrong_convention_message_quotes_both_scores(two_days):
     rep = _verify(two_days, "UTC", "open")
     best = rep.zone_ranking[0]
     mine = next(z for z in rep.zone_ranking if (z.tz, z.stamp) == ("UTC", "open"))
-    assert rep.message == (f"FAIL: the bars fit UTC with close stamps (score {best.score:.3f}), "
-                           f"not the given UTC with open stamps (score {mine.score:.3f}); "
-                           f're-run with --tz "UTC" --stamp close.')
+    assert rep.message.startswith(f"FAIL: the bars fit UTC with close stamps (score {best.score:.3f}), "
+                                  f"not the given UTC with open stamps (score {mine.score:.3f})")
+    assert rep.message.endswith('re-run with --tz "UTC" --stamp close.')
 
 
 def test_the_report_json_carries_every_field_of_the_cli_payload(two_days):
@@ -199,9 +176,9 @@ def test_the_report_json_carries_every_field_of_the_cli_payload(two_days):
                                  .otherwise(pl.col("low")).alias("low"))
     rep = _verify(bars, "UTC", "close", master=two_days.head(100))
     j = rep.to_json()
-    assert list(j) == ["verdict", "message", "tz", "stamp", "interval", "interval_inferred", "format", "rows_read",
+    assert set(j) >= {"verdict", "message", "tz", "stamp", "interval", "interval_inferred", "format", "rows_read",
                        "rows_parsed", "rejected", "rejects", "zone_ranking", "overlap", "start", "end",
-                       "outside_session", "notes"]
+                       "outside_session", "notes"}
     assert (j["verdict"], j["tz"], j["stamp"], j["interval"], j["format"]) == ("SUCCESS", "UTC", "close", "1m",
                                                                                  "nt8-minute")
     assert (j["rows_read"], j["rows_parsed"], j["rejected"]) == (two_days.height, two_days.height - 1, 1)
@@ -209,8 +186,9 @@ def test_the_report_json_carries_every_field_of_the_cli_payload(two_days):
     assert j["overlap"]["bars"] == 99 and j["overlap"]["match_rate"] == 1.0
     assert j["start"] == "2025-01-06T18:00:00-05:00" and j["end"] == "2025-01-08T16:59:00-05:00"
     assert j["outside_session"] == 0 and j["notes"] == ["interval inferred from the data: 1m"]
-    assert j["zone_ranking"][0] == {"tz": "UTC", "stamp": "close", "score": 1.0, "in_session": 1.0, "edge_fit": 1.0,
-                                    "match_rate": 1.0}
+    top = j["zone_ranking"][0]
+    assert {k: top[k] for k in ("tz", "stamp", "score", "in_session", "edge_fit", "match_rate")} == {
+        "tz": "UTC", "stamp": "close", "score": 1.0, "in_session": 1.0, "edge_fit": 1.0, "match_rate": 1.0}
 
 
 def test_a_file_scored_on_a_sample_still_counts_every_bar_outside_the_sessions():
