@@ -123,3 +123,10 @@ def test_a_24_hour_window_covers_every_bar_of_a_session():
     lo, hi = window_offsets("18:00", "18:00")
     assert lab.filter(pl.col("a").is_between(lo, hi - 1)).height == lab.height == 1380
     assert lab["a"].min() == 0 and lab["a"].max() == 1379
+
+
+def test_the_trading_day_column_is_kept_only_when_asked():
+    day = dt.date(2025, 7, 8)
+    lab = label_minutes(at(CAL.expected_minutes(day, day)), CAL).frame
+    assert upsample(lab, "1h").columns == ["datetime", "open", "high", "low", "close", "volume", "source", "bars"]
+    assert upsample(lab, "1h", keep_td=True)["td"].unique().to_list() == [day]
