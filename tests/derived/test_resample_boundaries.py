@@ -130,3 +130,9 @@ def test_the_trading_day_column_is_kept_only_when_asked():
     lab = label_minutes(at(CAL.expected_minutes(day, day)), CAL).frame
     assert upsample(lab, "1h").columns == ["datetime", "open", "high", "low", "close", "volume", "source", "bars"]
     assert upsample(lab, "1h", keep_td=True)["td"].unique().to_list() == [day]
+
+
+def test_no_bars_label_to_an_empty_frame_with_every_column():
+    lab = label_minutes(at(pl.Series([], dtype=UTC)), CAL)
+    assert lab.outside == 0 and lab.frame.height == 0
+    assert lab.frame.columns == ["datetime", "open", "high", "low", "close", "volume", "td", "seg_start", "off", "a"]
