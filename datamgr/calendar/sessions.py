@@ -101,15 +101,11 @@ class SessionCalendar:
 
     def _add_opened(self, seg: pl.DataFrame, start: dt.date, end: dt.date) -> pl.DataFrame:
         """Add the ``[[opened]]`` periods as segments of their (or the next) trading day."""
-        sess = _sessions(self.name, start, end + dt.timedelta(days=10))
-        closes = sess["close"].to_numpy().astype("datetime64[us]").astype("int64")
         rows = []
         for o_start, o_end, day in self.opened:  # a handful of override entries, not days
             seg = _cut(seg, o_start, o_end)
             if day is None:
-                t = np.datetime64(o_end.astimezone(dt.UTC).replace(tzinfo=None), "us")
-                i = int(np.searchsorted(closes, t.astype("int64"), side="left"))
-                day = sess["trading_day"][i] if i < sess.height else o_end.date()
+                day = _day_closing_at_or_after(self.name, o_end)
             if start <= day <= end:
                 rows.append({"trading_day": day, "start": o_start, "end": o_end})
         if not rows:
@@ -301,6 +297,19 @@ def _segments(name: str, start: dt.date, end: dt.date) -> pl.DataFrame:
     second = s.filter(pl.col("break_end").is_not_null()).select(
         "trading_day", pl.col("break_end").alias("start"), pl.col("close").alias("end"))
     return pl.concat([first, second]).sort("start")
+
+
+def _day_closing_at_or_after(name: str, t: dt.datetime) -> dt.date:
+    """Trading day of the first session closing at or after ``t`` (an ``[[opened]]`` period's end).
+
+    Looked up around ``t`` itself, not from the first day of the requested range: a period before
+    the range belongs to its own (earlier) session, never to the range's first day."""
+    d = t.astimezone(dt.UTC).date()
+    sess = _sessions(name, d - dt.timedelta(days=1), d + dt.timedelta(days=10))
+    closes = sess["close"].to_numpy().astype("datetime64[us]").astype("int64")
+    i = int(np.searchsorted(closes, np.datetime64(t.astimezone(dt.UTC).replace(tzinfo=None), "us")
+                            .astype("int64"), side="left"))
+    return sess["trading_day"][i] if i < sess.height else d
 
 
 def _cut(seg: pl.DataFrame, c_start: dt.datetime, c_end: dt.datetime) -> pl.DataFrame:

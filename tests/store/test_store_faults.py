@@ -29,7 +29,7 @@ from tests.conftest import folder_hash
 
 REPO = Path(__file__).resolve().parents[2]
 WORKERS = REPO / "tests" / "workers"
-ENV = {**os.environ, "PYTHONPATH": str(REPO)}
+ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)}
 
 
 def worker(name: str, *args, **kw) -> subprocess.Popen:
@@ -169,18 +169,28 @@ def test_a_backups_path_that_is_a_file_stops_the_write(store, settings, seeded):
     assert_untouched(settings, before, master, lines)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores directory permissions")
 def test_a_read_only_backups_folder_stops_the_write(store, settings, seeded):
+    """Root ignores directory permissions, so as root (CI) the read-only backups folder is a
+    symlink to sysfs, which refuses new files even to root; otherwise a 0500 folder."""
     new, _, master, lines = seeded
-    settings.backups_dir.mkdir(exist_ok=True)
-    settings.backups_dir.chmod(0o500)
+    as_root = os.geteuid() == 0
+    if as_root:
+        if not Path("/sys/kernel").is_dir():  # platform condition: root without Linux sysfs
+            pytest.skip("running as root without /sys (Linux sysfs): no folder that root cannot write")
+        settings.backups_dir.symlink_to("/sys/kernel", target_is_directory=True)
+    else:
+        settings.backups_dir.mkdir(exist_ok=True)
+        settings.backups_dir.chmod(0o500)
     try:
         before = folder_hash(settings.data_dir)
         with pytest.raises(BackupError):
             store.write("ES1", "1m", new, operation="test")
         assert folder_hash(settings.data_dir) == before
     finally:
-        settings.backups_dir.chmod(0o700)
+        if as_root:
+            settings.backups_dir.unlink()
+        else:
+            settings.backups_dir.chmod(0o700)
     assert_untouched(settings, before, master, lines)
 
 
