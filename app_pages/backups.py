@@ -46,7 +46,8 @@ else:
         sure = st.checkbox(f"I want to replace {plan.target} with this backup")
         running = job("restore")
         if st.button("Restore", type="primary", disabled=not sure or bool(running and running.running)):
-            start_job("restore", "restore", lambda progress=None: restore(s, choice))
+            gen = plan.current_generation  # refused if the file changed after this diff was shown
+            start_job("restore", "restore", lambda progress=None: restore(s, choice, expect_generation=gen))
     j = job("restore")
     if j is not None:
         if j.running:

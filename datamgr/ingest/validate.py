@@ -197,11 +197,12 @@ def _spikes(df: pl.DataFrame, master: pl.DataFrame, tick: float, th: Thresholds,
 def _disagreements(df: pl.DataFrame, master: pl.DataFrame, precedence, source: str, tick: float) -> pl.DataFrame:
     """Add ``disagrees with <source>`` where a higher-precedence stored bar differs by > 1 tick."""
     order = {s: i for i, s in enumerate(precedence)}
-    mine = order.get(source, len(order))
+    mine = order.get(source, -1)  # unlisted sources (legacy, the user's own) rank above every listed one
     higher = [s for s, i in order.items() if i < mine]
-    if master.height == 0 or not higher:
+    if master.height == 0 or mine < 0:
         return df
-    m = master.filter(pl.col("source").is_in(higher)).select(
+    above = pl.col("source").is_in(higher) | ~pl.col("source").is_in(list(order))
+    m = master.filter(above).select(
         "datetime", *(pl.col(c).alias(f"{c}_m") for c in PRICE_COLUMNS), pl.col("source").alias("source_m"))
     j = df.join(m, on="datetime", how="left")
     diff = pl.max_horizontal([(pl.col(c) - pl.col(f"{c}_m")).abs() for c in PRICE_COLUMNS])
