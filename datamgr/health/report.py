@@ -20,7 +20,7 @@ import polars as pl
 from datamgr.calendar.overrides import load_overrides
 from datamgr.calendar.sessions import SessionCalendar, calendar_for
 from datamgr.core.config import Settings
-from datamgr.core.errors import ConfigError
+from datamgr.core.errors import CheckFailed, ConfigError, DamagedFileError
 from datamgr.core.progress import Progress, report
 from datamgr.core.timefmt import to_et_text
 from datamgr.health.gaps import Continuity, Staleness, continuity, staleness
@@ -156,7 +156,10 @@ def check_health(settings: Settings, ticker: str, *, min_gap: int = 1,
         ``progress(done, total, message)``.
     """
     report(progress, 0, 4, "reading the 1m file")
-    bars, cal, acks = _load(settings, ticker)
+    try:
+        bars, cal, acks = _load(settings, ticker)
+    except DamagedFileError as err:  # the integrity check's first finding: the file itself
+        raise CheckFailed(f"integrity: {err}") from err
     if bars.height == 0:
         raise ConfigError(f"{settings.bar_path(ticker, '1m')}: no 1m bars for {ticker}; import or update first")
     report(progress, 1, 4, "gaps and coverage")

@@ -223,6 +223,14 @@ def read_saved(data: bytes, name: str, interval: str, tz: str | None = None) -> 
             # the label date as written (before any zone conversion)
             parsed = pd.to_datetime(pdf[tcol].astype(str).str[:10], errors="coerce")
         pdf[tcol] = parsed
+    _check_numbers(pdf, name)
+    return frame_to_bars(pdf, INTERVALS[interval], what=name)
+
+
+def _check_numbers(pdf, name: str) -> None:
+    """Prices and volumes must be numbers, volumes whole numbers (InputError naming line and field)."""
+    import pandas as pd  # heavy: yfinance answers in pandas
+
     for c in ("Open", "High", "Low", "Close", "Volume"):
         col = next((x for x in pdf.columns if str(x).lower() == c.lower()), None)
         if col is None:
@@ -240,7 +248,6 @@ def read_saved(data: bytes, name: str, interval: str, tz: str | None = None) -> 
                 msg = (f"{name}: line {i + 2}: field {col}: {pdf[col].iloc[i]!r} is not a whole number of "
                        f"contracts ({int(frac.sum())} row(s)); not rounded: fix the file")
                 raise InputError(msg, file=name, line=i + 2, field=c)
-    return frame_to_bars(pdf, INTERVALS[interval], what=name)
 
 
 def _localize_naive(col, name: str, tcol: str, tz: str | None):

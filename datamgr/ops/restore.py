@@ -12,11 +12,10 @@ lock too (:func:`prune_backups`).
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import datetime as dt
 
 import polars as pl
 

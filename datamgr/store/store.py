@@ -77,6 +77,9 @@ _locks_guard = threading.Lock()
 # Files whose content matched their footer: path -> (dev, inode, size, mtime_ns, content hash).
 _verified: dict[str, tuple[int, int, int, int, str]] = {}
 _verified_guard = threading.Lock()
+# Files a read found damaged: path -> (dev, inode, size, mtime_ns, what). The inventory (footer
+# only) flags them while they are unchanged.
+_damaged: dict[str, tuple[int, int, int, int, str]] = {}
 # Never turned into "file damaged": the user or the interpreter asked to stop.
 _PASS_THROUGH = (KeyboardInterrupt, SystemExit, GeneratorExit)
 log = logging.getLogger(__name__)
@@ -138,9 +141,22 @@ def content_sha256(df: pl.DataFrame) -> str:
 
 
 def read_footer(path: Path) -> FileMeta:
-    """Metadata of a Parquet file from its footer only (one open handle)."""
+    """Metadata of a Parquet file from its footer only (one open handle). Never raises for a
+    damaged file: what is wrong is in ``problems``."""
+    try:
+        return _read_footer(path)
+    except (*_PASS_THROUGH, OSError):
+        raise
+    except BaseException as err:  # noqa: BLE001 - any footer a flipped bit made unreadable
+        st = path.stat()
+        return FileMeta(str(path), 0, None, None, st.st_size, _mtime(st), problems=(f"damaged footer: {err}",))
+
+
+def _read_footer(path: Path) -> FileMeta:
     st = path.stat()
     problems: list[str] = []
+    if (seen := known_damage(path, st)) is not None:
+        problems.append(f"damaged: {seen}")
     with open(path, "rb") as f:
         try:
             md = pq.ParquetFile(f).metadata
@@ -161,13 +177,15 @@ def read_footer(path: Path) -> FileMeta:
     else:
         idx = cols.index(tcol)
         mins, maxs = [], []
-        for g in range(md.num_row_groups):
-            stats = md.row_group(g).column(idx).statistics
-            if stats is None or not stats.has_min_max:
-                problems.append("no statistics on the datetime column")
-                break
-            mins.append(stats.min)
-            maxs.append(stats.max)
+        try:
+            for stats in _column_stats(md, idx):
+                if stats is None or not stats.has_min_max:
+                    problems.append("no statistics on the datetime column")
+                    break
+                mins.append(stats.min)
+                maxs.append(stats.max)
+        except Exception as err:  # noqa: BLE001 - statistics a flipped bit made unreadable
+            problems.append(f"damaged footer: {err}")
         if mins and not problems:
             start, end = _aware(min(mins)), _aware(max(maxs))
     if info and info.get("rows") not in (None, md.num_rows):
@@ -180,6 +198,24 @@ def read_footer(path: Path) -> FileMeta:
         ticker=info.get("ticker"), timeframe=info.get("timeframe"), columns=cols, problems=tuple(problems),
         built_from=info.get("built_from"), sources=info.get("sources"),
     )
+
+
+def _column_stats(md: pq.FileMetaData, idx: int) -> list[Any]:
+    """Statistics of column ``idx`` in every row group.
+
+    Raises ValueError when a row group's column chunk disagrees with the schema on the physical
+    type: pyarrow would abort the whole process (an uncaught C++ exception) building statistics
+    from such a footer -- one flipped bit is enough.
+    """
+    want = md.schema.column(idx).physical_type
+    out = []
+    for g in range(md.num_row_groups):
+        chunk = md.row_group(g).column(idx)
+        if chunk.physical_type != want:
+            msg = f"row group {g} stores column {idx} as {chunk.physical_type}, the schema says {want}"
+            raise ValueError(msg)
+        out.append(chunk.statistics)
+    return out
 
 
 def _footer_vs_metadata(info: dict[str, Any], cols: tuple[str, ...], start: dt.datetime | None,
@@ -244,19 +280,42 @@ def load_bars(path: Path, *, verify: bool = True) -> pl.DataFrame:
     """
     path = Path(path)
     try:
-        pf, st = _open_parquet(path)
-        md = pf.metadata
-        df = table_to_bars(pf.read())
-    except (DamagedFileError, *_PASS_THROUGH):
+        try:
+            pf, st = _open_parquet(path)
+            md = pf.metadata
+            df = table_to_bars(pf.read())
+        except (DamagedFileError, *_PASS_THROUGH):
+            raise
+        except StoreError:
+            raise
+        except BaseException as err:  # noqa: BLE001 - pyarrow/OS errors, InvariantError, polars PanicException
+            msg = f"{path.name}: cannot be read ({type(err).__name__}: {err})"
+            raise DamagedFileError(msg) from err
+        if verify:
+            _check_content(path, md, df, st)
+    except DamagedFileError as err:
+        _remember_damage(path, str(err))
         raise
-    except StoreError:
-        raise
-    except BaseException as err:  # noqa: BLE001 - pyarrow/OS errors, InvariantError, polars PanicException
-        msg = f"{path.name}: cannot be read ({type(err).__name__}: {err})"
-        raise DamagedFileError(msg) from err
-    if verify:
-        _check_content(path, md, df, st)
     return df
+
+
+def _remember_damage(path: Path, what: str) -> None:
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return
+    with _verified_guard:
+        _damaged[str(path)] = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, what)
+        _verified.pop(str(path), None)
+
+
+def known_damage(path: Path, st: os.stat_result) -> str | None:
+    """What a read in this process found wrong with ``path``, if the file has not changed since."""
+    with _verified_guard:
+        hit = _damaged.get(str(path))
+    if hit is not None and hit[:4] == (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns):
+        return hit[4]
+    return None
 
 
 def _check_content(path: Path, md: pq.FileMetaData, df: pl.DataFrame, st: os.stat_result) -> str | None:
@@ -270,8 +329,7 @@ def _check_content(path: Path, md: pq.FileMetaData, df: pl.DataFrame, st: os.sta
         if not isinstance(info, dict):
             raise ValueError("not a JSON object")
         cols = tuple(md.schema.names)
-        stats = [md.row_group(g).column(cols.index("datetime")).statistics for g in range(md.num_row_groups)] \
-            if "datetime" in cols else []
+        stats = _column_stats(md, cols.index("datetime")) if "datetime" in cols else []
         smin = min((_aware(x.min) for x in stats if x is not None and x.has_min_max), default=None)
         smax = max((_aware(x.max) for x in stats if x is not None and x.has_min_max), default=None)
     except (*_PASS_THROUGH,):
@@ -327,27 +385,28 @@ class Store:
 
     # ------------------------------------------------------------------ lock
     @contextmanager
-    def lock(self, what: str = "write") -> Iterator[None]:
+    def lock(self, what: str = "write", timeout: float | None = None) -> Iterator[None]:
         """Hold the write lock of the data folder: exclusive across processes *and* threads,
         reentrant within one thread. Raises LockedError after ``settings.lock_timeout``."""
         self.root.mkdir(parents=True, exist_ok=True)
         key = str(self.settings.lock_path.resolve())
+        wait = self.settings.lock_timeout if timeout is None else timeout
         with _locks_guard:
             if key not in _locks:
                 _locks[key] = (threading.RLock(), filelock.FileLock(key, thread_local=False))
             rlock, lk = _locks[key]
-        if not rlock.acquire(timeout=self.settings.lock_timeout):
+        if not rlock.acquire(timeout=wait):
             owner = _read_owner(self.settings.lock_path)
             msg = (f"data folder {self.root} is locked by another writer in this process ({owner}); "
-                   f"waited {self.settings.lock_timeout:.0f} s. Try again when it has finished.")
+                   f"waited {wait:.0f} s. Try again when it has finished.")
             raise LockedError(msg)
         try:
             try:
-                lk.acquire(timeout=self.settings.lock_timeout)
+                lk.acquire(timeout=wait)
             except filelock.Timeout as err:
                 owner = _read_owner(self.settings.lock_path)
                 msg = (f"data folder {self.root} is locked by another writer ({owner}); "
-                       f"waited {self.settings.lock_timeout:.0f} s. Try again when it has finished.")
+                       f"waited {wait:.0f} s. Try again when it has finished.")
                 raise LockedError(msg) from err
             try:
                 if lk.lock_counter == 1:
@@ -387,7 +446,7 @@ class Store:
         try:
             return load_bars(p, verify=verify)
         except DamagedFileError as err:
-            raise DamagedFileError(f"{err}. {self.restore_hint(p)}") from err
+            raise DamagedFileError(f"file damaged: {err}. {self.restore_hint(p)}") from err
         except OSError as err:
             raise StoreError(f"{p}: cannot be read: {err}") from err
 
@@ -484,7 +543,7 @@ class Store:
                     old_hash = self._verified_hash(p) or old_hash
                 except DamagedFileError as err:
                     if not replace_damaged:
-                        raise DamagedFileError(f"{err}. {self.restore_hint(p)}") from err
+                        raise DamagedFileError(f"file damaged: {err}. {self.restore_hint(p)}") from err
                     # A damaged file stays replaceable by a restore: its exact bytes are kept in a
                     # sha256-verified backup (marked damaged) first.
                     old_hash, damaged = None, True
@@ -581,7 +640,7 @@ class Store:
         if not journal.pending(self.settings) and not _has_orphan_backups(self.settings):
             return []
         try:
-            with self.lock("recover"):
+            with self.lock("recover", timeout=0.5):
                 return self._reconciled
         except LockedError:
             return []

@@ -19,7 +19,7 @@ from datamgr.health.integrity import scan as integrity_scan  # noqa: F401 - impo
 from datamgr.ops.demo import make_demo_bars, write_demo
 from datamgr.ops.inventory import scan
 from datamgr.ops.update import update
-from datamgr.store.store import Store, content_sha256, load_bars, read_footer
+from datamgr.store.store import content_sha256, load_bars, read_footer
 from tests.conftest import folder_hash
 
 
@@ -59,7 +59,7 @@ def test_every_single_bit_flip_in_the_footer_is_caught_or_changes_nothing(store,
         try:
             got = store.read("ES1", "1m")
         except StoreError as err:  # DamagedFileError: the clear "restore from backup" error
-            assert "damaged" in str(err) or "cannot be read" in str(err) or "does not match" in str(err)
+            assert str(err).startswith("file damaged: ES1_1m.parquet") and "Nothing was written" in str(err)
             caught += 1
         except BaseException as err:  # noqa: BLE001 - a panic or any other traceback is a failure
             if isinstance(err, KeyboardInterrupt):
@@ -90,7 +90,7 @@ def test_a_write_over_a_damaged_master_is_refused_naming_the_backup_and_nothing_
     store.write("ES1", "1m", bars.with_columns(pl.col("volume") + 1), operation="test")  # makes a backup
     damage_footer(path)
     before = folder_hash(settings.data_dir)
-    with pytest.raises(DamagedFileError, match=r"restore it from backup backups/ES1_1m\.\d{8}T\d{6}Z"):
+    with pytest.raises(DamagedFileError, match=r"file damaged: .*Restore it from backup backups/ES1_1m\.\d{8}T\d{6}Z"):
         store.write("ES1", "1m", bars, operation="import")
     assert folder_hash(settings.data_dir) == before
 
@@ -130,3 +130,24 @@ def test_a_restore_replaces_a_damaged_master_and_marks_its_copy_damaged(store, s
     assert res.written and store.read("ES1", "1m").equals(bars)
     copy = next(r for r in verify_backups(settings) if r.path == res.backup.path)
     assert copy.damaged and not copy.ok
+
+
+def wrong_hash_in_footer(path) -> None:
+    """A footer that parses and agrees with itself, but whose content hash is not the bars' own."""
+    data = path.read_bytes()
+    i = data.index(b'"content_sha256": "') + len(b'"content_sha256": "')
+    flipped = b"0" if data[i:i + 1] != b"0" else b"1"
+    path.write_bytes(data[:i] + flipped + data[i + 1:])
+
+
+def test_a_content_hash_mismatch_is_flagged_by_the_inventory_and_named_by_health(store, settings, small_master):
+    from datamgr.core.errors import CheckFailed
+    from datamgr.health.report import check_health
+
+    path, _ = small_master
+    wrong_hash_in_footer(path)
+    assert not read_footer(path).problems  # nothing in the footer alone betrays it
+    with pytest.raises(CheckFailed, match="integrity: file damaged: ES1_1m.parquet: does not match its footer"):
+        check_health(settings, "ES1", now=dt.datetime(2025, 3, 5, tzinfo=dt.UTC))
+    master = next(f for f in scan(settings) if f.name == path.name)
+    assert any(fl.startswith("damaged: ") and "content hash" in fl for fl in master.flags), master.flags
