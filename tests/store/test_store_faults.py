@@ -25,6 +25,7 @@ import pytest
 from datamgr.core.errors import BackupError, LockedError, ReadBackError, StoreError
 from datamgr.ops.demo import make_demo_bars
 from datamgr.store import journal
+from datamgr.store.backup import list_backups
 from datamgr.store.store import Store, content_sha256, read_parquet_once, table_to_bars
 from tests.conftest import folder_hash
 
@@ -215,7 +216,7 @@ def test_a_writer_killed_at_random_moments_always_leaves_a_or_b(settings, tmp_pa
     Store(settings).write("ES1", "1m", a, operation="test")
     master = settings.bar_path("ES1", "1m")
     rng = random.Random(20251122)
-    seen, torn_moments, deadline = [], 0, time.monotonic() + 300
+    seen, torn_moments, reconciled, deadline = [], 0, 0, time.monotonic() + 900
     i = 0
     # At least 50 kills, and more (up to 150) until at least 5 have landed mid-write: on a loaded
     # machine the writer's start-up eats more of the random delay.
@@ -231,11 +232,24 @@ def test_a_writer_killed_at_random_moments_always_leaves_a_or_b(settings, tmp_pa
         torn_moments += bool(tmp_files(settings))
         table = read_parquet_once(master)  # full decode, page checksums verified
         seen.append(hashes[content_sha256(table_to_bars(table))])  # KeyError = neither A nor B
+        # The journal and the manifest: the next start repairs both. No intent stays open, its
+        # outcome names what the file really holds, every copy in backups/ is in the manifest.
+        Store(settings).recover()
+        assert journal.pending(settings) == []
+        last = journal.read(settings)[0]
+        if last["outcome"].startswith("reconciled"):
+            reconciled += 1
+            applied = last["outcome"] == "reconciled: applied"
+            assert hashes[last["sha256_after" if applied else "sha256_before"]] == seen[-1]
+        listed = {Path(r.path).name for r in list_backups(settings)}
+        assert {f.name for f in settings.backups_dir.glob("ES1_1m.*.parquet")} <= listed
         for f in settings.backups_dir.glob("ES1_1m.*.parquet"):  # keep the disk small
             f.unlink()
-        assert time.monotonic() < deadline, "crash loop took too long"
+        (settings.backups_dir / "manifest.jsonl").unlink(missing_ok=True)
+        assert time.monotonic() < deadline, f"crash loop took too long ({i} kills, {torn_moments} mid-write)"
     assert torn_moments >= 5, "too few kills landed in the middle of a write to prove anything"
     assert set(seen) == {"A", "B"}
+    print(f"{i} kills, {torn_moments} mid-write, {reconciled} journal intents reconciled")
     # The next writer to run cleans every orphan up.
     Store(settings).write("ES1", "1m", a, operation="test")
     assert tmp_files(settings) == []
