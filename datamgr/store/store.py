@@ -389,6 +389,7 @@ class Store:
         """Hold the write lock of the data folder: exclusive across processes *and* threads,
         reentrant within one thread. Raises LockedError after ``settings.lock_timeout``."""
         self.root.mkdir(parents=True, exist_ok=True)
+        refuse_symlink(self.settings.lock_path)  # filelock opens with O_TRUNC: never through a link
         key = str(self.settings.lock_path.resolve())
         wait = self.settings.lock_timeout if timeout is None else timeout
         with _locks_guard:
