@@ -31,7 +31,7 @@ from pathlib import Path
 import polars as pl
 
 from datamgr.calendar.sessions import SessionCalendar
-from datamgr.core.schema import PRICE_COLUMNS, bar_schema
+from datamgr.core.schema import PRICE_COLUMNS, bar_schema, value_rules, volume_cap
 from datamgr.core.timefmt import to_et_iso, utc_stamp
 from datamgr.store.atomic import atomic_write_bytes
 
@@ -79,7 +79,7 @@ class Validation:
 
 def validate_incoming(bars: pl.DataFrame, *, timeframe: str, calendar: SessionCalendar, tick: float,
                       master: pl.DataFrame, precedence: tuple[str, ...] | list[str], source: str = "yahoo",
-                      thresholds: Thresholds = Thresholds()) -> Validation:
+                      thresholds: Thresholds = Thresholds(), now: dt.datetime | None = None) -> Validation:
     """Split ``bars`` (from ``source``) into accepted and rejected-with-reasons.
 
     Parameters
@@ -95,6 +95,8 @@ def validate_incoming(bars: pl.DataFrame, *, timeframe: str, calendar: SessionCa
         The stored bars of that file (neighbours for spikes; higher-precedence overlap).
     precedence : sequence of str
         Source precedence, highest first.
+    now : datetime, optional
+        Bars opening later than ``now`` plus one bar are rejected (``value: time later ...``).
     """
     df = bars.with_columns(pl.lit(source).alias("source")).sort("datetime", maintain_order=True)
     df = df.with_row_index("_i")
@@ -111,6 +113,9 @@ def validate_incoming(bars: pl.DataFrame, *, timeframe: str, calendar: SessionCa
         ("invariant: duplicate timestamp", pl.col("datetime").is_duplicated() & (pl.col("datetime").cum_count().over("datetime") > 1)),
     ]
     reasons += [pl.when(e.fill_null(True)).then(pl.lit(name)) for name, e in inv]
+    minutes = {"1m": 1, "1d": 1440, "1w": 7 * 1440}.get(timeframe)
+    vals = value_rules(minutes=minutes, now=now, cap=volume_cap(df["volume"]))
+    reasons += [pl.when(e.fill_null(False)).then(pl.lit(f"value: {name}")) for name, e in vals]
     df = df.with_columns(_in_session(df["datetime"], timeframe, calendar).alias("_in"))
     what = "outside session" if timeframe == "1m" else "outside session: not a trading day"
     reasons.append(pl.when(~pl.col("_in")).then(pl.lit(what)))

@@ -168,6 +168,12 @@ def frame_to_bars(pdf, interval: str, *, what: str, source: str = NAME) -> pl.Da
         days = [pd.Timestamp(x).date() for x in ts]  # the date Yahoo labels (exchange zone)
         stamps = pl.Series("datetime", days, dtype=pl.Date).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
     vol = pd.to_numeric(df[cols["volume"]], errors="coerce").fillna(0)
+    frac = (vol != vol.round()).to_numpy()
+    if frac.any():  # reported, never rounded silently
+        i = int(frac.nonzero()[0][0])
+        msg = (f"{what}: row {i + 1}: field Volume: {vol.iloc[i]!r} is not a whole number of contracts "
+               f"({int(frac.sum())} row(s)); nothing was rounded")
+        raise InputError(msg, file=what, line=i + 1, field="Volume")
     out = pl.DataFrame({
         "datetime": stamps,
         **{c: pl.Series(c, pd.to_numeric(df[cols[c]], errors="coerce").to_numpy(dtype="float64"))

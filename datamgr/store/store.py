@@ -50,8 +50,8 @@ import pyarrow.parquet as pq
 
 from datamgr import __version__
 from datamgr.core.config import Settings, check_ticker
-from datamgr.core.errors import DamagedFileError, LockedError, ReadBackError, StoreError
-from datamgr.core.schema import arrow_schema, check_bars, conform, empty_bars
+from datamgr.core.errors import DamagedFileError, InvariantError, LockedError, ReadBackError, StoreError
+from datamgr.core.schema import arrow_schema, check_bars, conform, empty_bars, value_rules
 from datamgr.core.timefmt import now_utc
 from datamgr.store import journal
 from datamgr.store.atomic import (
@@ -525,6 +525,7 @@ class Store:
         refuse_symlink(p)
         df = conform(df)
         check_bars(df, f"new content of {p.name}")
+        _check_values(df, timeframe, p.name)
         new_hash = content_sha256(df)
         if replace_damaged is None:
             replace_damaged = operation == "restore"
@@ -689,6 +690,17 @@ class Store:
         with self.lock(f"{operation} {path.name}"):
             atomic_write_bytes(Path(path), data)
         return Path(path)
+
+
+def _check_values(df: pl.DataFrame, timeframe: str, name: str) -> None:
+    """Values no file may hold: a volume beyond int32 in a master (sums of them in upsampled files
+    must fit int64), a time before 1970, a 1m bar off the whole minute."""
+    rules = [r for r in value_rules(minutes=1 if timeframe == "1m" else None)
+             if "bars" not in df.columns or not r[0].startswith("volume")]
+    bad = df.select([e.fill_null(False).arg_true().head(20).implode().alias(n) for n, e in rules])
+    found = [f"{n}: rows {', '.join(map(str, bad[n][0]))}" for n in bad.columns if len(bad[n][0])]
+    if found:
+        raise InvariantError(f"new content of {name} breaks the value rules:\n  " + "\n  ".join(found))
 
 
 def _decoded(table: pa.Table) -> pa.Table:

@@ -23,7 +23,6 @@ from datamgr.ops.cloud_backup import cloud_backup
 from datamgr.ops.demo import write_demo
 from datamgr.ops.restore import plan_restore, prune_backups, restore
 from datamgr.store.backup import list_backups
-from datamgr.store.store import Store
 from tests.conftest import REPO, folder_hash
 
 
