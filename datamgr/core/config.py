@@ -23,6 +23,7 @@ explicitly. Nothing here runs at import time.
     tick_size = 0.25
     import_tz = "America/Los_Angeles"
     sessions = { asia = ["18:00", "03:00"], london = ["03:00", "09:30"], ny = ["09:30", "16:00"] }
+    roll = "volume"         # contract roll: "volume" (first session the new month out-trades the old) or "after-old"
 
 A ticker that is not configured gets the ES1 defaults (CME equity-index futures schedule) with
 its own name; ``SPY`` is preconfigured on the NYSE extended-hours calendar.
@@ -64,6 +65,7 @@ class Instrument:
     tick_size: float = 0.25
     import_tz: str = "America/Los_Angeles"
     sessions: tuple[tuple[str, str, str], ...] = DEFAULT_SESSIONS
+    roll: str = "volume"  # contract roll rule: "volume" or "after-old" (datamgr.store.roll)
 
 
 def _default_instruments() -> dict[str, Instrument]:
@@ -245,7 +247,7 @@ def _instrument_from(ticker: str, table: Mapping[str, Any], known: Mapping[str, 
                      source: str) -> Instrument:
     check_ticker(ticker)
     base = known.get(ticker) or replace(known["ES1"], ticker=ticker)
-    allowed = {"yahoo_symbol", "calendar", "tick_size", "import_tz", "sessions"}
+    allowed = {"yahoo_symbol", "calendar", "tick_size", "import_tz", "sessions", "roll"}
     bad = set(table) - allowed
     if bad:
         raise ConfigError(f"{source}: [instruments.{ticker}] unknown key(s) {sorted(bad)}")
@@ -256,6 +258,11 @@ def _instrument_from(ticker: str, table: Mapping[str, Any], known: Mapping[str, 
             raise ConfigError(f"{source}: [instruments.{ticker}] tick_size must be > 0")
     if "import_tz" in table:
         kw["import_tz"] = _zone(table["import_tz"], f"{source}: [instruments.{ticker}] import_tz")
+    if "roll" in table:
+        if table["roll"] not in ("volume", "after-old"):
+            raise ConfigError(f"{source}: [instruments.{ticker}] roll: expected \"volume\" or \"after-old\", "
+                              f"got {table['roll']!r}")
+        kw["roll"] = table["roll"]
     if "sessions" in table:
         sess = table["sessions"]
         if not isinstance(sess, Mapping) or not all(isinstance(w, list) and len(w) == 2 for w in sess.values()):

@@ -105,6 +105,7 @@ class FileMeta:
     problems: tuple[str, ...] = ()
     built_from: dict[str, Any] | None = None
     sources: dict[str, int] | None = None
+    contracts: list[dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -196,7 +197,7 @@ def _read_footer(path: Path) -> FileMeta:
         generation=info.get("generation"), content_sha256=info.get("content_sha256"),
         written_at=info.get("written_at"), operation_id=info.get("operation_id"),
         ticker=info.get("ticker"), timeframe=info.get("timeframe"), columns=cols, problems=tuple(problems),
-        built_from=info.get("built_from"), sources=info.get("sources"),
+        built_from=info.get("built_from"), sources=info.get("sources"), contracts=info.get("contracts"),
     )
 
 
@@ -491,7 +492,8 @@ class Store:
     def write(self, ticker: str, timeframe: str, df: pl.DataFrame, *, operation: str,
               details: dict[str, Any] | None = None, backup: bool = True, op_id: str | None = None,
               dry_run: bool = False, built_from: dict[str, Any] | None = None,
-              replace_damaged: bool | None = None, expect_generation: int | None = None) -> WriteResult:
+              contracts: list[dict[str, Any]] | None = None, replace_damaged: bool | None = None,
+              expect_generation: int | None = None) -> WriteResult:
         """Replace the file of ``ticker``/``timeframe`` with ``df``, safely (see module doc).
 
         Parameters
@@ -508,6 +510,9 @@ class Store:
         built_from : dict, optional
             Lineage of a derived file (``store.lineage(ticker)`` of its master), kept in the
             footer metadata so the inventory can tell a stale derived file without reading it.
+        contracts : list of dict, optional
+            Contract ranges of a continuous master (:func:`datamgr.store.roll.record_contracts`),
+            kept in the footer metadata; when None the previous file's ranges are carried over.
         replace_damaged : bool, optional
             Allow replacing a file that fails its footer check (default: only for ``restore``);
             its exact bytes are kept in a backup marked damaged.
@@ -566,6 +571,9 @@ class Store:
             }
             if built_from is not None:
                 info["built_from"] = built_from
+            kept = contracts if contracts is not None else (meta.contracts if meta else None)
+            if kept:
+                info["contracts"] = kept
             entry = journal.JournalEntry(
                 id=op_id, op=operation, file=p.name, rows_before=rows_before, rows_after=df.height,
                 backup=rec.path if rec else None, sha256_before=old_hash, sha256_after=new_hash,
