@@ -647,12 +647,13 @@ class Store:
         Cheap when there is nothing to do (reads the journal's tail). Takes the lock only when a
         repair is needed; a folder locked by a running writer is left to that writer.
         """
-        if not journal.pending(self.settings) and not _has_orphan_backups(self.settings):
-            return []
         try:
+            if not journal.pending(self.settings) and not _has_orphan_backups(self.settings):
+                return []
             with self.lock("recover", timeout=0.5):
                 return self._reconciled
-        except LockedError:
+        except (LockedError, OSError, StoreError) as err:  # a busy or read-only folder: the next writer repairs
+            log.debug("recover postponed: %s", err)
             return []
 
     def _reconcile(self) -> list[dict[str, Any]]:
