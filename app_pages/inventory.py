@@ -66,7 +66,8 @@ COLS = {
     "last updated": st.column_config.DatetimeColumn("last updated (ET)", format="YYYY-MM-DD HH:mm"),
     "size MB": st.column_config.NumberColumn("size", format="%.2f MB"),
     "rows": st.column_config.NumberColumn("rows", format="localized"),
-    "coverage": st.column_config.ProgressColumn("coverage", format="%.1f%%", min_value=0, max_value=100),
+    "coverage": st.column_config.ProgressColumn("coverage", format="%.2f%%", min_value=0, max_value=100,
+                                                help="present in-session bars / expected bars (stray prints excluded)"),
     "flags": st.column_config.ListColumn("flags"),
 }
 tabs = st.tabs(["Market Data", "Derived Assets", "Other"])

@@ -33,7 +33,7 @@ BAR_SCHEMA: dict[str, pl.DataType] = {
     "source": pl.String(),
 }
 BARS_COLUMN = ("bars", pl.Int32())
-SOURCES = ("ninjatrader", "smartapi", "yahoo", "upsampled", "demo")
+SOURCES = ("ninjatrader", "tradingview", "smartapi", "yahoo", "upsampled", "demo")
 INT32_MAX = 2**31 - 1
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 VOLUME_OUTLIER = 100  # x the file's own 99.9th percentile

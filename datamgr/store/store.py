@@ -355,6 +355,22 @@ def _check_content(path: Path, md: pq.FileMetaData, df: pl.DataFrame, st: os.sta
     return got
 
 
+def read_columns_once(path: Path, columns: list[str]) -> pl.DataFrame:
+    """Some columns of a Parquet file through one memory map (page checksums verified; never
+    through a symbolic link). Read-only callers only: a partial read cannot check the content
+    hash, so nothing that feeds a write uses it. A decoder failure is :class:`DamagedFileError`."""
+    try:
+        pf, _ = _open_parquet(Path(path))
+        have = [c for c in columns if c in pf.schema_arrow.names]
+        out = pl.from_arrow(pf.read(columns=have))
+    except (DamagedFileError, StoreError, *_PASS_THROUGH):
+        raise
+    except BaseException as err:  # noqa: BLE001 - pyarrow/OS errors and polars PanicException
+        raise DamagedFileError(f"{Path(path).name}: cannot be read ({type(err).__name__}: {err})") from err
+    assert isinstance(out, pl.DataFrame)
+    return out
+
+
 def table_to_bars(table: pa.Table) -> pl.DataFrame:
     df = pl.from_arrow(table)
     assert isinstance(df, pl.DataFrame)
@@ -474,6 +490,25 @@ class Store:
                     f"(python -m datamgr backup restore {Path(rec.path).name}, or the Backups page).")
         return ("Nothing was written. No intact backup of it is listed in backups/manifest.jsonl: "
                 "re-import the data from its source (NinjaTrader export).")
+
+    def read_columns(self, ticker: str, timeframe: str, columns: list[str]) -> pl.DataFrame:
+        """Only ``columns`` of one file (those it has); an empty frame when the file does not exist.
+
+        Raises
+        ------
+        StoreError
+            The file cannot be read (names the file).
+        """
+        p = self.path(ticker, timeframe)
+        refuse_symlink(p)
+        if not p.is_file():
+            return empty_bars().select([c for c in columns if c in empty_bars().columns])
+        try:
+            return read_columns_once(p, columns)
+        except DamagedFileError as err:
+            raise DamagedFileError(f"file damaged: {err}. {self.restore_hint(p)}") from err
+        except OSError as err:
+            raise StoreError(f"{p}: cannot be read: {err}") from err
 
     def read_meta(self, ticker: str, timeframe: str) -> FileMeta | None:
         p = self.path(ticker, timeframe)

@@ -18,7 +18,7 @@ from datamgr.ops.update import update
 from datamgr.store.merge import plan_merge
 from tests.conftest import folder_hash
 
-PREC = ("ninjatrader", "smartapi", "yahoo", "upsampled", "demo")
+PREC = ("ninjatrader", "tradingview", "smartapi", "yahoo", "upsampled", "demo")
 
 
 def legacy_master(settings, bars: pl.DataFrame) -> None:
