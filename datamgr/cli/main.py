@@ -14,7 +14,9 @@ from pathlib import Path
 from datamgr.cli import (
     backup,
     continuity,
+    delete_range,
     demo,
+    export,
     health,
     import_,
     journal,
@@ -29,7 +31,8 @@ from datamgr.core.errors import DataMgrError
 from datamgr.store.store import Store
 
 # One line per command module (datamgr/cli/<name>.py), in the order of the help text.
-COMMANDS = [status, demo, journal, backup, verify, import_, continuity, health, regenerate, live, update]
+COMMANDS = [status, demo, journal, backup, verify, import_, continuity, health, regenerate, live, update, export,
+            delete_range]
 
 log = logging.getLogger("datamgr")
 

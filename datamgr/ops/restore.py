@@ -113,9 +113,21 @@ def restore(settings: Settings, backup: str, *, dry_run: bool = False,
                            expect_generation=expect_generation)
 
 
-def prune_backups(settings: Settings, *, apply: bool, now: dt.datetime | None = None) -> PrunePlan:
+def prune_backups(settings: Settings, *, apply: bool, now: dt.datetime | None = None,
+                  plan: PrunePlan | None = None) -> PrunePlan:
     """The retention plan (``apply=False``: dry run) or its execution, under the write lock so
-    that no write adds or needs a backup meanwhile."""
+    that no write adds or needs a backup meanwhile.
+
+    Parameters
+    ----------
+    plan : PrunePlan, optional
+        The plan shown to the user: only its copies are deleted, and only those the retention
+        rules still delete now (a copy that became the newest verified one meanwhile is kept).
+    """
     with Store(settings).lock("backup prune"):
-        plan = prune_plan(settings, now)
-        return prune(settings, plan) if apply else plan
+        fresh = prune_plan(settings, now)
+        if plan is not None:
+            shown = {r.path for r in plan.delete}
+            fresh = PrunePlan(fresh.keep + [r for r in fresh.delete if r.path not in shown],
+                              [r for r in fresh.delete if r.path in shown])
+        return prune(settings, fresh) if apply else fresh
