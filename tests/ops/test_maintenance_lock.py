@@ -120,3 +120,18 @@ def test_demo_never_writes_over_a_master_it_cannot_read(store, settings, week_ba
     res = write_demo(settings, "ES1", months=1, end=dt.date(2025, 3, 7), derived=False)
     assert not res.written and "demo data not written" in res.message
     assert folder_hash(settings.data_dir) == before
+
+
+def test_prune_of_a_shown_plan_deletes_only_the_copies_it_showed(store, settings, week_bars):
+    from datamgr.store.backup import prune_plan
+
+    for i in range(6):
+        store.write("ES1", "1m", week_bars.with_columns(pl.col("volume") + i), operation="test")
+    quick = dataclasses.replace(settings, backup_keep_last=1, backup_keep_daily_days=0)
+    shown = prune_plan(quick)
+    assert len(shown.delete) >= 2
+    shown_one = dataclasses.replace(shown, delete=shown.delete[:1])  # the user saw (and confirmed) one copy
+    done = prune_backups(quick, apply=True, plan=shown_one)
+    assert [r.path for r in done.delete] == [shown.delete[0].path]
+    left = {r.path for r in list_backups(settings)}
+    assert shown.delete[0].path not in left and all(r.path in left for r in shown.delete[1:])
