@@ -9,8 +9,9 @@ from datamgr.core.config import Settings
 from datamgr.core.errors import CheckFailed
 from datamgr.core.timefmt import to_et_iso
 from datamgr.ops.cloud_backup import cloud_backup
-from datamgr.ops.restore import plan_restore, restore
-from datamgr.store.backup import list_backups, prune, prune_plan, verify_backups
+from datamgr.ops.restore import plan_restore, prune_backups, restore
+from datamgr.store.backup import list_backups, verify_backups
+from datamgr.store.store import Store
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -46,26 +47,16 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             raise CheckFailed(f"{sum(not r.ok for r in recs)} backup(s) failed verification")
         return 0
     if args.action == "prune":
-        plan = prune_plan(settings)
-        if args.yes:
-            prune(settings, plan)
+        plan = prune_backups(settings, apply=args.yes)
         verb = "deleted" if args.yes else "would delete (dry run; --yes to apply)"
         emit(args, plan.to_json() | {"dry_run": not args.yes},
              f"{verb} {len(plan.delete)} backup(s), keeping {len(plan.keep)}\n" + table(_rows(plan.delete), hdr))
         return 0
     if args.action == "restore":
-        plan = plan_restore(settings, args.backup)
-        text = (f"restore {plan.backup} -> {plan.target}\n"
-                f"  current: {plan.current_rows:,} bars {plan.current_range[0]} .. {plan.current_range[1]}\n"
-                f"  backup:  {plan.backup_rows:,} bars {plan.backup_range[0]} .. {plan.backup_range[1]}\n"
-                f"  removes {plan.only_in_current:,} bars, brings back {plan.only_in_backup:,}, changes {plan.changed:,}")
-        if not args.yes or args.dry_run:
-            emit(args, plan.to_json() | {"dry_run": True}, text + "\n(dry run; --yes to restore)")
-            return 0
-        res = restore(settings, args.backup)
-        emit(args, plan.to_json() | {"dry_run": False, "backup_of_current": res.backup.path if res.backup else None},
-             text + f"\nrestored; previous content backed up to {res.backup.path if res.backup else '—'}")
-        return 0
+        if args.yes and not args.dry_run:
+            with Store(settings).lock("backup restore"):  # the diff shown is the diff applied
+                return _restore(args, settings)
+        return _restore(args, settings)
     results = cloud_backup(settings, args.dest, dry_run=args.dry_run, progress=progress_printer(args))
     def line(r) -> str:
         tag = "OK  " if r.ok else "SKIP" if r.missing else "ERR "
@@ -81,4 +72,19 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     failed = [r for r in results if not r.ok and not r.missing]
     if failed:  # a missing drive is reported, not fatal; a copy that does not verify is
         raise CheckFailed(f"{len(failed)} cloud destination(s) failed: " + "; ".join(r.error or "" for r in failed))
+    return 0
+
+
+def _restore(args: argparse.Namespace, settings: Settings) -> int:
+    plan = plan_restore(settings, args.backup)
+    text = (f"restore {plan.backup} -> {plan.target}\n"
+            f"  current: {plan.current_rows:,} bars {plan.current_range[0]} .. {plan.current_range[1]}\n"
+            f"  backup:  {plan.backup_rows:,} bars {plan.backup_range[0]} .. {plan.backup_range[1]}\n"
+            f"  removes {plan.only_in_current:,} bars, brings back {plan.only_in_backup:,}, changes {plan.changed:,}")
+    if not args.yes or args.dry_run:
+        emit(args, plan.to_json() | {"dry_run": True}, text + "\n(dry run; --yes to restore)")
+        return 0
+    res = restore(settings, args.backup, expect_generation=plan.current_generation)
+    emit(args, plan.to_json() | {"dry_run": False, "backup_of_current": res.backup.path if res.backup else None},
+         text + f"\nrestored; previous content backed up to {res.backup.path if res.backup else '—'}")
     return 0
