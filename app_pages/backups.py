@@ -8,8 +8,8 @@ import streamlit as st
 from app_pages._common import job_panel, running, settings, show_error, show_table, start_job, when
 from datamgr.core.errors import DataMgrError
 from datamgr.ops.cloud_backup import cloud_backup
-from datamgr.ops.restore import plan_restore, restore
-from datamgr.store.backup import list_backups, prune, prune_plan, verification_state, verify_backups
+from datamgr.ops.restore import plan_restore, prune_backups, restore
+from datamgr.store.backup import list_backups, prune_plan, verification_state, verify_backups
 
 s = settings()
 st.title("Backups")
@@ -61,7 +61,8 @@ else:
                 f"changes **{plan.changed:,}**. The current file is backed up first; derived outputs become stale.")
             sure = st.checkbox(f"I want to replace {plan.target} with this backup", key="bk_restore_sure")
             if st.button("Restore", type="primary", disabled=not sure or running("restore"), key="bk_restore"):
-                start_job("restore", "restore", lambda progress=None: restore(s, choice))
+                gen = plan.current_generation  # refused if the file changed after this diff was shown
+                start_job("restore", "restore", lambda progress=None: restore(s, choice, expect_generation=gen))
                 st.rerun()
     job_panel("restore", title="Restoring", failed="Restore failed, nothing changed: ",
               on_done=lambda j: st.success(
@@ -84,7 +85,8 @@ else:
                         for r in pplan.delete], width="stretch", key="bk_prune_table")
             sure = st.checkbox(f"Delete these {len(pplan.delete)} backup(s)", key="bk_prune_sure")
             if st.button("Prune", type="primary", disabled=not sure or running("prune"), key="bk_prune"):
-                start_job("prune", "prune backups", lambda progress=None, p=pplan: prune(s, p))
+                start_job("prune", "prune backups",
+                          lambda progress=None, p=pplan: prune_backups(s, apply=True, plan=p))
                 st.session_state.pop("bk_prune_plan", None)
                 st.rerun()
     job_panel("prune", title="Pruning", failed="Prune failed: ",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,46 @@ from datamgr.store.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
 _REAL_CANDIDATES = (REPO.parent / "shared" / "data" / "real", Path("/work/shared/data/real"))
+
+
+FAKE_CLOCK_DIR = Path(__file__).resolve().parent / "fake_clock"
+
+
+def pytest_addoption(parser) -> None:
+    parser.addoption(
+        "--fake-now", default=None, metavar="ISO",
+        help="run the suite with the wall clock starting at this UTC time (e.g. 2026-12-02T23:30:00Z; "
+             "time-machine, ticking): the tests, the library and Python subprocesses started by the tests")
+
+
+def pytest_configure(config) -> None:
+    when = config.getoption("--fake-now")
+    offset = os.environ.get("TEST_FAKE_OFFSET")  # inherited: an xdist worker or a nested run
+    if (not when and not offset) or os.environ.get("TEST_FAKE_PID") == str(os.getpid()):
+        return  # no fake clock, or sitecustomize set it at start-up (an xdist worker)
+    import time
+
+    import time_machine  # dev dependency, only for a --fake-now run
+
+    if offset is None:
+        start = dt.datetime.fromisoformat(when.replace("Z", "+00:00"))
+        if start.tzinfo is None:
+            start = start.replace(tzinfo=dt.UTC)
+        offset = str(start.timestamp() - time.time())
+        os.environ["TEST_FAKE_OFFSET"] = offset
+        os.environ["TEST_FAKE_NOW"] = start.isoformat()
+    # one offset from the real clock for every process of the run (workers, CLI runs, the feed,
+    # streamlit): they all agree on "now" whenever they start
+    time_machine.travel(dt.datetime.fromtimestamp(time.time() + float(offset), dt.UTC), tick=True).start()
+    os.environ["TEST_FAKE_PID"] = str(os.getpid())
+    paths = os.environ.get("PYTHONPATH", "")
+    if str(FAKE_CLOCK_DIR) not in paths.split(os.pathsep):
+        os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(FAKE_CLOCK_DIR), paths) if p)
+
+
+def pytest_report_header(config) -> str | None:
+    when = os.environ.get("TEST_FAKE_NOW")
+    return f"fake clock: started at {when}" if when else None
 
 
 def folder_hash(path: Path) -> dict[str, str]:
@@ -47,12 +88,20 @@ def week_bars():
     return make_demo_bars(dt.date(2025, 3, 3), dt.date(2025, 3, 7), seed=1)
 
 
+def in_ci() -> bool:
+    """CI sets ``CI=true``: there, a missing prerequisite is a failure, never a skip."""
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
 @pytest.fixture
 def real_data_dir() -> Path:
     for c in _REAL_CANDIDATES:
         if c.is_dir():
             return c
-    pytest.skip("shared/data/real is not present")
+    where = " or ".join(str(c) for c in _REAL_CANDIDATES)
+    if in_ci():  # the real exports are the judge: CI must never pass without them
+        pytest.fail(f"the real exports are missing ({where}); CI=true requires them", pytrace=False)
+    pytest.skip(f"the real exports are not present ({where}); outside CI only")
 
 
 @pytest.fixture(scope="session")

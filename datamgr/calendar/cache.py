@@ -52,7 +52,7 @@ ERA_2012_DAY = dt.date(2012, 11, 19)  # first trading day ending 16:15 CT (halt 
 CALENDARS = ("CME Globex Equity", "NYSE extended", "NYSE")
 FIRST_YEAR = 2000
 #: bump when the era table or the segment rules change (selects new cache files)
-SESSIONS_ALGO = 1
+SESSIONS_ALGO = 2  # 2: an [[opened]] period's day is looked up around its own end
 
 _MEM: dict[str, Segments] = {}
 
@@ -247,7 +247,7 @@ def build_table(spec: CalendarSpec, lo_year: int, hi_year: int) -> pa.Table:
     for c_start, c_end in spec.closed:
         seg = cut(seg, c_start, c_end)
     if spec.opened:
-        seg = add_opened(seg, sess, spec.opened, dt.date(lo_year, 1, 1), dt.date(hi_year, 12, 31))
+        seg = add_opened(seg, spec.name, spec.opened, dt.date(lo_year, 1, 1), dt.date(hi_year, 12, 31))
     return seg.select("trading_day", "start", "end").to_arrow()
 
 
@@ -339,22 +339,32 @@ def cut(seg, c_start: dt.datetime, c_end: dt.datetime):
     return out.filter(pl.col("end") > pl.col("start")).sort("start")
 
 
-def add_opened(seg, sess, opened, start: dt.date, end: dt.date):
-    """Add the ``[[opened]]`` periods as segments of their (or the next session's) trading day.
-
-    ``sess`` are the sessions of ``start`` .. ``end`` + 10 days (to find the next session)."""
+def add_opened(seg, name: str, opened, start: dt.date, end: dt.date):
+    """Add the ``[[opened]]`` periods as segments of their (or the next session's) trading day."""
     pl = _pl()
-    closes = sess["close"].to_numpy().astype("datetime64[us]").astype("int64")
     rows = []
     for o_start, o_end, day in opened:  # a handful of override entries, not days
         seg = cut(seg, o_start, o_end)
         if day is None:
-            t = np.datetime64(o_end.astimezone(dt.UTC).replace(tzinfo=None), "us")
-            i = int(np.searchsorted(closes, t.astype("int64"), side="left"))
-            day = sess["trading_day"][i] if i < sess.height else o_end.date()
+            day = day_closing_at_or_after(name, o_end)
         if start <= day <= end:
             rows.append({"trading_day": day, "start": o_start, "end": o_end})
     if not rows:
         return seg
     add = pl.DataFrame(rows).with_columns(pl.col("start", "end").cast(_utc()))
     return pl.concat([seg, add.select(seg.columns)]).sort("start")
+
+
+def day_closing_at_or_after(name: str, t: dt.datetime) -> dt.date:
+    """Trading day of the first session closing at or after ``t`` (an ``[[opened]]`` period's end).
+
+    Looked up around ``t`` itself, not from the first day of the requested range: a period before
+    the range belongs to its own (earlier) session, never to the range's first day."""
+    pl = _pl()
+    d = t.astimezone(dt.UTC).date()
+    lo, hi = d - dt.timedelta(days=1), d + dt.timedelta(days=10)
+    sess = schedule(name, lo.year, hi.year).filter(pl.col("trading_day").is_between(lo, hi))
+    closes = sess["close"].to_numpy().astype("datetime64[us]").astype("int64")
+    i = int(np.searchsorted(closes, np.datetime64(t.astimezone(dt.UTC).replace(tzinfo=None), "us")
+                            .astype("int64"), side="left"))
+    return sess["trading_day"][i] if i < sess.height else d

@@ -120,8 +120,7 @@ class SessionCalendar:
 
     def _add_opened(self, seg: pl.DataFrame, start: dt.date, end: dt.date) -> pl.DataFrame:
         """Add the ``[[opened]]`` periods as segments of their (or the next) trading day."""
-        sess = _sessions(self.name, start, end + dt.timedelta(days=10))
-        return add_opened(seg, sess, self.opened, start, end)
+        return add_opened(seg, self.name, self.opened, start, end)
 
     # ------------------------------------------------------------------ minutes
     def expected_minutes(self, start: dt.date, end: dt.date) -> pl.Series:

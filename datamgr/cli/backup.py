@@ -9,7 +9,7 @@ from datamgr.core.config import Settings
 from datamgr.core.errors import CheckFailed
 from datamgr.core.timefmt import to_et_iso
 from datamgr.ops.cloud_backup import cloud_backup
-from datamgr.store.backup import list_backups, prune, prune_plan, verify_backups
+from datamgr.store.backup import list_backups, verify_backups
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -45,28 +45,21 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             raise CheckFailed(f"{sum(not r.ok for r in recs)} backup(s) failed verification")
         return 0
     if args.action == "prune":
-        plan = prune_plan(settings)
-        if args.yes:
-            prune(settings, plan)
+        from datamgr.ops.restore import prune_backups  # heavy: polars, only when pruning
+
+        plan = prune_backups(settings, apply=args.yes)
         verb = "deleted" if args.yes else "would delete (dry run; --yes to apply)"
         emit(args, plan.to_json() | {"dry_run": not args.yes},
              f"{verb} {len(plan.delete)} backup(s), keeping {len(plan.keep)}\n" + table(_rows(plan.delete), hdr))
         return 0
     if args.action == "restore":
-        from datamgr.ops.restore import plan_restore, restore  # heavy (polars): only for restore
+        from datamgr.ops.restore import plan_restore, restore  # heavy: polars, only for restore
+        from datamgr.store.store import Store  # heavy: polars, only to hold the lock for a restore
 
-        plan = plan_restore(settings, args.backup)
-        text = (f"restore {plan.backup} -> {plan.target}\n"
-                f"  current: {plan.current_rows:,} bars {plan.current_range[0]} .. {plan.current_range[1]}\n"
-                f"  backup:  {plan.backup_rows:,} bars {plan.backup_range[0]} .. {plan.backup_range[1]}\n"
-                f"  removes {plan.only_in_current:,} bars, brings back {plan.only_in_backup:,}, changes {plan.changed:,}")
-        if not args.yes or args.dry_run:
-            emit(args, plan.to_json() | {"dry_run": True}, text + "\n(dry run; --yes to restore)")
-            return 0
-        res = restore(settings, args.backup)
-        emit(args, plan.to_json() | {"dry_run": False, "backup_of_current": res.backup.path if res.backup else None},
-             text + f"\nrestored; previous content backed up to {res.backup.path if res.backup else '—'}")
-        return 0
+        if args.yes and not args.dry_run:
+            with Store(settings).lock("backup restore"):  # the diff shown is the diff applied
+                return _restore(args, settings, plan_restore, restore)
+        return _restore(args, settings, plan_restore, restore)
     results = cloud_backup(settings, args.dest, dry_run=args.dry_run, progress=progress_printer(args))
     def line(r) -> str:
         tag = "OK  " if r.ok else "SKIP" if r.missing else "ERR "
@@ -82,4 +75,21 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     failed = [r for r in results if not r.ok and not r.missing]
     if failed:  # a missing drive is reported, not fatal; a copy that does not verify is
         raise CheckFailed(f"{len(failed)} cloud destination(s) failed: " + "; ".join(r.error or "" for r in failed))
+    return 0
+
+
+def _restore(args: argparse.Namespace, settings: Settings, plan_restore, restore) -> int:
+    """Show the restore diff; with ``--yes`` apply it (``plan_restore``/``restore`` from ops.restore,
+    imported by ``run`` on demand)."""
+    plan = plan_restore(settings, args.backup)
+    text = (f"restore {plan.backup} -> {plan.target}\n"
+            f"  current: {plan.current_rows:,} bars {plan.current_range[0]} .. {plan.current_range[1]}\n"
+            f"  backup:  {plan.backup_rows:,} bars {plan.backup_range[0]} .. {plan.backup_range[1]}\n"
+            f"  removes {plan.only_in_current:,} bars, brings back {plan.only_in_backup:,}, changes {plan.changed:,}")
+    if not args.yes or args.dry_run:
+        emit(args, plan.to_json() | {"dry_run": True}, text + "\n(dry run; --yes to restore)")
+        return 0
+    res = restore(settings, args.backup, expect_generation=plan.current_generation)
+    emit(args, plan.to_json() | {"dry_run": False, "backup_of_current": res.backup.path if res.backup else None},
+         text + f"\nrestored; previous content backed up to {res.backup.path if res.backup else '—'}")
     return 0

@@ -77,6 +77,8 @@ def run_status(args: argparse.Namespace, settings: Settings) -> int:
     quotes = (feed.get_feed_data() or {}).get("data", [])
     lines = [f"feed: {'running, pid ' + str(st.pid) if st.running else 'stopped'}"
              + (f" ({st.source} {','.join(st.symbols)}, {st.state})" if st.running else "")]
+    if st.pid_file_problem:
+        lines.append(f"warning: {st.pid_file_problem}")
     if st.last_error:
         lines.append(f"last error: {st.last_error}")
     if st.data_timestamp:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 from datamgr.cli import (
     backup,
@@ -27,6 +28,7 @@ from datamgr.cli import (
 )
 from datamgr.core.config import Settings
 from datamgr.core.errors import DataMgrError
+from datamgr.store.store import Store
 
 # One line per command module (datamgr/cli/<name>.py), in the order of the help text.
 COMMANDS = [status, demo, journal, backup, verify, import_, continuity, health, regenerate, live, update, export,
@@ -75,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         settings = Settings.load(data_dir=args.data_dir, config=args.config)
+        if Path(settings.data_dir).is_dir():  # every start: finish the journal of an interrupted write
+            Store(settings).recover()
         return int(args.func(args, settings))
     except DataMgrError as err:
         sys.stderr.write(f"error: {err}\n")

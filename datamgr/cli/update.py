@@ -19,6 +19,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("ticker", help="instrument, e.g. ES1")
     p.add_argument("--from-file", metavar="F", help="a saved yfinance frame (.csv / .parquet) instead of fetching")
     p.add_argument("--interval", choices=["1m", "1d", "1wk"], default="1m", help="bar interval (default 1m)")
+    p.add_argument("--tz", help="--from-file: zone of times written without a UTC offset (else refused)")
     p.add_argument("--dry-run", action="store_true", help="validate and plan, write nothing")
     p.add_argument("--no-derived", action="store_true", help="do not regenerate derived data")
     p.set_defaults(func=run)
@@ -54,7 +55,7 @@ def run(args, settings: Settings) -> int:
     if msg:
         sys.stderr.write(f"note: {msg}\n")
     settings.instrument(args.ticker)
-    bars = read_saved_path(args.from_file, args.interval) if args.from_file else None
+    bars = read_saved_path(args.from_file, args.interval, args.tz) if args.from_file else None
     res = update(settings, args.ticker, interval=args.interval, bars=bars,
                  origin=f"file {args.from_file}" if args.from_file else None, dry_run=args.dry_run,
                  no_derived=args.no_derived, progress=progress_printer(args))

@@ -10,7 +10,8 @@ class carries the CLI exit code it maps to (SPEC 13)::
     ├── InvariantError           bars that break the schema invariants of SPEC 4 (with rows)
     ├── StoreError               the store could not complete a write; nothing was changed
     │   ├── LockedError          another writer holds the lock (exit 3)
-    │   └── ReadBackError        the written temp file did not read back identically
+    │   ├── ReadBackError        the written temp file did not read back identically
+    │   └── DamagedFileError     a stored file fails its footer check (hash, rows, decode)
     ├── BackupError              a backup could not be made or verified; nothing was written
     ├── CheckFailed              a check ran and failed (verify FAIL, health problems) (exit 1)
     │   └── ConfirmationRequired a guarded import plan was not confirmed (exit 1)
@@ -75,6 +76,11 @@ class LockedError(StoreError):
 
 class ReadBackError(StoreError):
     """A freshly written file did not read back as written."""
+
+
+class DamagedFileError(StoreError):
+    """A stored bar file does not match its own footer (content hash, row count) or cannot be
+    decoded: nothing is written over it; the message names the backup to restore from."""
 
 
 class BackupError(DataMgrError):

@@ -39,8 +39,8 @@ JSON_RE = re.compile(r"^" + _TICKER + r"_(?P<kind>" + "|".join(DERIVED_JSON) + r
 
 def check_ticker(ticker: str) -> str:
     """Refuse tickers that could escape the data folder or break file names."""
-    if not ticker or not all(c.isalnum() or c in "-." for c in ticker) or ticker.startswith("."):
-        msg = f"invalid ticker {ticker!r}: use letters, digits, '-' or '.' (e.g. ES1)"
+    if not ticker or not all((c.isascii() and c.isalnum()) or c in "-." for c in ticker) or ticker.startswith("."):
+        msg = f"invalid ticker {ticker!r}: use ASCII letters, digits, '-' or '.' (e.g. ES1)"
         raise ConfigError(msg)
     return ticker
 

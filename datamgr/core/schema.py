@@ -14,6 +14,7 @@ raises :class:`~datamgr.core.errors.InvariantError` listing them.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import polars as pl
@@ -33,6 +34,46 @@ BAR_SCHEMA: dict[str, pl.DataType] = {
 }
 BARS_COLUMN = ("bars", pl.Int32())
 SOURCES = ("ninjatrader", "tradingview", "smartapi", "yahoo", "upsampled", "demo")
+INT32_MAX = 2**31 - 1
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+VOLUME_OUTLIER = 100  # x the file's own 99.9th percentile
+
+
+def volume_cap(volume: pl.Series) -> float | None:
+    """:data:`VOLUME_OUTLIER` times the 99.9th percentile of ``volume`` (None when it is 0)."""
+    if volume.len() == 0:
+        return None
+    p = volume.cast(pl.Float64).quantile(0.999, interpolation="higher")
+    return VOLUME_OUTLIER * p if p and p > 0 else None
+
+
+def value_rules(*, minutes: int | None, now: dt.datetime | None = None,
+                cap: float | None = None) -> list[tuple[str, pl.Expr]]:
+    """Plausibility rules for incoming bars (each a reason and a row mask; SPEC 4 invariants aside).
+
+    Parameters
+    ----------
+    minutes : int, optional
+        Bar length; 1 adds "on a whole minute", and with ``now`` it sets how far ahead is too far.
+    now : datetime, optional
+        Bars opening later than ``now`` plus one bar are refused.
+    cap : float, optional
+        Volume above this (see :func:`volume_cap`) is refused as an outlier.
+    """
+    rules: list[tuple[str, pl.Expr]] = [
+        (f"volume beyond int32 ({INT32_MAX})", pl.col("volume") > INT32_MAX),
+        ("time before 1970", pl.col("datetime") < EPOCH),
+    ]
+    if minutes == 1:
+        rules.append(("1m bar not on a whole minute",
+                      pl.col("datetime").dt.truncate("1m") != pl.col("datetime")))
+    if now is not None and minutes:
+        limit = now.astimezone(dt.UTC) + dt.timedelta(minutes=minutes)
+        rules.append((f"time later than now + one bar ({limit.isoformat()})", pl.col("datetime") > limit))
+    if cap is not None:
+        rules.append((f"volume more than {VOLUME_OUTLIER}x the file's 99.9th percentile (> {cap:,.0f})",
+                      pl.col("volume") > cap))
+    return rules
 
 
 def bar_schema(with_bars: bool = False) -> dict[str, pl.DataType]:

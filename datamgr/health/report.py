@@ -23,7 +23,7 @@ import polars as pl
 from datamgr.calendar.overrides import load_overrides
 from datamgr.calendar.sessions import SessionCalendar, calendar_for
 from datamgr.core.config import Settings
-from datamgr.core.errors import CheckFailed, ConfigError, StoreError
+from datamgr.core.errors import CheckFailed, ConfigError, DamagedFileError, StoreError
 from datamgr.core.progress import Progress, report
 from datamgr.core.timefmt import ET, to_et_text
 from datamgr.health.gaps import Continuity, Gap, Staleness, classify_like, continuity, staleness
@@ -244,7 +244,7 @@ def _load(settings: Settings, ticker: str, columns: list[str] | None = None
         store = Store(settings)
         bars = store.read(ticker, "1m") if columns is None else store.read_columns(ticker, "1m", columns)
     except StoreError as err:  # an unreadable master is a failed check, not bad usage
-        raise CheckFailed(str(err)) from err
+        raise CheckFailed(f"integrity: {err}" if isinstance(err, DamagedFileError) else str(err)) from err
     cal = calendar_for(settings, ticker)
     acks = load_overrides(settings.overrides_path).acknowledged_for(ticker)
     return bars, cal, acks
@@ -310,7 +310,7 @@ def check_health(settings: Settings, ticker: str, *, min_gap: int = 1,
         ``progress(done, total, message)``.
     """
     report(progress, 0, 4, "reading the 1m file")
-    bars, cal, acks = _load(settings, ticker)
+    bars, cal, acks = _load(settings, ticker)  # a damaged file: CheckFailed "integrity: file damaged: ..."
     if bars.height == 0:
         raise ConfigError(f"{settings.bar_path(ticker, '1m')}: no 1m bars for {ticker}; import or update first")
     report(progress, 1, 4, "gaps and coverage")

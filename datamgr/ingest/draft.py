@@ -348,7 +348,7 @@ def _guard(rep: VerifyReport, merge: MergePlan, precedence: tuple[str, ...], rol
     upgrades = 0
     if merge.conflicts:
         c = merge.conflict_rows.filter(pl.col("winner") == "incoming")
-        upgrades = sum(rank.get(a, len(rank)) > rank.get(b, len(rank))
+        upgrades = sum(rank.get(a, -1) > rank.get(b, -1)  # unlisted (legacy) sources rank highest
                        for a, b in zip(c["source"].to_list(), c["source_in"].to_list()))
     corrections = 0 if rolled else merge.replaced - upgrades
     reasons = []

@@ -35,7 +35,7 @@ from pathlib import Path
 import polars as pl
 
 from datamgr.calendar.sessions import SessionCalendar
-from datamgr.core.schema import PRICE_COLUMNS, bar_schema
+from datamgr.core.schema import PRICE_COLUMNS, bar_schema, value_rules, volume_cap
 from datamgr.core.timefmt import to_et_iso, utc_stamp
 from datamgr.ingest.sanity import check_levels
 from datamgr.store.atomic import atomic_write_bytes
@@ -84,7 +84,7 @@ class Validation:
 
 def validate_incoming(bars: pl.DataFrame, *, timeframe: str, calendar: SessionCalendar, tick: float,
                       master: pl.DataFrame, precedence: tuple[str, ...] | list[str], source: str = "yahoo",
-                      thresholds: Thresholds = Thresholds()) -> Validation:
+                      thresholds: Thresholds = Thresholds(), now: dt.datetime | None = None) -> Validation:
     """Split ``bars`` (from ``source``) into accepted and rejected-with-reasons.
 
     Parameters
@@ -100,6 +100,8 @@ def validate_incoming(bars: pl.DataFrame, *, timeframe: str, calendar: SessionCa
         The stored bars of that file (neighbours for spikes; higher-precedence overlap).
     precedence : sequence of str
         Source precedence, highest first.
+    now : datetime, optional
+        Bars opening later than ``now`` plus one bar are rejected (``value: time later ...``).
     """
     df = bars.with_columns(pl.lit(source).alias("source")).sort("datetime", maintain_order=True)
     df = df.with_row_index("_i")
@@ -116,6 +118,9 @@ def validate_incoming(bars: pl.DataFrame, *, timeframe: str, calendar: SessionCa
         ("invariant: duplicate timestamp", pl.col("datetime").is_duplicated() & (pl.col("datetime").cum_count().over("datetime") > 1)),
     ]
     reasons += [pl.when(e.fill_null(True)).then(pl.lit(name)) for name, e in inv]
+    minutes = {"1m": 1, "1d": 1440, "1w": 7 * 1440}.get(timeframe)
+    vals = value_rules(minutes=minutes, now=now, cap=volume_cap(df["volume"]))
+    reasons += [pl.when(e.fill_null(False)).then(pl.lit(f"value: {name}")) for name, e in vals]
     df = df.with_columns(_in_session(df["datetime"], timeframe, calendar).alias("_in"))
     what = "outside session" if timeframe == "1m" else "outside session: not a trading day"
     reasons.append(pl.when(~pl.col("_in")).then(pl.lit(what)))
@@ -203,11 +208,12 @@ def _spikes(df: pl.DataFrame, master: pl.DataFrame, tick: float, th: Thresholds,
 def _disagreements(df: pl.DataFrame, master: pl.DataFrame, precedence, source: str, tick: float) -> pl.DataFrame:
     """Add ``disagrees with <source>`` where a higher-precedence stored bar differs by > 1 tick."""
     order = {s: i for i, s in enumerate(precedence)}
-    mine = order.get(source, len(order))
+    mine = order.get(source, -1)  # unlisted sources (legacy, the user's own) rank above every listed one
     higher = [s for s, i in order.items() if i < mine]
-    if master.height == 0 or not higher:
+    if master.height == 0 or mine < 0:
         return df
-    m = master.filter(pl.col("source").is_in(higher)).select(
+    above = pl.col("source").is_in(higher) | ~pl.col("source").is_in(list(order))
+    m = master.filter(above).select(
         "datetime", *(pl.col(c).alias(f"{c}_m") for c in PRICE_COLUMNS), pl.col("source").alias("source_m"))
     j = df.join(m, on="datetime", how="left")
     diff = pl.max_horizontal([(pl.col(c) - pl.col(f"{c}_m")).abs() for c in PRICE_COLUMNS])

@@ -168,6 +168,12 @@ def frame_to_bars(pdf, interval: str, *, what: str, source: str = NAME) -> pl.Da
         days = [pd.Timestamp(x).date() for x in ts]  # the date Yahoo labels (exchange zone)
         stamps = pl.Series("datetime", days, dtype=pl.Date).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
     vol = pd.to_numeric(df[cols["volume"]], errors="coerce").fillna(0)
+    frac = (vol != vol.round()).to_numpy()
+    if frac.any():  # reported, never rounded silently
+        i = int(frac.nonzero()[0][0])
+        msg = (f"{what}: row {i + 1}: field Volume: {vol.iloc[i]!r} is not a whole number of contracts "
+               f"({int(frac.sum())} row(s)); nothing was rounded")
+        raise InputError(msg, file=what, line=i + 1, field="Volume")
     out = pl.DataFrame({
         "datetime": stamps,
         **{c: pl.Series(c, pd.to_numeric(df[cols[c]], errors="coerce").to_numpy(dtype="float64"))
@@ -178,14 +184,21 @@ def frame_to_bars(pdf, interval: str, *, what: str, source: str = NAME) -> pl.Da
     return conform(out).sort("datetime", maintain_order=True)
 
 
-def read_saved(data: bytes, name: str, interval: str) -> pl.DataFrame:
+def read_saved(data: bytes, name: str, interval: str, tz: str | None = None) -> pl.DataFrame:
     """Bars from a saved yfinance frame (``df.to_csv()`` or ``df.to_parquet()``), for ``--from-file``.
+
+    Parameters
+    ----------
+    tz : str, optional
+        Zone of intraday times written without an offset. Without it such a file is refused:
+        reading naive exchange times as UTC would shift every bar by hours.
 
     Raises
     ------
     InputError
-        Not CSV/Parquet, missing columns, or a row whose time or price cannot be read
-        (names the file, line and field).
+        Not CSV/Parquet, missing columns, a row whose time or price cannot be read, an intraday
+        time without an offset (and no ``tz``), a volume that is not a whole number (names the
+        file, line and field).
     """
     import pandas as pd  # heavy: yfinance answers in pandas
 
@@ -203,6 +216,8 @@ def read_saved(data: bytes, name: str, interval: str) -> pl.DataFrame:
     if pdf.index.name and not isinstance(pdf.index, pd.RangeIndex):
         pdf = pdf.reset_index()
     tcol = next((c for c in pdf.columns if str(c).lower() in ("datetime", "date")), None)
+    if tcol is not None and interval == "1m":
+        pdf[tcol] = _localize_naive(pdf[tcol], name, tcol, tz)
     if tcol is not None:
         parsed = pd.to_datetime(pdf[tcol], utc=True, errors="coerce", format="mixed")
         bad = parsed.isna()
@@ -214,6 +229,14 @@ def read_saved(data: bytes, name: str, interval: str) -> pl.DataFrame:
             # the label date as written (before any zone conversion)
             parsed = pd.to_datetime(pdf[tcol].astype(str).str[:10], errors="coerce")
         pdf[tcol] = parsed
+    _check_numbers(pdf, name)
+    return frame_to_bars(pdf, INTERVALS[interval], what=name)
+
+
+def _check_numbers(pdf, name: str) -> None:
+    """Prices and volumes must be numbers, volumes whole numbers (InputError naming line and field)."""
+    import pandas as pd  # heavy: yfinance answers in pandas
+
     for c in ("Open", "High", "Low", "Close", "Volume"):
         col = next((x for x in pdf.columns if str(x).lower() == c.lower()), None)
         if col is None:
@@ -224,10 +247,44 @@ def read_saved(data: bytes, name: str, interval: str) -> pl.DataFrame:
             i = int(bad.to_numpy().nonzero()[0][0])
             msg = f"{name}: line {i + 2}: field {col}: {pdf[col].iloc[i]!r} is not a number"
             raise InputError(msg, file=name, line=i + 2, field=c)
-    return frame_to_bars(pdf, INTERVALS[interval], what=name)
+        if c == "Volume":
+            frac = (num.notna() & (num != num.round())).to_numpy()
+            if frac.any():
+                i = int(frac.nonzero()[0][0])
+                msg = (f"{name}: line {i + 2}: field {col}: {pdf[col].iloc[i]!r} is not a whole number of "
+                       f"contracts ({int(frac.sum())} row(s)); not rounded: fix the file")
+                raise InputError(msg, file=name, line=i + 2, field=c)
 
 
-def read_saved_path(path: str | Path, interval: str) -> pl.DataFrame:
+def _localize_naive(col, name: str, tcol: str, tz: str | None):
+    """Intraday times: keep those with an offset; naive ones need ``tz`` (else InputError)."""
+    import pandas as pd  # heavy: yfinance answers in pandas
+
+    if pd.api.types.is_datetime64_any_dtype(col):
+        if getattr(col.dt, "tz", None) is not None:
+            return col
+        naive = pd.Series(True, index=col.index)
+    else:
+        text = col.astype(str).str.strip()
+        naive = ~text.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True) & col.notna()
+        if not naive.any():
+            return col
+    if tz is None:
+        i = int(naive.to_numpy().nonzero()[0][0])
+        msg = (f"{name}: line {i + 2}: field {tcol}: {col.iloc[i]!s} has no UTC offset; give the zone the "
+               f"times are in (--tz, e.g. America/New_York) or save the file with offsets")
+        raise InputError(msg, file=name, line=i + 2, field=str(tcol))
+    try:
+        local = pd.to_datetime(col[naive], errors="coerce", format="mixed").dt.tz_localize(
+            tz, ambiguous="NaT", nonexistent="NaT")
+    except Exception as err:  # noqa: BLE001 - an unknown zone name
+        raise InputError(f"{name}: --tz {tz!r} is not a time zone: {err}", field="tz") from err
+    out = col.astype(object).copy()
+    out[naive] = local.dt.tz_convert("UTC").astype(object)
+    return out
+
+
+def read_saved_path(path: str | Path, interval: str, tz: str | None = None) -> pl.DataFrame:
     """:func:`read_saved` of a file given on the command line."""
     p = Path(path)
     try:
@@ -236,4 +293,4 @@ def read_saved_path(path: str | Path, interval: str) -> pl.DataFrame:
         raise InputError(f"{p}: file not found", file=str(p)) from err
     except OSError as err:
         raise InputError(f"{p}: cannot be read: {err}", file=str(p)) from err
-    return read_saved(data, p.name, interval)
+    return read_saved(data, p.name, interval, tz)

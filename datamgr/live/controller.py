@@ -2,15 +2,16 @@
 
 The controller never runs the feed in its own process: it spawns ``python -m datamgr live start
 --foreground`` detached (own session), so the app survives any crash of the feed and vice versa.
-Identity: every start gets a random token that goes into the child's command line and its pid
-file; the controller signals a pid only when that process is alive and (where ``/proc`` exists)
-carries the token, so a stale pid file whose pid was reused by another program is just removed.
+Identity: every start gets a long random token that goes into the child's command line and its
+pid file with the child's start time; the controller signals a pid only when that process is
+alive, started at that time and (where ``/proc`` exists) carries the exact token as an argument,
+so a stale pid file whose pid was reused by another program is just removed. A corrupt pid file
+is reported (``FeedStatus.pid_file_problem``) and removed, never a traceback.
 """
 
 from __future__ import annotations
 
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -44,6 +45,7 @@ class FeedStatus:
     data_age_seconds: float | None
     fresh: bool
     stale_pid_removed: bool = False
+    pid_file_problem: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -74,10 +76,14 @@ class LiveDataFeed:
         self.interval, self.speed, self.url = interval, speed, url
         self.backoff_base, self.backoff_max = backoff_base, backoff_max
         self._proc: subprocess.Popen | None = None
+        self.pid_file_problem: str | None = None
 
     # ------------------------------------------------------------------ process
     def _pid_info(self) -> dict[str, Any] | None:
-        return files.read_json(files.live_path(self.settings, files.PID_FILE))
+        info, problem = files.read_pid_file(files.live_path(self.settings, files.PID_FILE))
+        if problem:
+            self.pid_file_problem = problem
+        return info
 
     def _reap(self) -> None:
         if self._proc is not None and self._proc.poll() is not None:
@@ -86,13 +92,18 @@ class LiveDataFeed:
     def running_pid(self) -> int | None:
         """The pid of the running feed, or ``None``. A stale pid file is removed on the way."""
         self._reap()
-        info = self._pid_info()
+        path = files.live_path(self.settings, files.PID_FILE)
+        info, problem = files.read_pid_file(path)
+        if problem:  # reported (status) and replaced by the next start
+            self.pid_file_problem = f"{problem}; removed"
+            path.unlink(missing_ok=True)
+            return None
         if not info:
             return None
-        pid = int(info.get("pid") or 0)
-        if files.is_our_feed(pid, str(info.get("token") or "")):
+        pid = info["pid"]
+        if files.is_our_feed(pid, info["token"], info.get("proc_start"), bool(info.get("token_in_argv", True))):
             return pid
-        files.live_path(self.settings, files.PID_FILE).unlink(missing_ok=True)
+        path.unlink(missing_ok=True)
         return None
 
     def is_running(self) -> bool:
@@ -115,7 +126,7 @@ class LiveDataFeed:
         check_timing(self.interval, self.speed, self.backoff_base, self.backoff_max)
         make_source(self.settings, self.source, self.symbols, speed=self.speed, url=self.url).check()
         self.settings.live_dir.mkdir(parents=True, exist_ok=True)
-        token = secrets.token_hex(8)
+        token = files.new_token()
         log_path = files.live_path(self.settings, files.LOG_FILE)
         with open(log_path, "ab") as log:
             self._proc = subprocess.Popen(self._command(token), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -248,20 +259,25 @@ class LiveDataFeed:
     def status(self, max_age_seconds: float | None = None) -> FeedStatus:
         """The feed's state for the page and ``live status``. Fresh means younger than 3 intervals + 1 s."""
         had_pid_file = files.live_path(self.settings, files.PID_FILE).is_file()
+        self.pid_file_problem = None
         pid = self.running_pid()
         info = self._pid_info() or {}
         hb = files.read_json(files.live_path(self.settings, files.HEARTBEAT_FILE)) or {}
         data = self.get_feed_data()
         age = self.data_age_seconds()
-        limit = max_age_seconds if max_age_seconds is not None else 3 * float(info.get("interval") or self.interval) + 1
+        interval = info.get("interval")
+        interval = float(interval) if isinstance(interval, (int, float)) and interval > 0 else self.interval
+        limit = max_age_seconds if max_age_seconds is not None else 3 * interval + 1
         return FeedStatus(running=pid is not None, pid=pid, source=info.get("source"),
-                          symbols=list(info.get("symbols") or []), started_at=info.get("started"),
+                          symbols=[str(x) for x in info.get("symbols") or [] if isinstance(x, str)]
+                          if isinstance(info.get("symbols"), list) else [], started_at=info.get("started"),
                           state=(hb.get("state") if pid is not None else "stopped"),
                           last_error=hb.get("last_error") or None,
                           data_timestamp=data["timestamp"] if data else None,
                           data_age_seconds=round(age, 3) if age is not None else None,
                           fresh=age is not None and age <= limit and pid is not None,
-                          stale_pid_removed=had_pid_file and pid is None)
+                          stale_pid_removed=had_pid_file and pid is None,
+                          pid_file_problem=self.pid_file_problem)
 
 
 def _detached() -> dict[str, Any]:

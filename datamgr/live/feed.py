@@ -134,6 +134,8 @@ def run_feed(settings: Settings, opts: FeedOptions, stop: threading.Event | None
     """
     stop = stop or threading.Event()
     check_timing(opts.interval, opts.speed, opts.backoff_base, opts.backoff_max)
+    if opts.token and len(opts.token) < files.MIN_TOKEN:
+        raise ConfigError(f"live feed: --token must be at least {files.MIN_TOKEN} random characters")
     source = make_source(settings, opts.source, list(opts.symbols), speed=opts.speed, url=opts.url)
     source.check()
     settings.live_dir.mkdir(parents=True, exist_ok=True)
@@ -141,7 +143,8 @@ def run_feed(settings: Settings, opts: FeedOptions, stop: threading.Event | None
     try:
         lock.acquire(timeout=0)
     except filelock.Timeout as err:
-        pid = (files.read_json(files.live_path(settings, files.PID_FILE)) or {}).get("pid", "?")
+        info, _ = files.read_pid_file(files.live_path(settings, files.PID_FILE))
+        pid = (info or {}).get("pid", "?")
         raise LockedError(f"{settings.live_dir}: another live feed is running (pid {pid})") from err
     # The controller sends stderr to feed.log itself (--no-log-file): no line is logged twice.
     handler: logging.Handler = (logging.FileHandler(files.live_path(settings, files.LOG_FILE), encoding="utf-8")
@@ -155,7 +158,12 @@ def run_feed(settings: Settings, opts: FeedOptions, stop: threading.Event | None
     pid_path = files.live_path(settings, files.PID_FILE)
     try:
         _install_signals(stop)
-        files.write_json(pid_path, {"pid": os.getpid(), "token": opts.token, "source": opts.source,
+        # A token is always long and random: one given on the command line (--token, what the
+        # controller does) must be; without one the feed makes its own (then start time + pid
+        # are its identity, as the token is not in its command line).
+        token = opts.token or files.new_token()
+        files.write_json(pid_path, {"pid": os.getpid(), "token": token, "token_in_argv": bool(opts.token),
+                                    "proc_start": files.proc_start(os.getpid()), "source": opts.source,
                                     "symbols": list(opts.symbols), "interval": opts.interval,
                                     "started": to_et_iso(now_utc(), settings.display_tz)})
         log.info("live feed started: pid %d, source %s, symbols %s, every %.2f s", os.getpid(),
@@ -180,7 +188,7 @@ def run_feed(settings: Settings, opts: FeedOptions, stop: threading.Event | None
         log.info("live feed stopped: pid %d", os.getpid())
         return 0
     finally:
-        own = files.read_json(pid_path)
+        own, _ = files.read_pid_file(pid_path)
         if own and own.get("pid") == os.getpid():
             pid_path.unlink(missing_ok=True)
         logging.getLogger("datamgr").removeHandler(handler)

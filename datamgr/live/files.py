@@ -5,13 +5,21 @@
     live_feed_data.json   {"timestamp", "source", "data": [{"trading_symbol", "last_traded_price",
                           "open", "high", "low", "close", "volume", "exchange_timestamp"}]}
                           rewritten atomically every interval while the source is connected
-    feed.pid              {"pid", "token", "source", "symbols", "started", "interval"}
+    feed.pid              {"pid", "token", "token_in_argv", "proc_start", "source", "symbols",
+                          "started", "interval"}
     heartbeat.json        {"time", "pid", "state", "attempt", "last_error", "quotes"} every interval
     feed.log              the feed process's log
     .feed.lock            held by the running feed for its whole life (never two feeds at once)
 
 All times are ISO 8601 in ET with their offset. Readers never see a torn file: every JSON file
 is written with :func:`datamgr.store.atomic.atomic_write_bytes`.
+
+Process identity (:func:`is_our_feed`): a pid is the feed only when the process is alive, its
+start time (``/proc/<pid>/stat`` field 22) equals the one the feed recorded, and -- when the feed
+was started with ``--token`` (always, by the controller) -- its command line carries that exact
+token as an argument. Tokens are random and at least :data:`MIN_TOKEN` characters long. A
+``feed.pid`` that does not have this shape is corrupt: :func:`read_pid_file` reports it.
+Where ``/proc`` does not exist (Windows, macOS) only "alive" can be checked.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import secrets
 import sys
 from pathlib import Path
 from typing import Any
@@ -31,6 +40,8 @@ PID_FILE = "feed.pid"
 HEARTBEAT_FILE = "heartbeat.json"
 LOG_FILE = "feed.log"
 LOCK_FILE = ".feed.lock"
+MIN_TOKEN = 16
+MAX_PID = 2**22  # Linux's pid_max ceiling; larger "pids" are corrupt
 QUOTE_FIELDS = ("trading_symbol", "last_traded_price", "open", "high", "low", "close", "volume",
                 "exchange_timestamp")
 
@@ -126,18 +137,71 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def is_our_feed(pid: int, token: str) -> bool:
+def new_token() -> str:
+    """A fresh feed token: 32 random URL-safe characters."""
+    return secrets.token_urlsafe(24)
+
+
+def proc_start(pid: int) -> int | None:
+    """Start time of process ``pid`` in clock ticks since boot (Linux), or None where unknown."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return int(fields[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def read_pid_file(path: Path) -> tuple[dict[str, Any] | None, str | None]:
+    """The pid file's content and, when it is corrupt, what is wrong with it.
+
+    Returns ``(info, None)`` for a valid file, ``(None, None)`` when there is none, and
+    ``(None, problem)`` for one that is not JSON, not an object, or has a pid / token / start
+    time of the wrong type or size. Never raises.
+    """
+    if not os.path.lexists(path):
+        return None, None
+    try:
+        obj = json.loads(path.read_bytes())
+    except (OSError, ValueError) as err:
+        return None, f"{path.name} is not readable JSON ({type(err).__name__})"
+    if not isinstance(obj, dict):
+        return None, f"{path.name} is not a JSON object"
+    pid, token, start = obj.get("pid"), obj.get("token"), obj.get("proc_start")
+    if not isinstance(pid, int) or isinstance(pid, bool) or not 0 < pid < MAX_PID:
+        return None, f"{path.name}: pid {str(pid)[:40]!r} is not a process id"
+    if not isinstance(token, str) or len(token) < MIN_TOKEN:
+        return None, f"{path.name}: token is missing or shorter than {MIN_TOKEN} characters"
+    if start is not None and (not isinstance(start, int) or isinstance(start, bool) or start < 0):
+        return None, f"{path.name}: proc_start {str(start)[:40]!r} is not a start time"
+    return obj, None
+
+
+def is_our_feed(pid: int, token: str, start: int | None = None, token_in_argv: bool = True) -> bool:
     """Whether ``pid`` is alive and is the feed that wrote the pid file carrying ``token``.
 
-    On Linux the process's command line must carry the token (a reused pid is not ours); where
-    ``/proc`` does not exist the check falls back to "alive".
+    Parameters
+    ----------
+    pid, token : int, str
+        From the pid file; a token shorter than :data:`MIN_TOKEN` never matches.
+    start : int, optional
+        The process start time the feed recorded (:func:`proc_start`); must match where known.
+    token_in_argv : bool
+        The feed was started with ``--token``: one argument of its command line must equal the
+        token exactly (a substring does not count).
     """
+    if not isinstance(pid, int) or not 0 < pid < MAX_PID or not isinstance(token, str) or len(token) < MIN_TOKEN:
+        return False
     if not pid_alive(pid):
         return False
     cmdline = Path(f"/proc/{pid}/cmdline")
-    if cmdline.exists():
+    if not cmdline.exists():
+        return True  # no /proc (Windows, macOS): alive is all that can be checked
+    now_start = proc_start(pid)
+    if start is None or now_start != start:
+        return False
+    if token_in_argv:
         try:
-            return token.encode() in cmdline.read_bytes()
+            return token.encode() in cmdline.read_bytes().split(b"\0")
         except OSError:
             return False
     return True

@@ -4,6 +4,10 @@ that a sync client mirrors (Google Drive, OneDrive), verified by hash (SPEC 9).
 Each run creates ``<destination>/datamgr-<UTC yyyymmddTHHMMSSZ>/`` with the copies and a
 ``manifest.json``; a destination that does not exist is reported and skipped, the others still
 get their copy.
+
+Each file is copied to a temp name next to its target, fsynced, re-hashed and only then renamed
+to its final name: a copy interrupted by a kill, a full drive or an unmounted destination leaves
+no truncated file under a real name (a stray ``.<name>.tmp-*`` at most).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from datamgr.core.config import Settings
 from datamgr.core.progress import Progress, report
 from datamgr.core.timefmt import utc_stamp
 from datamgr.ops.folder_scan import scan  # file list only: no coverage needed
-from datamgr.store.atomic import atomic_write_bytes
+from datamgr.store.atomic import atomic_write_bytes, fsync_dir, replace_with_retry, temp_path
 from datamgr.store.backup import sha256_file
 
 
@@ -71,10 +75,7 @@ def cloud_backup(settings: Settings, destinations: list[str | Path] | None = Non
             for p in files:
                 report(progress, done, total, f"{dest}: {p.name}")
                 target = folder / p.name
-                shutil.copyfile(p, target)
-                with open(target, "rb+") as f:
-                    os.fsync(f.fileno())
-                ok = sha256_file(target) == sums[p]
+                ok = _copy_verified(p, target, sums[p])
                 res.files.append({"file": p.name, "sha256": sums[p], "size": p.stat().st_size, "ok": ok})
                 res.ok = res.ok and ok
                 done += 1
@@ -85,3 +86,27 @@ def cloud_backup(settings: Settings, destinations: list[str | Path] | None = Non
         out.append(res)
     report(progress, total, total, "cloud backup done")
     return out
+
+
+def _copy_verified(src: Path, target: Path, digest: str) -> bool:
+    """Copy ``src`` to ``target`` via a temp file + rename; True when the copy hashes like ``digest``.
+
+    A copy that does not hash right is removed and never takes the final name.
+    """
+    tmp = temp_path(target)
+    try:
+        shutil.copyfile(src, tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        if sha256_file(tmp) != digest:
+            tmp.unlink(missing_ok=True)
+            return False
+        replace_with_retry(tmp, target)
+        fsync_dir(target.parent)
+    except BaseException:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+        raise
+    return True

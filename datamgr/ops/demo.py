@@ -7,6 +7,7 @@ tests and benchmarks as a data builder. Planted gaps make the Health page show s
 from __future__ import annotations
 
 import datetime as dt
+import os
 from contextlib import nullcontext
 from dataclasses import dataclass
 
@@ -15,6 +16,7 @@ import polars as pl
 
 from datamgr.calendar.sessions import get_calendar
 from datamgr.core.config import Settings
+from datamgr.core.errors import StoreError
 from datamgr.core.progress import Progress, report
 from datamgr.derived.regenerate import regenerate
 from datamgr.store.store import Store, WriteResult
@@ -101,8 +103,8 @@ def write_demo(settings: Settings, ticker: str = "ES1", *, months: int = 3, end:
 
     Derived outputs (upsampled bars, analysis JSON, web chunks) are regenerated unless
     ``derived`` is False, so every page of the app has something real to show.
-    Never touches real data: when the master exists and holds anything but demo bars nothing is
-    written. An existing demo master is kept unless ``refresh``.
+    Never touches real data: when the master exists and holds anything but demo bars, or cannot
+    be read (damaged, truncated, a symbolic link), nothing is written. An existing demo master is kept unless ``refresh``.
     """
     store = Store(settings)
     path = settings.bar_path(ticker, "1m")
@@ -110,14 +112,19 @@ def write_demo(settings: Settings, ticker: str = "ES1", *, months: int = 3, end:
     end = end or (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1))
     start = end - dt.timedelta(days=int(months * 30.5))
     with nullcontext() if dry_run else store.lock("demo"):
-        current = store.read_meta(ticker, "1m")
-        if current is not None and current.rows:
-            existing = store.read(ticker, "1m")
+        if os.path.lexists(path):
+            # Whatever is there is read in full and checked against its footer: a file that cannot
+            # be read (truncated, damaged, a link) may be real data and is never overwritten.
+            try:
+                existing = store.read(ticker, "1m")
+            except StoreError as err:
+                return DemoResult(False, str(path), 0,
+                                  f"{path.name} exists but cannot be read ({err}); demo data not written")
             if (existing["source"] != "demo").any():
-                return DemoResult(False, str(path), current.rows,
+                return DemoResult(False, str(path), existing.height,
                                   f"{path.name} holds real data: demo data not written")
-            if not refresh:
-                return DemoResult(False, str(path), current.rows,
+            if existing.height and not refresh:
+                return DemoResult(False, str(path), existing.height,
                                   f"{path.name} already holds demo data (use --refresh to regenerate it)")
         report(progress, 0, 3, "generating demo bars")
         bars = make_demo_bars(start, end, calendar=instrument.calendar, seed=seed, tick=instrument.tick_size,

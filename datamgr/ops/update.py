@@ -36,7 +36,7 @@ import polars as pl
 
 from datamgr.calendar.sessions import calendar_for
 from datamgr.core.config import Settings
-from datamgr.core.errors import ConfigError, DataMgrError
+from datamgr.core.errors import ConfigError, DataMgrError, InputError
 from datamgr.core.progress import Progress, report
 from datamgr.core.timefmt import fmt_time, now_utc, to_et_iso
 from datamgr.derived.regenerate import regenerate
@@ -196,12 +196,13 @@ def update(settings: Settings, ticker: str, *, interval: str = "1m", source: Bar
             bars = src.fetch(inst.yahoo_symbol, interval, window[0], window[1], progress=None)
         bars = _complete_only(bars, tf, cal, now)
     origin = origin or "file"
+    _check_spacing(bars, interval, origin)
     with store.lock(f"update {ticker}_{tf}"):
         report(progress, 1, _STEPS, "reading the master")
         master = store.read(ticker, tf)
         report(progress, 2, _STEPS, f"validating {bars.height:,} bars")
         val = validate_incoming(bars, timeframe=tf, calendar=cal, tick=inst.tick_size, master=master,
-                                precedence=settings.merge_precedence)
+                                precedence=settings.merge_precedence, now=now)
         report(progress, 3, _STEPS, "planning the merge")
         plan = plan_merge(master, val.accepted, precedence=settings.merge_precedence)
         res = UpdateResult(ticker, tf, origin, window, val, plan, dry_run, needs_import=needs, incoming=bars)
@@ -233,6 +234,22 @@ def update(settings: Settings, ticker: str, *, interval: str = "1m", source: Bar
     log.info("update %s %s from %s: %d fetched, %d accepted, %d quarantined, %d new", ticker, tf, origin,
              val.fetched, val.accepted.height, val.rejected.height, plan.new)
     return res
+
+
+def _check_spacing(bars: pl.DataFrame, interval: str, origin: str) -> None:
+    """Refuse bars whose spacing contradicts ``interval`` (a 1m file given as ``--interval 1d``)."""
+    if bars.height < 3:
+        return
+    gaps = bars["datetime"].sort().diff().drop_nulls()
+    gaps = gaps.filter(gaps > dt.timedelta(0))
+    if gaps.len() == 0:
+        return
+    typical = gaps.min()
+    daily = interval in ("1d", "1wk")
+    if (daily and typical < dt.timedelta(hours=20)) or (not daily and typical >= dt.timedelta(hours=20)):
+        msg = (f"{origin}: bars are {typical} apart, which does not fit --interval {interval}; "
+               f"give the interval of the file (1m, 1d or 1wk)")
+        raise InputError(msg, field="interval")
 
 
 def _complete_only(bars: pl.DataFrame, tf: str, cal, now: dt.datetime) -> pl.DataFrame:

@@ -3,6 +3,10 @@
 Every write in datamgr goes through these: a killed process leaves either the old file or the
 new one, never a torn file, and temp files (``.<name>.tmp-<pid>-<hex>``) left by a crash are
 removed by :func:`clean_orphans` the next time a writer holds the lock.
+
+No write follows a symbolic link: a destination that is a link is refused
+(:class:`~datamgr.core.errors.StoreError`), appends open with ``O_NOFOLLOW``, and a failed append
+is cut back to the file's previous length (no torn line left behind by a full disk).
 """
 
 from __future__ import annotations
@@ -14,7 +18,30 @@ import sys
 import time
 from pathlib import Path
 
+from datamgr.core.errors import StoreError
+
 TMP_MARK = ".tmp-"
+O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # not on Windows: there the lstat check below is what holds
+O_BINARY = getattr(os, "O_BINARY", 0)
+
+
+def refuse_symlink(path: Path) -> None:
+    """Raise :class:`StoreError` when ``path`` is a symbolic link (datamgr never writes through one)."""
+    if os.path.islink(path):
+        msg = (f"{path}: is a symbolic link; datamgr does not write through links. Replace the link with "
+               f"the real file (or point --data-dir at the real folder) and try again.")
+        raise StoreError(msg)
+
+
+def open_nofollow(path: Path, flags: int, mode: int = 0o644) -> int:
+    """``os.open`` that refuses a symbolic link at ``path`` (ELOOP -> :class:`StoreError`)."""
+    refuse_symlink(path)
+    try:
+        return os.open(path, flags | O_NOFOLLOW | O_BINARY, mode)
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            refuse_symlink(path)
+        raise
 
 
 def temp_path(final: Path) -> Path:
@@ -38,6 +65,7 @@ def replace_with_retry(src: Path, dst: Path, attempts: int = 20, delay: float = 
 
     After ``attempts`` the original error propagates; ``dst`` is untouched.
     """
+    refuse_symlink(dst)
     for i in range(attempts):
         try:
             os.replace(src, dst)
@@ -51,6 +79,7 @@ def replace_with_retry(src: Path, dst: Path, attempts: int = 20, delay: float = 
 def atomic_write_bytes(final: Path, data: bytes) -> None:
     """Write ``data`` to ``final`` atomically and durably."""
     final.parent.mkdir(parents=True, exist_ok=True)
+    refuse_symlink(final)
     tmp = temp_path(final)
     try:
         with open(tmp, "wb") as f:
@@ -65,21 +94,30 @@ def atomic_write_bytes(final: Path, data: bytes) -> None:
 
 
 def append_line(path: Path, line: str) -> None:
-    """Append one line durably (journal, manifests). A torn last line is skipped by readers."""
+    """Append one line durably (journal, manifests).
+
+    All or nothing: when the write fails (disk full, short write) the file is cut back to its
+    previous length, so no torn line is left; the error propagates. A line torn by a crash (a
+    kill mid-append) is skipped by readers, and the next append starts on a fresh line.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     data = (line.rstrip("\n") + "\n").encode("utf-8")
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    fd = open_nofollow(path, os.O_RDWR | os.O_CREAT | os.O_APPEND)
     try:
-        # A crash may have left a line without its newline: start on a fresh line then.
-        if os.fstat(fd).st_size > 0:
-            with open(path, "rb") as r:
-                r.seek(-1, os.SEEK_END)
-                if r.read(1) != b"\n":
-                    data = b"\n" + data
-        written = os.write(fd, data)
-        if written != len(data):
-            raise OSError(errno.ENOSPC, f"short write to {path}")
-        os.fsync(fd)
+        size = os.fstat(fd).st_size
+        if size > 0 and os.lseek(fd, size - 1, os.SEEK_SET) >= 0 and os.read(fd, 1) != b"\n":
+            data = b"\n" + data  # a crash left a line without its newline: start on a fresh line
+        try:
+            written = os.write(fd, data)
+            if written != len(data):
+                raise OSError(errno.ENOSPC, f"short write to {path}")
+            os.fsync(fd)
+        except BaseException:
+            try:
+                os.ftruncate(fd, size)
+            except OSError:
+                pass
+            raise
     finally:
         os.close(fd)
 
@@ -90,7 +128,7 @@ def clean_orphans(folder: Path) -> list[Path]:
     if not folder.is_dir():
         return removed
     for p in folder.iterdir():
-        if p.name.startswith(".") and TMP_MARK in p.name and p.is_file():
+        if p.name.startswith(".") and TMP_MARK in p.name and (p.is_symlink() or p.is_file()):
             p.unlink(missing_ok=True)
             removed.append(p)
     return removed

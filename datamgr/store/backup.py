@@ -4,7 +4,12 @@ Before any write replaces a file, :func:`backup_file` copies it to
 ``backups/<name>.<UTC yyyymmddTHHMMSSZ>.<ext>``, fsyncs the copy, re-hashes it and (Parquet)
 re-reads its row count; only then is a line added to ``backups/manifest.jsonl`` and the write
 allowed to proceed. A backup that cannot be verified raises :class:`BackupError` and the write
-does not happen.
+does not happen (and the copy is removed: no backup file without its manifest line).
+
+A copy a crash left without its manifest line (killed between the rename and the append) is
+adopted by the next lock holder (:func:`adopt_orphans`). Torn manifest lines are skipped with a
+warning. The copy of a damaged file (a restore over it) is recorded with ``damaged: true`` and is
+never ``ok``.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -21,11 +27,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from datamgr.core.config import Settings
-from datamgr.core.errors import BackupError
+from datamgr.core.errors import BackupError, StoreError
 from datamgr.core.timefmt import now_utc, utc_stamp
 from datamgr.store.atomic import append_line, atomic_write_bytes, fsync_dir, replace_with_retry, temp_path
 
 _CHUNK = 8 << 20
+MANIFEST = "manifest.jsonl"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -41,6 +49,7 @@ class BackupRecord:
     operation_id: str | None
     time: str
     ok: bool = True
+    damaged: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -60,7 +69,7 @@ def parquet_rows(path: Path) -> int:
 
 
 def backup_file(settings: Settings, path: Path, *, reason: str, op_id: str | None,
-                expected_rows: int | None = None) -> BackupRecord:
+                expected_rows: int | None = None, damaged: bool = False) -> BackupRecord:
     """Copy ``path`` into the backups folder and verify the copy; append to the manifest."""
     bdir = settings.backups_dir
     stem, ext = _split(path.name)
@@ -106,30 +115,90 @@ def backup_file(settings: Settings, path: Path, *, reason: str, op_id: str | Non
     rec = BackupRecord(
         path=str(dest.relative_to(settings.data_dir)).replace(os.sep, "/"), source=path.name,
         sha256=digest, rows=rows, size=size, reason=reason, operation_id=op_id,
-        time=now_utc().isoformat(),
+        time=now_utc().isoformat(), ok=not damaged, damaged=damaged,
     )
     try:
-        append_line(bdir / "manifest.jsonl", json.dumps(rec.to_json()))
-    except OSError as err:
+        append_line(bdir / MANIFEST, json.dumps(rec.to_json()))
+    except (OSError, StoreError) as err:
+        _discard(dest)
         raise BackupError(f"backup of {path.name}: cannot record it in {bdir / 'manifest.jsonl'}: {err}") from err
     return rec
 
 
-def list_backups(settings: Settings, source: str | None = None) -> list[BackupRecord]:
-    """Manifest records (newest first), optionally for one source file name."""
-    man = settings.backups_dir / "manifest.jsonl"
+def _manifest(settings: Settings) -> list[dict[str, Any]]:
+    """Manifest lines as dicts; torn or corrupt lines skipped with a warning."""
+    man = settings.backups_dir / MANIFEST
     if not man.is_file():
         return []
     out = []
-    for line in man.read_text(encoding="utf-8", errors="replace").splitlines():
+    for n, line in enumerate(man.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+        if not line.strip():
+            continue
         try:
-            rec = BackupRecord(**json.loads(line))
-        except (json.JSONDecodeError, TypeError):
+            obj = json.loads(line)
+        except json.JSONDecodeError:
+            obj = None
+        if not isinstance(obj, dict):
+            log.warning("%s: line %d is torn or not JSON; skipped", man, n)
+            continue
+        out.append(obj)
+    return out
+
+
+def list_backups(settings: Settings, source: str | None = None) -> list[BackupRecord]:
+    """Manifest records (newest first), optionally for one source file name."""
+    out = []
+    for obj in _manifest(settings):
+        try:
+            rec = BackupRecord(**{k: v for k, v in obj.items() if k in BackupRecord.__dataclass_fields__})
+        except TypeError:
+            log.warning("%s: a line lacks fields; skipped: %s", MANIFEST, obj)
             continue
         if source is None or rec.source == source:
             out.append(rec)
     out.reverse()
     return out
+
+
+def adopt_orphans(settings: Settings) -> list[BackupRecord]:
+    """Record copies that are in ``backups/`` but not in the manifest (a writer killed between its
+    copy's rename and the manifest append). Call only while holding the lock.
+
+    An adopted copy is hashed and (Parquet) read back for its row count; one that does not read
+    back is recorded as damaged, never silently deleted: it may be the only copy of something.
+    """
+    bdir = settings.backups_dir
+    if not bdir.is_dir():
+        return []
+    known = {Path(r.path).name for r in list_backups(settings)}
+    out = []
+    for p in sorted(bdir.iterdir()):
+        if p.name == MANIFEST or p.name.startswith(".") or p.name in known or p.is_symlink() or not p.is_file():
+            continue
+        source = _source_name(p.name)
+        rows, damaged = None, False
+        if p.name.endswith(".parquet"):
+            try:
+                rows = parquet_rows(p)
+            except Exception:  # noqa: BLE001 - an unreadable copy is adopted as damaged
+                damaged = True
+        st = p.stat()
+        rec = BackupRecord(
+            path=str(p.relative_to(settings.data_dir)).replace(os.sep, "/"), source=source,
+            sha256=sha256_file(p), rows=rows, size=st.st_size, reason="adopted (not in the manifest after a crash)",
+            operation_id=None, time=dt.datetime.fromtimestamp(st.st_mtime, dt.UTC).isoformat(),
+            ok=not damaged, damaged=damaged)
+        append_line(bdir / MANIFEST, json.dumps(rec.to_json()))
+        log.warning("backups: adopted %s (its manifest line was missing)", p.name)
+        out.append(rec)
+    return out
+
+
+def _source_name(backup_name: str) -> str:
+    """``ES1_1m.20250101T000000Z-1.parquet`` -> ``ES1_1m.parquet``."""
+    stem, ext = _split(backup_name)
+    base = stem.rsplit(".", 1)[0] if "." in stem else stem
+    return f"{base}.{ext}"
 
 
 #: (absolute path, size, mtime_ns, sha256) -> verified: a copy is re-hashed only when it changed
@@ -145,7 +214,7 @@ def _cache_key(p: Path, rec: BackupRecord) -> tuple[str, int, int, str] | None:
 
 
 def _verify_one(p: Path, rec: BackupRecord) -> bool:
-    ok = p.is_file() and sha256_file(p) == rec.sha256
+    ok = p.is_file() and not rec.damaged and sha256_file(p) == rec.sha256
     if ok and rec.rows is not None:
         try:
             ok = parquet_rows(p) == rec.rows
@@ -236,11 +305,10 @@ def prune_plan(settings: Settings, now: dt.datetime | None = None) -> PrunePlan:
 def prune(settings: Settings, plan: PrunePlan) -> PrunePlan:
     """Delete the copies of ``plan.delete`` and rewrite the manifest (atomically) without them."""
     gone = {r.path for r in plan.delete}
-    man = settings.backups_dir / "manifest.jsonl"
+    man = settings.backups_dir / MANIFEST
     if not gone or not man.is_file():
         return plan
-    lines = [ln for ln in man.read_text(encoding="utf-8").splitlines()
-             if ln.strip() and json.loads(ln).get("path") not in gone]
+    lines = [json.dumps(obj) for obj in _manifest(settings) if obj.get("path") not in gone]
     atomic_write_bytes(man, ("\n".join(lines) + "\n" if lines else "").encode("utf-8"))
     for r in plan.delete:
         (settings.data_dir / r.path).unlink(missing_ok=True)
@@ -252,4 +320,4 @@ def find_backup(settings: Settings, path: str) -> BackupRecord:
     for rec in list_backups(settings):
         if rec.path == path or Path(rec.path).name == Path(path).name:
             return rec
-    raise BackupError(f"{path}: no such backup in {settings.backups_dir / 'manifest.jsonl'}")
+    raise BackupError(f"{path}: no such backup in {settings.backups_dir / MANIFEST}")

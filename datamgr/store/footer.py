@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,33 @@ import pyarrow.parquet as pq
 
 META_KEY = b"datamgr"
 
-__all__ = ["META_KEY", "FileMeta", "read_footer"]
+__all__ = ["META_KEY", "FileMeta", "known_damage", "read_footer", "remember_damage"]
+
+# Never turned into "damaged footer": the user or the interpreter asked to stop.
+_PASS_THROUGH = (KeyboardInterrupt, SystemExit, GeneratorExit)
+# Files a read found damaged: path -> (dev, inode, size, mtime_ns, what). The inventory (footer
+# only) flags them while they are unchanged.
+_damaged: dict[str, tuple[int, int, int, int, str]] = {}
+_damaged_guard = threading.Lock()
+
+
+def remember_damage(path: Path, what: str) -> None:
+    """Record that a full read of ``path`` found it damaged (until the file changes)."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return
+    with _damaged_guard:
+        _damaged[str(path)] = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, what)
+
+
+def known_damage(path: Path, st: os.stat_result) -> str | None:
+    """What a read in this process found wrong with ``path``, if the file has not changed since."""
+    with _damaged_guard:
+        hit = _damaged.get(str(path))
+    if hit is not None and hit[:4] == (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns):
+        return hit[4]
+    return None
 
 
 @dataclass(frozen=True)
@@ -57,6 +84,9 @@ _RACY_NS = 2_000_000_000
 def read_footer(path: Path, *, cached: bool = True) -> FileMeta:
     """Metadata of a Parquet file from its footer only (one open handle).
 
+    Never raises for a damaged file: what is wrong is in ``problems`` (including what a full
+    read in this process found, :func:`known_damage`).
+
     Parameters
     ----------
     path : Path
@@ -69,9 +99,14 @@ def read_footer(path: Path, *, cached: bool = True) -> FileMeta:
     """
     st = Path(path).stat()
     key = (str(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-    if cached and key in _CACHE:
+    if cached and key in _CACHE and known_damage(Path(path), st) is None:
         return _CACHE[key]
-    meta = _read_footer(Path(path), st)
+    try:
+        meta = _read_footer(Path(path), st)
+    except (*_PASS_THROUGH, OSError):
+        raise
+    except BaseException as err:  # noqa: BLE001 - any footer a flipped bit made unreadable
+        return FileMeta(str(path), 0, None, None, st.st_size, _mtime(st), problems=(f"damaged footer: {err}",))
     if cached and not meta.problems and time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) > _RACY_NS:
         if len(_CACHE) >= _CACHE_MAX:
             _CACHE.clear()
@@ -81,6 +116,8 @@ def read_footer(path: Path, *, cached: bool = True) -> FileMeta:
 
 def _read_footer(path: Path, st: os.stat_result) -> FileMeta:
     problems: list[str] = []
+    if (seen := known_damage(path, st)) is not None:
+        problems.append(f"damaged: {seen}")
     with open(path, "rb") as f:
         try:
             md = pq.ParquetFile(f, pre_buffer=False).metadata  # no IO thread pool: see calendar.cache
@@ -102,17 +139,20 @@ def _read_footer(path: Path, st: os.stat_result) -> FileMeta:
         idx = cols.index(tcol)
         convert = _raw_converter(md.schema.column(idx))
         mins, maxs = [], []
-        for g in range(md.num_row_groups):
-            stats = md.row_group(g).column(idx).statistics
-            if stats is None or not stats.has_min_max:
-                problems.append("no statistics on the datetime column")
-                break
-            mins.append(convert(stats.min_raw) if convert else stats.min)
-            maxs.append(convert(stats.max_raw) if convert else stats.max)
+        try:
+            for stats in _column_stats(md, idx):
+                if stats is None or not stats.has_min_max:
+                    problems.append("no statistics on the datetime column")
+                    break
+                mins.append(convert(stats.min_raw) if convert else stats.min)
+                maxs.append(convert(stats.max_raw) if convert else stats.max)
+        except Exception as err:  # noqa: BLE001 - statistics a flipped bit made unreadable
+            problems.append(f"damaged footer: {err}")
         if mins and not problems:
             start, end = _aware(min(mins)), _aware(max(maxs))
     if info and info.get("rows") not in (None, md.num_rows):
         problems.append(f"footer says {md.num_rows} rows, datamgr metadata says {info.get('rows')}")
+    problems.extend(_footer_vs_metadata(info, cols, start, end))
     return FileMeta(
         path=str(path), rows=md.num_rows, start=start, end=end, size_bytes=st.st_size, mtime=_mtime(st),
         generation=info.get("generation"), content_sha256=info.get("content_sha256"),
@@ -122,6 +162,46 @@ def _read_footer(path: Path, st: os.stat_result) -> FileMeta:
         row_group_digests=tuple(info["row_groups"]) if isinstance(info.get("row_groups"), list) else None,
         row_group_rows=tuple(md.row_group(g).num_rows for g in range(md.num_row_groups)),
     )
+
+
+def _column_stats(md: pq.FileMetaData, idx: int) -> list[Any]:
+    """Statistics of column ``idx`` in every row group.
+
+    Raises ValueError when a row group's column chunk disagrees with the schema on the physical
+    type: pyarrow would abort the whole process (an uncaught C++ exception) building statistics
+    from such a footer -- one flipped bit is enough.
+    """
+    want = md.schema.column(idx).physical_type
+    out = []
+    for g in range(md.num_row_groups):
+        chunk = md.row_group(g).column(idx)
+        if chunk.physical_type != want:
+            msg = f"row group {g} stores column {idx} as {chunk.physical_type}, the schema says {want}"
+            raise ValueError(msg)
+        out.append(chunk.statistics)
+    return out
+
+
+def _footer_vs_metadata(info: dict[str, Any], cols: tuple[str, ...], start: dt.datetime | None,
+                        end: dt.datetime | None) -> list[str]:
+    """Footer facts that contradict datamgr's own metadata (a flipped bit in the footer)."""
+    if not info:
+        return []
+    out = []
+    if "datetime" not in cols or "source" not in cols:
+        out.append(f"columns {list(cols)} are not the ones datamgr wrote")
+    for name, got in (("start", start), ("end", end)):
+        want = info.get(name)
+        if want and got is not None and _parse_iso(want) != got:
+            out.append(f"footer statistics say {name} {got.isoformat()}, datamgr metadata says {want}")
+    return out
+
+
+def _parse_iso(text: Any) -> dt.datetime | None:
+    try:
+        return _aware(dt.datetime.fromisoformat(str(text)))
+    except ValueError:
+        return None
 
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)

@@ -1,12 +1,21 @@
-"""``journal.jsonl``: one line per write operation, append-only.
+"""``journal.jsonl``: append-only, write-ahead.
 
 Line fields: ``id, time, op, file, rows_before, rows_after, added, replaced, backup,
 sha256_before, sha256_after, outcome`` plus operation-specific ``details``.
+
+A file write appends two lines with the same ``id``: ``outcome: "intent"`` just before the
+``os.replace`` and the completion (``"ok"``) just after. An intent without completion (a writer
+killed in between, or a full disk after the replace) is :func:`pending` until the next lock
+holder appends its ``reconciled: ...`` outcome (see :meth:`datamgr.store.store.Store.recover`).
+:func:`read` shows one entry per operation. A torn line (a kill mid-append) is skipped with a
+warning.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
 import secrets
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -14,6 +23,10 @@ from typing import Any
 from datamgr.core.config import Settings
 from datamgr.core.timefmt import now_utc
 from datamgr.store.atomic import append_line
+
+log = logging.getLogger(__name__)
+INTENT = "intent"
+_TAIL = 256 * 1024  # an interrupted write is always among the last lines: later writers reconcile it
 
 
 def new_op_id() -> str:
@@ -39,25 +52,101 @@ class JournalEntry:
 
 
 def append(settings: Settings, entry: JournalEntry) -> None:
-    """Append one entry durably."""
-    append_line(settings.journal_path, json.dumps(asdict(entry), default=str, sort_keys=False))
+    """Append one entry durably (all or nothing: a failed append leaves no torn line)."""
+    append_raw(settings, asdict(entry))
 
 
-def read(settings: Settings, limit: int | None = None) -> list[dict[str, Any]]:
-    """Entries, newest first. A torn or corrupt line is reported as ``{"outcome": "unreadable"}``."""
+def append_raw(settings: Settings, obj: dict[str, Any]) -> None:
+    append_line(settings.journal_path, json.dumps(obj, default=str, sort_keys=False))
+
+
+def size(settings: Settings) -> int:
+    """Current length of the journal in bytes (0 when it does not exist)."""
+    try:
+        return settings.journal_path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+def withdraw(settings: Settings, length: int, entry: JournalEntry) -> None:
+    """Undo an intent whose write failed before the file changed: cut the journal back to
+    ``length`` (the file is as it was, so the journal is too). If that fails, append an
+    ``aborted`` outcome instead so the intent is not left open."""
+    try:
+        with open(settings.journal_path, "r+b") as f:
+            f.truncate(length)
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError:
+        try:
+            append_raw(settings, {**asdict(entry), "outcome": "aborted", "time": now_utc().isoformat()})
+        except OSError as err:
+            log.warning("journal: intent %s of a failed write left open (%s); reconciled at next start",
+                        entry.id, err)
+
+
+def intent(entry: JournalEntry) -> JournalEntry:
+    """The write-ahead line of ``entry``: same id and counts, ``outcome = "intent"``."""
+    return JournalEntry(**{**asdict(entry), "outcome": INTENT})
+
+
+def _lines(settings: Settings, tail: bool = False) -> list[tuple[int, dict[str, Any] | None]]:
     path = settings.journal_path
     if not path.is_file():
         return []
+    with open(path, "rb") as f:
+        start = 0
+        if tail:
+            size = f.seek(0, os.SEEK_END)
+            start = max(0, size - _TAIL)
+            f.seek(start)
+        raw = f.read()
+    text = raw.decode("utf-8", errors="replace").splitlines()
+    if start:
+        text = text[1:]  # the first line of a tail may be cut
+    out: list[tuple[int, dict[str, Any] | None]] = []
+    for n, line in enumerate(text, 1):
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError:
+            obj = None
+        out.append((n, obj if isinstance(obj, dict) else None))
+    return out
+
+
+def pending(settings: Settings) -> list[dict[str, Any]]:
+    """Intent lines without a completion line (oldest first), from the journal's tail."""
+    open_: dict[str, dict[str, Any]] = {}
+    for _, obj in _lines(settings, tail=True):
+        if obj is None:
+            continue
+        key = str(obj.get("id"))
+        if obj.get("outcome") == INTENT:
+            open_[key] = obj
+        else:
+            open_.pop(key, None)
+    return list(open_.values())
+
+
+def read(settings: Settings, limit: int | None = None) -> list[dict[str, Any]]:
+    """Entries, newest first, one per operation (an intent shows only until its completion is
+    written; then the completion stands for both). An intent without completion is listed with
+    ``outcome = "intent"`` (interrupted; reconciled by the next writer). A torn or corrupt line is
+    skipped with a warning and listed as ``{"outcome": "unreadable"}``."""
     out: list[dict[str, Any]] = []
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for n, line in enumerate(f, 1):
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                out.append(json.loads(line))
-            except json.JSONDecodeError:
-                out.append({"id": f"line {n}", "op": "?", "file": "?", "outcome": "unreadable"})
+    done = set()
+    for n, obj in _lines(settings):
+        if obj is None:
+            log.warning("%s: line %d is torn or not JSON; skipped", settings.journal_path.name, n)
+            out.append({"id": f"line {n}", "op": "?", "file": "?", "outcome": "unreadable"})
+            continue
+        if obj.get("outcome") != INTENT:
+            done.add(str(obj.get("id")))
+        out.append(obj)
+    out = [o for o in out if not (o.get("outcome") == INTENT and str(o.get("id")) in done)]
     out.reverse()
     return out[:limit] if limit else out
 

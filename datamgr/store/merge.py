@@ -12,7 +12,9 @@ Policy (SPEC 6), decided per timestamp:
   (``ninjatrader > smartapi > yahoo > upsampled/demo`` by default). Decision where the spec is
   silent: on equal precedence (e.g. a re-export from the same source) the incoming bar wins,
   because a newer export of the same feed corrects the older one (a partial last bar).
-  Sources missing from the precedence list rank below every listed one.
+  Sources missing from the precedence list (``legacy``: a master written before datamgr, without
+  a ``source`` column; any name datamgr does not know) are the user's own data and rank *above*
+  every listed one, unless the list names them (``[merge] precedence`` in datamgr.toml).
 * ``replace_range=(start, end)`` (inclusive, UTC): every existing bar in the range is dropped and
   the incoming bars of the range are taken whatever their source (``--replace``).
 
@@ -80,9 +82,10 @@ class MergePlan:
 
 
 def _rank(precedence: tuple[str, ...] | list[str], column: str) -> pl.Expr:
-    """Expression mapping a source column to its rank (0 = highest; unlisted rank last)."""
+    """Expression mapping a source column to its rank (lower = higher precedence). Unlisted
+    sources (legacy masters, unknown names) rank -1: above every listed source."""
     order = {s: i for i, s in enumerate(precedence)}
-    return pl.col(column).replace_strict(order, default=len(order), return_dtype=pl.Int32)
+    return pl.col(column).replace_strict(order, default=-1, return_dtype=pl.Int32)
 
 
 def plan_merge(existing: pl.DataFrame, incoming: pl.DataFrame, *, precedence: tuple[str, ...] | list[str],

@@ -9,6 +9,22 @@ A write (:meth:`Store.write`) is::
 
 Any failure before ``os.replace`` removes the temp file and leaves the original byte-identical.
 Reads open the file once (memory map of one handle), so a read never straddles a replace.
+
+Write-ahead journal: an ``intent`` line is appended (durably) just before ``os.replace`` and the
+completion line just after. A writer killed in between leaves an intent without completion; the
+next lock holder (any command) checks the file's footer against the intent's hashes, appends the
+outcome (``reconciled: applied`` / ``reconciled: not applied``) and so repairs the journal. A
+completion line that cannot be written (disk full) after the replace is a warning, not an error:
+the change happened and the intent line already records it.
+
+Integrity on read (:func:`load_bars`): the content hash and row count recorded in the footer
+metadata, and the footer's datetime statistics, must match the decoded bars; any mismatch, any
+decoder error -- including a polars ``PanicException``, which is not an ``Exception`` -- raises
+:class:`~datamgr.core.errors.DamagedFileError` naming a backup to restore from. Every read that
+feeds a write goes through it, and :meth:`Store.write` refuses to replace a damaged file except
+for a restore. Every read hashes what it decoded (bit rot does not change an mtime); the write
+that follows a read in the same process reuses that result (same path, inode, size and mtime)
+instead of reading the file a second time.
 """
 
 from __future__ import annotations
@@ -17,6 +33,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import mmap
 import os
 import threading
 from collections.abc import Iterator
@@ -34,13 +51,29 @@ import pyarrow.parquet as pq
 
 from datamgr import __version__
 from datamgr.core.config import Settings, check_ticker
-from datamgr.core.errors import LockedError, ReadBackError, StoreError
-from datamgr.core.schema import arrow_schema, check_bars, conform, empty_bars
+from datamgr.core.errors import DamagedFileError, InvariantError, LockedError, ReadBackError, StoreError
+from datamgr.core.schema import arrow_schema, check_bars, conform, empty_bars, value_rules
 from datamgr.core.timefmt import now_utc
 from datamgr.store import journal
-from datamgr.store.atomic import atomic_write_bytes, clean_orphans, fsync_dir, replace_with_retry, temp_path
-from datamgr.store.backup import BackupRecord, backup_file
-from datamgr.store.footer import META_KEY, FileMeta, _aware, read_footer
+from datamgr.store.atomic import (
+    atomic_write_bytes,
+    clean_orphans,
+    fsync_dir,
+    open_nofollow,
+    refuse_symlink,
+    replace_with_retry,
+    temp_path,
+)
+from datamgr.store.backup import BackupRecord, adopt_orphans, backup_file, list_backups, sha256_file
+from datamgr.store.footer import (
+    META_KEY,
+    FileMeta,
+    _aware,
+    _column_stats,
+    _footer_vs_metadata,
+    read_footer,
+    remember_damage,
+)
 
 SCHEMA_VERSION = 1
 ROW_GROUP = 1_000_000
@@ -51,6 +84,13 @@ LEGACY_SOURCE = "legacy"
 # in front of the file lock (one writer process per folder). Both are reentrant for one thread.
 _locks: dict[str, tuple[threading.RLock, filelock.FileLock]] = {}
 _locks_guard = threading.Lock()
+# Files whose content matched their footer: path -> (dev, inode, size, mtime_ns, content hash).
+_verified: dict[str, tuple[int, int, int, int, str]] = {}
+_verified_guard = threading.Lock()
+# Files a read found damaged live in datamgr.store.footer (known_damage): the inventory (footer
+# only) flags them while they are unchanged.
+# Never turned into "file damaged": the user or the interpreter asked to stop.
+_PASS_THROUGH = (KeyboardInterrupt, SystemExit, GeneratorExit)
 log = logging.getLogger(__name__)
 
 
@@ -119,6 +159,36 @@ def content_sha256(df: pl.DataFrame) -> str:
     return combine_digests(row_group_digests(df))
 
 
+def content_sha256_v1(df: pl.DataFrame) -> str:
+    """The content hash of files written before per-row-group digests (no ``row_groups`` in
+    their footer metadata): sha256 of the whole columns. The integrity check on read verifies
+    such a file against this definition, so files written by earlier versions stay readable."""
+    h = hashlib.sha256()
+    for name in df.columns:
+        s = df[name]
+        h.update(name.encode())
+        if s.dtype == pl.String or isinstance(s.dtype, pl.Categorical):
+            r = s.cast(pl.String).rle()
+            h.update(np.ascontiguousarray(r.struct.field("len").to_numpy()))
+            h.update("\x00".join(r.struct.field("value").fill_null("").to_list()).encode())
+        else:
+            h.update(np.ascontiguousarray(s.to_physical().to_numpy()))
+    return h.hexdigest()
+
+
+def _open_parquet(path: Path) -> tuple[pq.ParquetFile, os.stat_result]:
+    """One handle (never through a symbolic link), memory-mapped; page checksums verified on read."""
+    fd = open_nofollow(path, os.O_RDONLY)
+    try:
+        st = os.fstat(fd)
+        if st.st_size == 0:
+            raise DamagedFileError(f"{path.name}: is an empty (0-byte) file")
+        mm = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
+    finally:
+        os.close(fd)
+    return pq.ParquetFile(pa.BufferReader(pa.py_buffer(mm)), page_checksum_verification=True), st
+
+
 def parquet_size(df: pl.DataFrame) -> int:
     """Bytes ``df`` would take as a bar file written by :meth:`Store.write` (encoded in memory,
     footer metadata aside): the file size change a dry run prints."""
@@ -140,16 +210,111 @@ def parquet_size(df: pl.DataFrame) -> int:
 
 def read_parquet_once(path: Path) -> pa.Table:
     """Read a whole Parquet file through one memory map, verifying page checksums."""
-    with pa.memory_map(str(path), "r") as src:
-        return pq.ParquetFile(src, page_checksum_verification=True).read()
+    return _open_parquet(Path(path))[0].read()
+
+
+def load_bars(path: Path, *, verify: bool = True) -> pl.DataFrame:
+    """The bars of a Parquet bar file, read once and (``verify``) checked against its own footer.
+
+    Parameters
+    ----------
+    path : Path
+        A bar file (not a symbolic link).
+    verify : bool
+        Compare the decoded bars with the footer metadata: row count, ``content_sha256``, start
+        and end, the datetime statistics. Files without datamgr metadata (legacy) are checked by
+        their page checksums only.
+
+    Raises
+    ------
+    DamagedFileError
+        The file cannot be decoded (any decoder error, a polars panic included) or does not match
+        its footer.
+    StoreError
+        ``path`` is a symbolic link.
+    """
+    path = Path(path)
+    try:
+        try:
+            pf, st = _open_parquet(path)
+            md = pf.metadata
+            df = table_to_bars(pf.read())
+        except (DamagedFileError, *_PASS_THROUGH):
+            raise
+        except StoreError:
+            raise
+        except BaseException as err:  # noqa: BLE001 - pyarrow/OS errors, InvariantError, polars PanicException
+            msg = f"{path.name}: cannot be read ({type(err).__name__}: {err})"
+            raise DamagedFileError(msg) from err
+        if verify:
+            _check_content(path, md, df, st)
+    except DamagedFileError as err:
+        _remember_damage(path, str(err))
+        raise
+    return df
+
+
+def _remember_damage(path: Path, what: str) -> None:
+    remember_damage(path, what)
+    with _verified_guard:
+        _verified.pop(str(path), None)
+
+
+def _check_content(path: Path, md: pq.FileMetaData, df: pl.DataFrame, st: os.stat_result) -> str | None:
+    """Raise DamagedFileError unless ``df`` is what the footer says; return the content hash."""
+    try:
+        kv = md.metadata or {}
+        raw = kv.get(META_KEY)
+        if raw is None:
+            return None  # legacy file: the page checksums are all there is to check
+        info = json.loads(raw)
+        if not isinstance(info, dict):
+            raise ValueError("not a JSON object")
+        cols = tuple(md.schema.names)
+        stats = _column_stats(md, cols.index("datetime")) if "datetime" in cols else []
+        smin = min((_aware(x.min) for x in stats if x is not None and x.has_min_max), default=None)
+        smax = max((_aware(x.max) for x in stats if x is not None and x.has_min_max), default=None)
+    except (*_PASS_THROUGH,):
+        raise
+    except BaseException as err:  # noqa: BLE001 - a footer that does not parse is damage
+        raise DamagedFileError(f"{path.name}: the datamgr metadata in the footer is corrupt ({err})") from err
+    want = info.get("content_sha256")
+    key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    problems = []
+    if info.get("rows") != df.height or md.num_rows != df.height:
+        problems.append(f"{df.height} rows decoded, footer metadata says {info.get('rows')}")
+    problems.extend(_footer_vs_metadata(info, cols, smin, smax))
+    if df.height and (smin is not None and (smin != df["datetime"][0] or smax != df["datetime"][-1])):
+        problems.append("datetime statistics do not match the bars")
+    stored = info.get("row_groups")
+    if isinstance(stored, list):  # content hash v2: sha256 of the row-group digests
+        digests = row_group_digests(df)
+        got = combine_digests(digests)
+        if got == want and stored != digests:
+            problems.append("row-group digests in the footer do not match the bars")
+    else:  # written before per-row-group digests
+        got = content_sha256_v1(df)
+    if got != want:
+        problems.append(f"content hash {got[:12]}... differs from the footer's {str(want)[:12]}...")
+    if problems:
+        raise DamagedFileError(f"{path.name}: does not match its footer: " + "; ".join(problems))
+    with _verified_guard:
+        _verified[str(path)] = (*key, got)
+    return got
 
 
 def read_columns_once(path: Path, columns: list[str]) -> pl.DataFrame:
-    """Some columns of a Parquet file through one memory map (page checksums verified)."""
-    with pa.memory_map(str(path), "r") as src:
-        pf = pq.ParquetFile(src, page_checksum_verification=True)
+    """Some columns of a Parquet file through one memory map (page checksums verified; never
+    through a symbolic link). Read-only callers only: a partial read cannot check the content
+    hash, so nothing that feeds a write uses it. A decoder failure is :class:`DamagedFileError`."""
+    try:
+        pf, _ = _open_parquet(Path(path))
         have = [c for c in columns if c in pf.schema_arrow.names]
         out = pl.from_arrow(pf.read(columns=have))
+    except (DamagedFileError, StoreError, *_PASS_THROUGH):
+        raise
+    except BaseException as err:  # noqa: BLE001 - pyarrow/OS errors and polars PanicException
+        raise DamagedFileError(f"{Path(path).name}: cannot be read ({type(err).__name__}: {err})") from err
     assert isinstance(out, pl.DataFrame)
     return out
 
@@ -171,36 +336,50 @@ class Store:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.root = Path(settings.data_dir)
+        self._reconciled: list[dict[str, Any]] = []
+
+    def _housekeeping(self) -> list[dict[str, Any]]:
+        """Under the lock: repair the journal, adopt backups a crash left out of the manifest."""
+        try:
+            done = self._reconcile()
+            adopt_orphans(self.settings)
+        except OSError as err:  # a full disk must not stop the write that needs the lock
+            log.warning("journal/manifest repair postponed: %s", err)
+            return []
+        return done
 
     # ------------------------------------------------------------------ lock
     @contextmanager
-    def lock(self, what: str = "write") -> Iterator[None]:
+    def lock(self, what: str = "write", timeout: float | None = None) -> Iterator[None]:
         """Hold the write lock of the data folder: exclusive across processes *and* threads,
         reentrant within one thread. Raises LockedError after ``settings.lock_timeout``."""
         self.root.mkdir(parents=True, exist_ok=True)
+        refuse_symlink(self.settings.lock_path)  # filelock opens with O_TRUNC: never through a link
         key = str(self.settings.lock_path.resolve())
+        wait = self.settings.lock_timeout if timeout is None else timeout
         with _locks_guard:
             if key not in _locks:
                 _locks[key] = (threading.RLock(), filelock.FileLock(key, thread_local=False))
             rlock, lk = _locks[key]
-        if not rlock.acquire(timeout=self.settings.lock_timeout):
+        if not rlock.acquire(timeout=wait):
             owner = _read_owner(self.settings.lock_path)
             msg = (f"data folder {self.root} is locked by another writer in this process ({owner}); "
-                   f"waited {self.settings.lock_timeout:.0f} s. Try again when it has finished.")
+                   f"waited {wait:.0f} s. Try again when it has finished.")
             raise LockedError(msg)
         try:
             try:
-                lk.acquire(timeout=self.settings.lock_timeout)
+                lk.acquire(timeout=wait)
             except filelock.Timeout as err:
                 owner = _read_owner(self.settings.lock_path)
                 msg = (f"data folder {self.root} is locked by another writer ({owner}); "
-                       f"waited {self.settings.lock_timeout:.0f} s. Try again when it has finished.")
+                       f"waited {wait:.0f} s. Try again when it has finished.")
                 raise LockedError(msg) from err
             try:
                 if lk.lock_counter == 1:
                     _write_owner(self.settings.lock_path, what)
                     clean_orphans(self.root)
                     clean_orphans(self.settings.backups_dir)
+                    self._reconciled = self._housekeeping()
                 yield
             finally:
                 lk.release()
@@ -212,15 +391,53 @@ class Store:
         check_ticker(ticker)
         return self.settings.bar_path(ticker, timeframe)
 
-    def read(self, ticker: str, timeframe: str) -> pl.DataFrame:
-        """The bars of one file; an empty frame with the schema if the file does not exist."""
+    def read(self, ticker: str, timeframe: str, *, verify: bool = True) -> pl.DataFrame:
+        """The bars of one file; an empty frame with the schema if the file does not exist.
+
+        ``verify`` (default) checks the bars against the footer (see :func:`load_bars`).
+
+        Raises
+        ------
+        DamagedFileError
+            The file is damaged; the message names the backup to restore from.
+        StoreError
+            The file is a symbolic link, or cannot be opened.
+        """
         p = self.path(ticker, timeframe)
+        refuse_symlink(p)
         if not p.is_file():
+            if p.exists():
+                raise StoreError(f"{p}: is not a regular file")
             return empty_bars(with_bars=timeframe in ("5m", "15m", "1h", "4h"))
         try:
-            return table_to_bars(read_parquet_once(p))
-        except (OSError, pa.ArrowException) as err:
+            return load_bars(p, verify=verify)
+        except DamagedFileError as err:
+            raise DamagedFileError(f"file damaged: {err}. {self.restore_hint(p)}") from err
+        except OSError as err:
             raise StoreError(f"{p}: cannot be read: {err}") from err
+
+    def restore_hint(self, p: Path) -> str:
+        """What to do about a damaged file: the newest backup that reads back intact, by name."""
+        try:
+            current = sha256_file(p)
+        except OSError:
+            current = None
+        tried = 0
+        for rec in list_backups(self.settings, p.name):
+            if rec.sha256 == current or getattr(rec, "damaged", False):
+                continue
+            tried += 1
+            b = self.root / rec.path
+            try:
+                load_bars(b)
+            except (DamagedFileError, StoreError, OSError):
+                if tried >= 5:
+                    break
+                continue
+            return (f"Nothing was written. Restore it from backup {rec.path} "
+                    f"(python -m datamgr backup restore {Path(rec.path).name}, or the Backups page).")
+        return ("Nothing was written. No intact backup of it is listed in backups/manifest.jsonl: "
+                "re-import the data from its source (NinjaTrader export).")
 
     def read_columns(self, ticker: str, timeframe: str, columns: list[str]) -> pl.DataFrame:
         """Only ``columns`` of one file (those it has); an empty frame when the file does not exist.
@@ -231,11 +448,14 @@ class Store:
             The file cannot be read (names the file).
         """
         p = self.path(ticker, timeframe)
+        refuse_symlink(p)
         if not p.is_file():
             return empty_bars().select([c for c in columns if c in empty_bars().columns])
         try:
             return read_columns_once(p, columns)
-        except (OSError, pa.ArrowException) as err:
+        except DamagedFileError as err:
+            raise DamagedFileError(f"file damaged: {err}. {self.restore_hint(p)}") from err
+        except OSError as err:
             raise StoreError(f"{p}: cannot be read: {err}") from err
 
     def read_range(self, ticker: str, timeframe: str, start: dt.datetime, end: dt.datetime) -> pl.DataFrame:
@@ -275,7 +495,8 @@ class Store:
     def write(self, ticker: str, timeframe: str, df: pl.DataFrame, *, operation: str,
               details: dict[str, Any] | None = None, backup: bool = True, op_id: str | None = None,
               dry_run: bool = False, built_from: dict[str, Any] | None = None,
-              contracts: list[dict[str, Any]] | None = None) -> WriteResult:
+              contracts: list[dict[str, Any]] | None = None, replace_damaged: bool | None = None,
+              expect_generation: int | None = None) -> WriteResult:
         """Replace the file of ``ticker``/``timeframe`` with ``df``, safely (see module doc).
 
         Parameters
@@ -285,7 +506,8 @@ class Store:
         operation : str
             Journal operation name (``import``, ``update``, ``regenerate``, ``restore``...).
         backup : bool
-            Back up the current file first (off only for regenerable derived files).
+            Back up the current file first (off only for regenerable derived files). The current
+            file is verified against its footer first (free when this process just read it).
         dry_run : bool
             Validate and describe, write nothing.
         built_from : dict, optional
@@ -294,36 +516,55 @@ class Store:
         contracts : list of dict, optional
             Contract ranges of a continuous master (:func:`datamgr.store.roll.record_contracts`),
             kept in the footer metadata; when None the previous file's ranges are carried over.
+        replace_damaged : bool, optional
+            Allow replacing a file that fails its footer check (default: only for ``restore``);
+            its exact bytes are kept in a backup marked damaged.
+        expect_generation : int, optional
+            Refuse (StoreError) unless the file's generation is still this one (``0``: no file),
+            e.g. a restore whose diff was shown before.
 
         Raises
         ------
-        InvariantError, LockedError, BackupError, StoreError
+        InvariantError, LockedError, BackupError, StoreError, DamagedFileError
             Nothing on disk has changed when any of these is raised.
         """
         op_id = op_id or journal.new_op_id()
         p = self.path(ticker, timeframe)
+        refuse_symlink(p)
         df = conform(df)
         check_bars(df, f"new content of {p.name}")
+        _check_values(df, timeframe, p.name)
         digests = row_group_digests(df)
         new_hash = combine_digests(digests)
+        if replace_damaged is None:
+            replace_damaged = operation == "restore"
         with (nullcontext() if dry_run else self.lock(f"{operation} {p.name}")):
+            refuse_symlink(p)
             meta = read_footer(p) if p.is_file() else None
+            if expect_generation is not None and ((meta.generation or 0) if meta else 0) != expect_generation:
+                now_gen = (meta.generation or 0) if meta else 0
+                msg = (f"{p.name} changed since the plan was made (generation {expect_generation} -> {now_gen}); "
+                       f"nothing was written. Look at the new plan and try again.")
+                raise StoreError(msg)
             rows_before = meta.rows if meta else 0
             old_hash = meta.content_sha256 if meta else None
-            damaged = bool(meta and meta.problems)
-            if meta is not None and old_hash is None:  # legacy file: hash its content
+            damaged = False
+            if meta is not None and (backup or old_hash is None):
                 try:
-                    old_hash = content_sha256(self.read(ticker, timeframe))
-                except StoreError:
-                    # A damaged file (unreadable footer or pages) must stay replaceable (restore):
-                    # its exact bytes are kept in a sha256-verified backup first.
+                    old_hash = self._verified_hash(p) or old_hash
+                except DamagedFileError as err:
+                    if not replace_damaged:
+                        raise DamagedFileError(f"file damaged: {err}. {self.restore_hint(p)}") from err
+                    # A damaged file stays replaceable by a restore: its exact bytes are kept in a
+                    # sha256-verified backup (marked damaged) first.
                     old_hash, damaged = None, True
             unchanged = old_hash == new_hash and (built_from is None or meta.built_from == built_from)
             gen = ((meta.generation or 0) + 1) if meta else 1
             if dry_run or unchanged:
                 return WriteResult(str(p), False, rows_before, df.height, meta.generation if (meta and unchanged) else gen,
                                    new_hash, None, op_id, dry_run)
-            rec = backup_file(self.settings, p, reason=operation, op_id=op_id, expected_rows=None if damaged else meta.rows) \
+            rec = backup_file(self.settings, p, reason=operation, op_id=op_id,
+                              expected_rows=None if damaged else meta.rows, damaged=damaged) \
                 if (meta and backup) else None
             info = {
                 "schema_version": SCHEMA_VERSION, "ticker": ticker, "timeframe": timeframe,
@@ -337,20 +578,34 @@ class Store:
             kept = contracts if contracts is not None else (meta.contracts if meta else None)
             if kept:
                 info["contracts"] = kept
-            self._write_parquet(p, df, info)
-            journal.append(self.settings, journal.JournalEntry(
+            entry = journal.JournalEntry(
                 id=op_id, op=operation, file=p.name, rows_before=rows_before, rows_after=df.height,
                 backup=rec.path if rec else None, sha256_before=old_hash, sha256_after=new_hash,
                 details=details or {}, added=(details or {}).get("added"), replaced=(details or {}).get("replaced"),
-            ))
+            )
+            self._write_parquet(p, df, info, entry)
             log.info("%s: %s wrote %d rows (generation %d, was %d rows)%s", p.name, operation, df.height, gen,
                      rows_before, f", backup {rec.path}" if rec else "")
             return WriteResult(str(p), True, rows_before, df.height, gen, new_hash, rec, op_id)
 
-    def _write_parquet(self, final: Path, df: pl.DataFrame, info: dict[str, Any]) -> None:
+    def _verified_hash(self, p: Path) -> str | None:
+        """Content hash of ``p`` checked against its footer (cached per file identity); None for
+        a legacy file without metadata (then hashed from its bars)."""
+        st = p.stat()
+        with _verified_guard:
+            hit = _verified.get(str(p))
+        if hit is not None and hit[:4] == (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns):
+            return hit[4]
+        df = load_bars(p)
+        meta = read_footer(p)
+        return meta.content_sha256 or content_sha256(df)
+
+    def _write_parquet(self, final: Path, df: pl.DataFrame, info: dict[str, Any],
+                       entry: journal.JournalEntry | None = None) -> None:
         schema = arrow_schema("bars" in df.columns).with_metadata({META_KEY: json.dumps(info).encode()})
         table = df.to_arrow().cast(schema.remove_metadata()).replace_schema_metadata(schema.metadata)
         tmp = temp_path(final)
+        intent_at: int | None = None
         try:
             with open(tmp, "wb") as f:
                 with pq.ParquetWriter(f, schema, compression="zstd", write_statistics=True,
@@ -359,19 +614,73 @@ class Store:
                 f.flush()
                 os.fsync(f.fileno())
             self._read_back(tmp, table)
+            if entry is not None:  # write-ahead: the intent is durable before the file changes
+                length = journal.size(self.settings)
+                journal.append(self.settings, journal.intent(entry))
+                intent_at = length
             replace_with_retry(tmp, final)
         except BaseException as err:
             tmp.unlink(missing_ok=True)
+            if intent_at is not None and entry is not None and not isinstance(err, _PASS_THROUGH):
+                journal.withdraw(self.settings, intent_at, entry)  # the file did not change
             if isinstance(err, (OSError, pa.ArrowException)):
                 # Disk full, file too large, I/O error...: a StoreError the CLI maps to its exit code.
                 raise StoreError(f"{final.name}: write failed, the file is unchanged: {err}") from err
             raise
+        st = final.stat()
+        with _verified_guard:  # read back above: this content matches its footer
+            _verified[str(final)] = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, info["content_sha256"])
         try:
             fsync_dir(final.parent)
         except OSError as err:
             # The new file is in place and verified; only the rename's durability across a power
             # cut is in doubt. Failing now would report an error for a change that happened.
             log.warning("%s: replaced, but the folder fsync failed: %s", final.name, err)
+        if entry is not None:
+            try:
+                journal.append(self.settings, entry)
+            except OSError as err:
+                # The change happened and its intent line is in the journal: the next lock holder
+                # reconciles it. An error now would report a failure for a write that took place.
+                log.warning("%s: written, but the journal completion line failed (%s); it will be "
+                            "reconciled at the next start", final.name, err)
+
+    def recover(self) -> list[dict[str, Any]]:
+        """Reconcile interrupted writes and adopt orphan backups, if there is anything to do.
+
+        Cheap when there is nothing to do (reads the journal's tail). Takes the lock only when a
+        repair is needed; a folder locked by a running writer is left to that writer.
+        """
+        try:
+            if not journal.pending(self.settings) and not _has_orphan_backups(self.settings):
+                return []
+            with self.lock("recover", timeout=0.5):
+                return self._reconciled
+        except (LockedError, OSError, StoreError) as err:  # a busy or read-only folder: the next writer repairs
+            log.debug("recover postponed: %s", err)
+            return []
+
+    def _reconcile(self) -> list[dict[str, Any]]:
+        """Append the outcome of every intent without completion (the file tells: old or new)."""
+        out = []
+        for e in journal.pending(self.settings):
+            p = self.root / str(e.get("file", ""))
+            try:
+                meta = read_footer(p) if p.is_file() and not p.is_symlink() else None
+            except OSError:
+                meta = None
+            now = meta.content_sha256 if meta else None
+            if now is not None and now == e.get("sha256_after"):
+                outcome = "reconciled: applied"
+            elif now == e.get("sha256_before"):
+                outcome = "reconciled: not applied"
+            else:
+                outcome = "reconciled: unknown (the file matches neither side; check it)"
+            done = {**e, "outcome": outcome, "time": now_utc().isoformat()}
+            journal.append_raw(self.settings, done)
+            log.warning("journal: interrupted %s of %s: %s", e.get("op"), e.get("file"), outcome)
+            out.append(done)
+        return out
 
     @staticmethod
     def _read_back(tmp: Path, table: pa.Table) -> None:
@@ -451,15 +760,43 @@ def _same_dictionary_values(ca: pa.ChunkedArray, cb: pa.ChunkedArray) -> bool | 
     return len(a[0]) == len(b[0]) and bool(np.array_equal(map_a[a[0]], map_b[b[0]]))
 
 
+def _check_values(df: pl.DataFrame, timeframe: str, name: str) -> None:
+    """Values no file may hold: a volume beyond int32 in a master (sums of them in upsampled files
+    must fit int64), a time before 1970, a 1m bar off the whole minute."""
+    rules = [r for r in value_rules(minutes=1 if timeframe == "1m" else None)
+             if "bars" not in df.columns or not r[0].startswith("volume")]
+    bad = df.select([e.fill_null(False).arg_true().head(20).implode().alias(n) for n, e in rules])
+    found = [f"{n}: rows {', '.join(map(str, bad[n][0]))}" for n in bad.columns if len(bad[n][0])]
+    if found:
+        raise InvariantError(f"new content of {name} breaks the value rules:\n  " + "\n  ".join(found))
+
+
+
 def _iso(df: pl.DataFrame, i: int) -> str | None:
     return df["datetime"][i].isoformat() if df.height else None
 
 
+def _has_orphan_backups(settings: Settings) -> bool:
+    from_manifest = {Path(r.path).name for r in list_backups(settings)}
+    bdir = settings.backups_dir
+    return bdir.is_dir() and any(p.name not in from_manifest for p in bdir.iterdir()
+                                 if p.name != "manifest.jsonl" and not p.name.startswith("."))
+
+
 def _write_owner(lock_path: Path, what: str) -> None:
+    """Who holds the lock, for the "locked by" message (never through a symbolic link)."""
+    owner = lock_path.with_name(lock_path.name + ".owner")
     try:
-        lock_path.with_name(lock_path.name + ".owner").write_text(f"pid {os.getpid()}: {what}", encoding="utf-8")
+        fd = open_nofollow(owner, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    except (OSError, StoreError) as err:
+        log.warning("%s: not written: %s", owner.name, err)
+        return
+    try:
+        os.write(fd, f"pid {os.getpid()}: {what}".encode())
     except OSError:
         pass
+    finally:
+        os.close(fd)
 
 
 def _read_owner(lock_path: Path) -> str:

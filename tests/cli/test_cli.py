@@ -24,7 +24,7 @@ END = "2025-11-20"
 
 def run(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DATAMGR_")}
-    env["PYTHONPATH"] = str(REPO)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
     return subprocess.run([sys.executable, "-m", "datamgr", *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=120)
 

@@ -15,6 +15,7 @@ from playwright.sync_api import expect
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("DATAMGR_CHROMIUM", "/usr/bin/chromium")
+PAGE_TIMEOUT_MS = 30_000  # one timeout for page actions *and* Playwright's expect() (5 s by default)
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--disable-dev-shm-usage"]
@@ -33,7 +34,8 @@ class App:
         self.data_dir = data_dir
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "DATAMGR_DATA_DIR": str(data_dir), "PYTHONPATH": str(REPO)}
+        env = {**os.environ, "DATAMGR_DATA_DIR": str(data_dir),
+               "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)}
         self.log = open(data_dir.parent / "streamlit.log", "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", str(REPO / "streamlit_app.py"),
@@ -79,7 +81,10 @@ def app_factory(tmp_path: Path):
 @pytest.fixture(scope="session")
 def browser():
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium)")
+        msg = f"{CHROMIUM} not installed (apt-get install chromium)"
+        if os.environ.get("CI", "").strip().lower() in ("true", "1", "yes"):  # .ci/run installs it
+            pytest.fail(msg + "; CI=true requires the browser tests", pytrace=False)
+        pytest.skip(msg + "; outside CI only")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -92,7 +97,7 @@ def browser():
 def page(browser):
     ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
     pg = ctx.new_page()
-    pg.set_default_timeout(30_000)
-    expect.set_options(timeout=30_000)  # expect() waits as long as the page's own calls (not 5 s)
+    pg.set_default_timeout(PAGE_TIMEOUT_MS)
+    expect.set_options(timeout=PAGE_TIMEOUT_MS)  # expect() waits as long as the page's own calls (not 5 s)
     yield pg
     ctx.close()

@@ -12,11 +12,20 @@ import pytest
 
 from datamgr.calendar.sessions import get_calendar
 from datamgr.health.gaps import continuity
+from tests.conftest import in_ci
 
 CANDIDATES = [Path("/work/shared/data/real"), Path(__file__).resolve().parents[3] / "shared" / "data" / "real",
               Path("../shared/data/real")]
 REAL = next((p for p in CANDIDATES if (p / "MES 09-25.Last.txt").is_file()), None)
-pytestmark = pytest.mark.skipif(REAL is None, reason="real exports (../shared/data/real) not present")
+pytestmark = pytest.mark.skipif(REAL is None and not in_ci(),
+                                reason="real exports (../shared/data/real) not present; outside CI only")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _real_exports_required_in_ci():
+    if REAL is None:  # only reached in CI (skipped otherwise): fail loudly
+        pytest.fail(f"the real MES export is missing (looked in {', '.join(map(str, CANDIDATES))}); "
+                    "CI=true requires it", pytrace=False)
 
 
 @pytest.fixture(scope="module")

@@ -34,10 +34,10 @@ def feeds():
     yield make
     for f in made:
         f.stop_feed(timeout=5)
-        info = files.read_json(files.live_path(f.settings, files.PID_FILE)) or {}
-        pid = int(info.get("pid") or 0)
-        if pid and files.is_our_feed(pid, str(info.get("token") or "")):  # never leave a process behind
-            os.kill(pid, signal.SIGKILL)
+        info, _ = files.read_pid_file(files.live_path(f.settings, files.PID_FILE))
+        if info and files.is_our_feed(info["pid"], info["token"], info.get("proc_start"),
+                                      bool(info.get("token_in_argv", True))):  # never leave a process behind
+            os.kill(info["pid"], signal.SIGKILL)
         if f._proc is not None:
             f._proc.kill()
             f._proc.wait(5)

@@ -59,7 +59,9 @@ def test_prune_keeps_the_newest_copies_and_never_the_last_verified_one(tmp_path,
     for i in range(5):
         store.write("ES1", "1m", week_bars.head(100 + i), operation="test")
     assert len(list_backups(settings)) == 4
-    plan = prune_plan(settings, now=dt.datetime.now(dt.UTC) + dt.timedelta(days=1))
+    # the clock of the prune: one day after the newest backup (the backups carry their own write times)
+    newest = max(dt.datetime.fromisoformat(r.time) for r in list_backups(settings))
+    plan = prune_plan(settings, now=newest + dt.timedelta(days=1))
     assert len(plan.keep) == 2 and len(plan.delete) == 2
     assert {r.rows for r in plan.keep} == {103, 102}
     prune(settings, plan)

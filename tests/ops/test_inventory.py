@@ -126,7 +126,7 @@ def test_legacy_derived_files_older_than_the_master_are_flagged_stale(settings, 
     (d / "ES1_profiler.json").write_text("{}")
     (d / "ES1_daily_hod_lod.json").write_text("{}")
     week_bars.to_pandas().to_parquet(d / "ES1_5m.parquet")
-    now = dt.datetime.now(dt.UTC)
+    now = dt.datetime(2025, 11, 20, 12, 0, tzinfo=dt.UTC)  # any fixed time: only the order of mtimes counts
     set_mtime(d / "ES1_1m.parquet", now)
     set_mtime(d / "ES1_profiler.json", now - dt.timedelta(days=2))
     set_mtime(d / "ES1_5m.parquet", now - dt.timedelta(days=2))
@@ -149,7 +149,7 @@ def test_derived_files_built_from_an_older_generation_are_flagged_stale(store, s
     # The master moves on: every derived output is now stale, whatever its mtime says.
     store.write("ES1", "1m", week_bars.head(-10), operation="test")
     for name in ("ES1_profiler.json", "ES1_5m.parquet"):
-        set_mtime(d / name, dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5))
+        set_mtime(d / name, dt.datetime(2030, 1, 1, tzinfo=dt.UTC))  # newer than the master: lineage decides
     files = by_name(scan(settings))
     assert "stale: Profiler data is older than Parquet data (built from generation 1, master is at generation 2)" \
         in files["ES1_profiler.json"].flags

@@ -54,8 +54,10 @@ def corrupt(path, offset: int) -> None:
 
 
 def journal_lines(settings) -> list[dict]:
+    """Completed journal entries (write-ahead ``intent`` lines left out)."""
     p = settings.journal_path
-    return [json.loads(x) for x in p.read_text().splitlines()] if p.is_file() else []
+    lines = [json.loads(x) for x in p.read_text().splitlines()] if p.is_file() else []
+    return [x for x in lines if x.get("outcome") != "intent"]
 
 
 def tmp_files(settings) -> list[str]:

@@ -23,6 +23,7 @@ def main() -> None:
     store = Store(Settings.load(data_dir=root, env={}))
     with store.lock("crash test"):
         left = [p for d in (root, root / "backups") if d.is_dir() for p in d.iterdir() if TMP_MARK in p.name]
+        store.read("ES1", "1m")  # like an import: read (and verify) the master first, then write
         print(f"ready {len(left)}", flush=True)
         i = 0
         while True:

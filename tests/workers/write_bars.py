@@ -7,6 +7,7 @@ code of the error, 0 on success, 9 on any other exception (its type printed on s
 
 from __future__ import annotations
 
+import os
 import resource
 import signal
 import sys
@@ -38,4 +39,9 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Under RLIMIT_FSIZE the interpreter's teardown sometimes aborts in a native library's
+    # destructor ("terminate called without an active exception"); the exit code must be ours.
+    os._exit(code)

@@ -211,6 +211,7 @@ def parse_export(data: bytes, name: str) -> ParsedExport:
     data = _clean(data, name)
     fast = _fast_path(data, name)
     if fast is not None:
+        fast.rows = _oldest_first(fast.rows, fast.notes)  # same rule as the careful path below
         return fast
     text = _decode(data, name)
     lines = pl.DataFrame({"text": pl.Series([text]).str.split("\n")}).explode("text")
@@ -250,11 +251,19 @@ def parse_export(data: bytes, name: str) -> ParsedExport:
     notes = []
     if fmt == CSV and "time" not in cols and "datetime" not in cols:
         fmt = CSV_DAILY  # Date,Open,High,Low,Close,Volume: one bar per date
-    if out.height > 1 and out["stamp"].diff().drop_nulls().max() < dt.timedelta(0):
-        out = out.reverse()  # newest first (as Yahoo writes CSVs): read oldest first
-        notes.append("rows were newest first; read oldest first")
+    out = _oldest_first(out, notes)
     log.info("parsed %s: %s, %d rows", name, fmt, out.height)
     return ParsedExport(name, fmt, sep, decimal_comma, rows_read, out, notes)
+
+
+def _oldest_first(rows: pl.DataFrame, notes: list[str]) -> pl.DataFrame:
+    """Rows that are *all* newest first (as Yahoo writes CSVs) read oldest first, with a note; one
+    line out of order in an oldest-first file is not a reason to turn the file around (the placing
+    step rejects that line)."""
+    if rows.height > 1 and rows["stamp"].diff().drop_nulls().max() < dt.timedelta(0):
+        notes.append("rows were newest first; read oldest first")
+        return rows.reverse()
+    return rows
 
 
 def _fast_path(data: bytes, name: str) -> ParsedExport | None:

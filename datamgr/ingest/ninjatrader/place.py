@@ -11,13 +11,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 
 import polars as pl
 
 from datamgr.core.errors import InputError
-from datamgr.core.schema import conform
+from datamgr.core.schema import conform, value_rules, volume_cap
+from datamgr.core.timefmt import now_utc
 from datamgr.ingest.ninjatrader.parse import _PRICES, ParsedExport, Reject
 
 
@@ -68,7 +70,8 @@ def localize(stamps: pl.Series, tz: str) -> pl.Series:
     return s.dt.convert_time_zone("UTC")
 
 
-def to_bars(parsed: ParsedExport, tz: str, *, stamp: str = "close", interval: str | None = None) -> Placed:
+def to_bars(parsed: ParsedExport, tz: str, *, stamp: str = "close", interval: str | None = None,
+            now: dt.datetime | None = None) -> Placed:
     """Place parsed rows in time and build canonical bars (``source`` = ``parsed.source``).
 
     Parameters
@@ -81,6 +84,8 @@ def to_bars(parsed: ParsedExport, tz: str, *, stamp: str = "close", interval: st
         Ignored for daily bars (labelled by date) and ticks (exact trade times).
     interval : str, optional
         ``"1m"``, ``"5m"``... ; inferred from the stamps when None.
+    now : datetime, optional
+        Bars later than ``now`` plus one bar are rejected (default: the current time).
 
     Raises
     ------
@@ -90,7 +95,7 @@ def to_bars(parsed: ParsedExport, tz: str, *, stamp: str = "close", interval: st
     rows = parsed.rows
     if parsed.is_daily:
         bars = rows.select(pl.col("stamp").dt.replace_time_zone("UTC").alias("datetime"), *_PRICES, "volume")
-        return _finish(parsed, bars, rows["line"], [], 1440, False)
+        return _finish(parsed, bars, rows["line"], [], 1440, False, now)
     utc = localize(rows["stamp"], tz)
     if utc.null_count():
         bad = rows.filter(utc.is_null())
@@ -106,14 +111,14 @@ def to_bars(parsed: ParsedExport, tz: str, *, stamp: str = "close", interval: st
         bars = ticks.group_by(pl.col("t").dt.truncate("1m").alias("datetime"), maintain_order=True).agg(
             pl.col("open").first(), pl.col("high").max(), pl.col("low").min(), pl.col("close").last(),
             pl.col("volume").sum(), pl.col("line").first())
-        return _finish(parsed, bars.drop("line"), bars["line"], [], 1, False)
+        return _finish(parsed, bars.drop("line"), bars["line"], [], 1, False, now)
     inferred = interval is None
     minutes = infer_interval(utc) if inferred else parse_interval(interval)
     if stamp not in ("close", "open"):
         raise InputError(f"stamp {stamp!r} not understood; expected 'close' or 'open'", field="stamp")
     shift = pl.duration(minutes=minutes) if stamp == "close" else pl.duration(minutes=0)
     bars = rows.select((utc - pl.select(shift).item()).alias("datetime"), *_PRICES, "volume")
-    return _finish(parsed, bars, rows["line"], [], minutes, inferred)
+    return _finish(parsed, bars, rows["line"], [], minutes, inferred, now)
 
 
 def parse_interval(text: str) -> int:
@@ -125,7 +130,7 @@ def parse_interval(text: str) -> int:
 
 
 def _finish(parsed: ParsedExport, bars: pl.DataFrame, lines: pl.Series, rejects: list[Reject],
-            minutes: int, inferred: bool) -> Placed:
+            minutes: int, inferred: bool, now: dt.datetime | None = None) -> Placed:
     """Split off rows breaking invariants (listed with reasons); return clean sorted bars."""
     b = bars.with_columns(pl.lit(parsed.source).alias("source"), lines.alias("line"))
     b = b.with_columns(pl.col("datetime").cast(pl.Datetime("us", "UTC")))
@@ -139,6 +144,7 @@ def _finish(parsed: ParsedExport, bars: pl.DataFrame, lines: pl.Series, rejects:
         ("negative volume", pl.col("volume") < 0),
         ("duplicate time stamp (an earlier line has it)", (pl.col("datetime") == prev).fill_null(False)),
         ("time stamp out of order", (pl.col("datetime") < prev).fill_null(False)),
+        *value_rules(minutes=minutes, now=now or now_utc(), cap=volume_cap(b["volume"])),
     ]
     flag = b.with_columns([e.fill_null(False).alias(f"_r{i}") for i, (_, e) in enumerate(reasons)])
     anyr = pl.any_horizontal([pl.col(f"_r{i}") for i in range(len(reasons))])
