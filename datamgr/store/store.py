@@ -225,6 +225,13 @@ class Store:
         except (OSError, pa.ArrowException) as err:
             raise StoreError(f"{p}: cannot be read: {err}") from err
 
+    def read_path(self, p: Path) -> pl.DataFrame:
+        """The bars of the Parquet file ``p`` (a file under ``historical/``); StoreError if unreadable."""
+        try:
+            return table_to_bars(read_parquet_once(Path(p)))
+        except (OSError, pa.ArrowException) as err:
+            raise StoreError(f"{p}: cannot be read: {err}") from err
+
     def read_meta(self, ticker: str, timeframe: str) -> FileMeta | None:
         p = self.path(ticker, timeframe)
         return read_footer(p) if p.is_file() else None
@@ -241,7 +248,8 @@ class Store:
     # ------------------------------------------------------------------ write
     def write(self, ticker: str, timeframe: str, df: pl.DataFrame, *, operation: str,
               details: dict[str, Any] | None = None, backup: bool = True, op_id: str | None = None,
-              dry_run: bool = False, built_from: dict[str, Any] | None = None) -> WriteResult:
+              dry_run: bool = False, built_from: dict[str, Any] | None = None,
+              path: Path | None = None) -> WriteResult:
         """Replace the file of ``ticker``/``timeframe`` with ``df``, safely (see module doc).
 
         Parameters
@@ -257,6 +265,9 @@ class Store:
         built_from : dict, optional
             Lineage of a derived file (``store.lineage(ticker)`` of its master), kept in the
             footer metadata so the inventory can tell a stale derived file without reading it.
+        path : Path, optional
+            Write this file instead of ``<data>/<ticker>_<timeframe>.parquet`` (the data module's
+            interval files under ``historical/``); ``timeframe`` is then only a label.
 
         Raises
         ------
@@ -264,18 +275,20 @@ class Store:
             Nothing on disk has changed when any of these is raised.
         """
         op_id = op_id or journal.new_op_id()
-        p = self.path(ticker, timeframe)
+        p = Path(path) if path is not None else self.path(ticker, timeframe)
         df = conform(df)
         check_bars(df, f"new content of {p.name}")
         new_hash = content_sha256(df)
         with (nullcontext() if dry_run else self.lock(f"{operation} {p.name}")):
             meta = read_footer(p) if p.is_file() else None
+            if path is not None:
+                p.parent.mkdir(parents=True, exist_ok=True)
             rows_before = meta.rows if meta else 0
             old_hash = meta.content_sha256 if meta else None
             damaged = bool(meta and meta.problems)
             if meta is not None and old_hash is None:  # legacy file: hash its content
                 try:
-                    old_hash = content_sha256(self.read(ticker, timeframe))
+                    old_hash = content_sha256(self.read(ticker, timeframe) if path is None else self.read_path(p))
                 except StoreError:
                     # A damaged file (unreadable footer or pages) must stay replaceable (restore):
                     # its exact bytes are kept in a sha256-verified backup first.
@@ -346,6 +359,21 @@ class Store:
             raise ReadBackError(f"{tmp.name}: schema changed on read-back")
         if not _decoded(back).equals(_decoded(table)):
             raise ReadBackError(f"{tmp.name}: content read back differs from what was written")
+
+    def write_export(self, path: Path, data: bytes, *, operation: str, details: dict[str, Any] | None = None) -> Path:
+        """Write an export (CSV beside a Parquet file) atomically under the lock, with a journal line.
+
+        No backup: an export is a copy of a Parquet file and is rewritten from it.
+        """
+        path = Path(path)
+        with self.lock(f"{operation} {path.name}"):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(path, data)
+            journal.append(self.settings, journal.JournalEntry(
+                id=journal.new_op_id(), op=operation, file=str(path.relative_to(self.root)) if path.is_relative_to(self.root)
+                else path.name, rows_before=None, rows_after=(details or {}).get("rows"), backup=None,
+                sha256_before=None, sha256_after=hashlib.sha256(data).hexdigest(), details=details or {}))
+        return path
 
     def write_json(self, path: Path, obj: Any, *, operation: str) -> Path:
         """Write a derived JSON output atomically (no backup: derived files are regenerable)."""
