@@ -15,6 +15,7 @@ from datamgr.cli import (
     continuity,
     demo,
     health,
+    history,
     import_,
     journal,
     live,
@@ -27,7 +28,7 @@ from datamgr.core.config import Settings
 from datamgr.core.errors import DataMgrError
 
 # One line per command module (datamgr/cli/<name>.py), in the order of the help text.
-COMMANDS = [status, demo, journal, backup, verify, import_, continuity, health, regenerate, live, update]
+COMMANDS = [status, demo, journal, backup, verify, import_, continuity, health, regenerate, live, update, history]
 
 log = logging.getLogger("datamgr")
 

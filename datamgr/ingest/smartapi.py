@@ -151,6 +151,7 @@ class SmartApiHistory:
         self.timeout, self.retries, self.backoff, self.min_interval = timeout, retries, backoff, min_interval
         self.sleep = sleep
         self._jwt: str | None = None
+        self.feed_token: str | None = None
         self._last = 0.0
         self.requests = 0
 
@@ -217,6 +218,19 @@ class SmartApiHistory:
                 self.sleep(delay)
         raise SourceError(f"SmartAPI {what}: {retry_why} after {self.retries + 1} attempts. Nothing was written.")
 
+    @property
+    def session_token(self) -> str | None:
+        """The JWT of the current login (for the live feed's WebSocket; never logged)."""
+        return self._jwt
+
+    @property
+    def api_key(self) -> str:
+        return self._credentials().api_key
+
+    @property
+    def client_code(self) -> str:
+        return self._credentials().client_code
+
     # ------------------------------------------------------------------ API
     def login(self) -> None:
         """Log in with client code + PIN + TOTP (pyotp); keeps the JWT in memory only.
@@ -242,6 +256,7 @@ class SmartApiHistory:
         if not jwt:
             raise SourceError(f"SmartAPI login of client {creds.client_code}: no jwtToken in the answer")
         self._jwt = jwt.removeprefix("Bearer ")
+        self.feed_token = data["data"].get("feedToken")
         log.info("SmartAPI: logged in as client %s", creds.client_code)
 
     def candles(self, exchange: str, token: str, interval: str, start: dt.datetime, end: dt.datetime, *,
