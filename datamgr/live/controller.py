@@ -115,7 +115,7 @@ class LiveDataFeed:
         if self.is_running():
             return False
         check_timing(self.interval, self.speed, self.backoff_base, self.backoff_max)
-        make_source(self.settings, self.source, self.symbols, speed=self.speed, url=self.url).check()
+        make_source(self.settings, self.source, self.symbols, speed=self.speed, url=self.url, env=self._env()).check()
         self.settings.live_dir.mkdir(parents=True, exist_ok=True)
         token = secrets.token_hex(8)
         log_path = files.live_path(self.settings, files.LOG_FILE)
@@ -193,8 +193,7 @@ class LiveDataFeed:
                 "--backoff-base", str(self.backoff_base), "--backoff-max", str(self.backoff_max), "--token", token]
         return cmd + (["--url", self.url] if self.url else [])
 
-    @staticmethod
-    def _env() -> dict[str, str]:
+    def _env(self) -> dict[str, str]:
         root = str(Path(__file__).resolve().parents[2])
         path = os.environ.get("PYTHONPATH")
         return {**os.environ, "PYTHONPATH": root + (os.pathsep + path if path else "")}

@@ -55,4 +55,15 @@ def folder(tmp_path, monkeypatch, smartapi, clock, sleeps):
     source = SmartApiHistory(sleep=sleeps.append, min_interval=0.0, backoff=0.01)
     dm.configure(settings=settings, clock=clock, history_source=source)
     yield settings
+    stop_live()
     dm.configure()
+
+
+def stop_live() -> None:
+    """Stop the shared live feed if a test started one (never leave a process behind)."""
+    feed = dm._shared.get("live")
+    if feed is not None:
+        feed.stop_feed(timeout=5)
+        if feed._proc is not None:
+            feed._proc.kill()
+            feed._proc.wait(5)

@@ -28,7 +28,7 @@ import numpy as np
 import pandas_market_calendars as mcal
 import pyotp
 
-API_KEY, CLIENT, PIN = "test-api-key", "T1234", "4321"
+API_KEY, CLIENT, PIN = "key-secret-5521", "T1234", "pin-secret-7395"
 TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 ENV = {"DATAMGR_SMARTAPI_API_KEY": API_KEY, "DATAMGR_SMARTAPI_CLIENT_CODE": CLIENT,
        "DATAMGR_SMARTAPI_PIN": PIN, "DATAMGR_SMARTAPI_TOTP_SECRET": TOTP_SECRET}

@@ -29,7 +29,7 @@ import logging
 import os
 import struct
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from datamgr.core.config import Settings
@@ -81,8 +81,9 @@ class SmartApiSource(WebSocketSource):
     name = "smartapi"
 
     def __init__(self, settings: Settings, symbols: list[str], url: str | None = None,
-                 heartbeat: float = HEARTBEAT_SECONDS) -> None:
+                 heartbeat: float = HEARTBEAT_SECONDS, env: Mapping[str, str] | None = None) -> None:
         self.settings, self.symbols, self.heartbeat = settings, symbols, heartbeat
+        self.env = env if env is not None else os.environ
         self.url = url or os.environ.get(URL_ENV) or SMARTAPI_WS_URL
         self.tz = settings.display_tz
         self._ws: Any = None
@@ -108,7 +109,7 @@ class SmartApiSource(WebSocketSource):
         """Raise :class:`ConfigError` for bad symbols or missing credentials (naming the variables)."""
         for s in self.symbols:
             self.resolve(s)
-        missing = [env for env in CREDENTIALS.values() if not os.environ.get(env)]
+        missing = [env for env in CREDENTIALS.values() if not self.env.get(env)]
         if missing:
             raise ConfigError(f"smartapi: set the credentials in the environment: {', '.join(missing)} missing")
 
