@@ -353,8 +353,10 @@ class HistoricalDataManager:
         now = (now or self._now()).astimezone(ZoneInfo(self._zone(symbol)))
         meta = self.store.read_meta(symbol, "1m")
         last = meta.end if meta and meta.rows else None
-        lo = last.date() - dt.timedelta(days=1) if last else now.date()
+        lo = (last or now).date() - dt.timedelta(days=1 if last else 10)
         sess = calendar_for(self.settings, ins.ticker).sessions(lo, now.date())
+        if last is None:  # no data yet: the latest session that has begun
+            sess = sess.filter(pl.col("open") <= now.astimezone(dt.UTC)).tail(1)
         start = end = None
         for o, c in zip(sess["open"], sess["close"]):
             if o > now or (last is not None and last + MINUTE >= c):
