@@ -10,7 +10,7 @@ import streamlit as st
 from app_pages._common import job, settings, start_job, ticker
 from datamgr.calendar.overrides import load_overrides
 from datamgr.calendar.sessions import calendar_for
-from datamgr.core.timefmt import to_et_text
+from datamgr.core.timefmt import to_et_text, zone_label
 from datamgr.health.report import HealthReport, check_health
 from datamgr.ops.acknowledge import acknowledge_gap
 from datamgr.plots import health as plots
@@ -18,9 +18,11 @@ from datamgr.store.store import Store
 
 s = settings()
 tk = ticker()
+tz = s.display_tz_for(tk)
+zl = zone_label(tz)
 st.title(f"Health · {tk}")
 st.caption("Checked against the exchange session calendar: weekends, the daily break, the pre-2021 "
-           "15:15 CT halt and holiday early closes are never gaps. All times US Eastern (ET).")
+           f"15:15 CT halt and holiday early closes are never gaps. All times in {tk}'s zone: {tz} ({zl}).")
 
 store = Store(s)
 meta = store.read_meta(tk, "1m")
@@ -54,7 +56,7 @@ c3.metric("Holes", len(cont.holes))
 c4.metric("Stray bars", f"{cont.outside_session:,}")
 c5.metric("Integrity findings", len(rep.integrity.findings))
 (st.success if stale.expected_bars == 0 else st.warning)(
-    f"Freshness: {stale.verdict}. Last bar {to_et_text(stale.last_bar)}.", icon=":material/schedule:")
+    f"Freshness: {stale.verdict}. Last bar {to_et_text(stale.last_bar, tz)}.", icon=":material/schedule:")
 
 # ---- coverage heatmap -------------------------------------------------------------------------
 st.subheader("Coverage per trading day")
@@ -76,13 +78,13 @@ gaps = [g for g in cont.gaps if g.missing >= min_gap and g.cls in classes]
 LIMIT = 200
 rows = pl.DataFrame({
     "class": [g.cls for g in gaps],
-    "start (ET)": [to_et_text(g.start) for g in gaps],
-    "end (ET)": [to_et_text(g.end) for g in gaps],
+    f"start ({zl})": [to_et_text(g.start, tz) for g in gaps],
+    f"end ({zl})": [to_et_text(g.end, tz) for g in gaps],
     "missing minutes": [g.missing for g in gaps],
     "sessions": [g.sessions for g in gaps],
     "clock": [g.clock or "" for g in gaps],
     "acknowledged": ["yes" if g.acknowledged else "" for g in gaps],
-}, schema={"class": pl.String, "start (ET)": pl.String, "end (ET)": pl.String, "missing minutes": pl.Int64,
+}, schema={"class": pl.String, f"start ({zl})": pl.String, f"end ({zl})": pl.String, "missing minutes": pl.Int64,
            "sessions": pl.Int64, "clock": pl.String, "acknowledged": pl.String})
 if not gaps:
     st.success("No gaps with these filters.", icon=":material/check_circle:")
@@ -91,7 +93,7 @@ else:
     if len(gaps) > LIMIT:
         st.caption(f"Showing the first {LIMIT} of {len(gaps):,} gaps; raise the minimum to narrow the list.")
 
-labels = [f"{g.cls} · {to_et_text(g.start)} → {to_et_text(g.end)} · {g.missing:,} min" for g in gaps[:LIMIT]]
+labels = [f"{g.cls} · {to_et_text(g.start, tz)} → {to_et_text(g.end, tz)} · {g.missing:,} min" for g in gaps[:LIMIT]]
 chosen = st.selectbox("Inspect or acknowledge a gap", range(len(labels)), format_func=lambda i: labels[i],
                       index=None, key="health_gap") if labels else None
 ack_job = job("ack")
@@ -120,8 +122,8 @@ elif ack_job is not None and ack_job.state == "done":
 if cont.outside_session:
     with st.expander(f"Stray bars outside the sessions ({cont.outside_session:,})"):
         strays = cont.strays.head(500).with_columns(
-            pl.col("datetime").dt.convert_time_zone(s.display_tz).dt.strftime("%Y-%m-%d %H:%M ET").alias("time (ET)"))
-        st.dataframe(strays.select("row", "time (ET)"), hide_index=True)
+            pl.col("datetime").dt.convert_time_zone(tz).dt.strftime(f"%Y-%m-%d %H:%M {zl}").alias(f"time ({zl})"))
+        st.dataframe(strays.select("row", f"time ({zl})"), hide_index=True)
 
 # ---- candlesticks ---------------------------------------------------------------------------
 st.subheader("Bars")

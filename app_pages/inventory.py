@@ -1,4 +1,4 @@
-"""Inventory page: every file of the data folder, from footers only, in ET."""
+"""Inventory page: every file of the data folder, from footers only, times in each instrument's zone."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import streamlit as st
 
 from app_pages._common import job, settings, start_job
-from datamgr.core.timefmt import to_et_text
+from datamgr.core.timefmt import to_et_text, zone_label
 from datamgr.ops.demo import write_demo
 from datamgr.ops.inventory import preview, scan, to_frame
 
@@ -53,17 +53,19 @@ c3.metric("Bars (all market files)", f"{sum(f.rows or 0 for f in market):,}")
 c4.metric("Size on disk", f"{sum(f.size_bytes for f in files) / 1e6:,.1f} MB")
 c5.metric("Flagged", len(flagged))
 if newest is not None:
+    zones = sorted({zone_label(s.display_tz_for(f.ticker)) for f in masters if f.ticker})
     st.caption(f"Newest 1m bar: {newest.astimezone(ZoneInfo(s.display_tz)):%Y-%m-%d %H:%M} ET"
-               " · all times US Eastern (ET)")
+               f" · times in each instrument's zone (column zone: {', '.join(zones) or 'ET'})")
 if any("demo data" in fl for f in masters for fl in f.flags):
     st.warning("Demo data: the bars labelled `source=demo` are synthetic, not market prices. Import a "
                "NinjaTrader export to work with real data.", icon=":material/science:")
 
 # ---- tables ---------------------------------------------------------------------------------
 COLS = {
-    "start": st.column_config.DatetimeColumn("start (ET)", format="YYYY-MM-DD HH:mm"),
-    "end": st.column_config.DatetimeColumn("end (ET)", format="YYYY-MM-DD HH:mm"),
-    "last updated": st.column_config.DatetimeColumn("last updated (ET)", format="YYYY-MM-DD HH:mm"),
+    "start": st.column_config.DatetimeColumn("start", format="YYYY-MM-DD HH:mm"),
+    "end": st.column_config.DatetimeColumn("end", format="YYYY-MM-DD HH:mm"),
+    "last updated": st.column_config.DatetimeColumn("last updated", format="YYYY-MM-DD HH:mm"),
+    "zone": st.column_config.TextColumn("zone", help="the instrument's display zone: ET (US Eastern), IST (India)"),
     "size MB": st.column_config.NumberColumn("size", format="%.2f MB"),
     "rows": st.column_config.NumberColumn("rows", format="localized"),
     "coverage": st.column_config.ProgressColumn("coverage", format="%.1f%%", min_value=0, max_value=100),
@@ -76,7 +78,8 @@ for tab, cat in zip(tabs, ("market", "derived", "other")):
         if not subset:
             st.caption("No files in this category.")
             continue
-        st.dataframe(to_frame(subset, s.display_tz), hide_index=True, width="stretch", column_config=COLS,
+        zones = {f.ticker: s.display_tz_for(f.ticker) for f in subset if f.ticker}
+        st.dataframe(to_frame(subset, s.display_tz, zones), hide_index=True, width="stretch", column_config=COLS,
                      key=f"inv_{cat}")
 
 # ---- detail panel -------------------------------------------------------------------------
@@ -94,7 +97,8 @@ if bar_files:
             st.markdown("**Schema**")
             st.dataframe({"column": [c for c, _ in info["schema"]], "type": [t for _, t in info["schema"]]},
                          hide_index=True)
-            written = to_et_text(dt.datetime.fromisoformat(meta.written_at)) if meta.written_at else "—"
+            ftz = s.display_tz_for(meta.ticker) if meta.ticker else s.display_tz
+            written = to_et_text(dt.datetime.fromisoformat(meta.written_at), ftz) if meta.written_at else "—"
             st.markdown(f"**Generation** {meta.generation if meta.generation is not None else '—'} · "
                         f"**written** {written}")
             if meta.sources:
@@ -104,9 +108,9 @@ if bar_files:
             for p in meta.problems:
                 st.warning(p)
         with right:
-            st.markdown("**First bars (ET)**")
+            st.markdown(f"**First bars ({zone_label(ftz)})**")
             if info["head"] is not None:
                 st.dataframe(info["head"], hide_index=True, width="stretch")
-            st.markdown("**Last bars (ET)**")
+            st.markdown(f"**Last bars ({zone_label(ftz)})**")
             if info["tail"] is not None:
                 st.dataframe(info["tail"], hide_index=True, width="stretch")

@@ -36,10 +36,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     head = (f"{args.ticker} {res.first_day} .. {res.last_day}: {res.present:,} of {res.expected:,} "
             f"expected 1m bars ({pct:.2f} %), {res.outside_session:,} outside the sessions, "
             f"{len(gaps)} gap(s) of >= {args.gap} min")
-    rows = [[to_et_text(g.start), to_et_text(g.end), f"{g.missing:,}",
+    tz = settings.display_tz_for(args.ticker)
+    rows = [[to_et_text(g.start, tz), to_et_text(g.end, tz), f"{g.missing:,}",
              g.cls + (" (ack)" if g.acknowledged else ""),
              g.clock or "", str(g.sessions) if g.cls == "recurring" else ""] for g in gaps]
     text = head if not rows else head + "\n" + table(
         rows, ["start", "end", "missing", "class", "clock", "sessions"])
-    emit(args, res.to_json(), text)
+    emit(args, res.to_json(tz=tz), text)
     return 0

@@ -56,8 +56,8 @@ class Gap:
     acknowledged: bool = False
     clock: str | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        d = {"start": to_et_iso(self.start), "end": to_et_iso(self.end), "missing": self.missing,
+    def to_json(self, tz: str = ET) -> dict[str, Any]:
+        d = {"start": to_et_iso(self.start, tz), "end": to_et_iso(self.end, tz), "missing": self.missing,
              "class": self.cls, "sessions": self.sessions, "acknowledged": self.acknowledged}
         if self.clock:
             d["clock"] = self.clock
@@ -86,15 +86,15 @@ class Continuity:
     def holes(self) -> list[Gap]:
         return [g for g in self.reported if g.cls == "hole" and not g.acknowledged]
 
-    def to_json(self, max_strays: int = 100) -> dict[str, Any]:
+    def to_json(self, max_strays: int = 100, tz: str = ET) -> dict[str, Any]:
         head = self.strays.head(max_strays)
         return {
             "from": self.first_day.isoformat() if self.first_day else None,
             "to": self.last_day.isoformat() if self.last_day else None,
             "expected": self.expected, "present": self.present,
             "outside_session": self.outside_session,
-            "gaps": [g.to_json() for g in self.reported],
-            "strays": [{"row": int(r), "datetime": to_et_iso(t)}
+            "gaps": [g.to_json(tz) for g in self.reported],
+            "strays": [{"row": int(r), "datetime": to_et_iso(t, tz)}
                        for r, t in zip(head["row"].to_list(), head["datetime"].to_list(), strict=True)],
         }
 

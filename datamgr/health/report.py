@@ -22,7 +22,7 @@ from datamgr.calendar.sessions import SessionCalendar, calendar_for
 from datamgr.core.config import Settings
 from datamgr.core.errors import ConfigError
 from datamgr.core.progress import Progress, report
-from datamgr.core.timefmt import to_et_text
+from datamgr.core.timefmt import ET, to_et_text
 from datamgr.health.gaps import Continuity, Staleness, continuity, staleness
 from datamgr.health.integrity import IntegrityReport, scan
 from datamgr.store.store import Store
@@ -62,10 +62,11 @@ class HealthReport:
     staleness: Staleness
     integrity: IntegrityReport
     min_gap: int = 1
+    tz: str = ET  # the instrument's display zone
 
     @property
     def problems(self) -> list[str]:
-        out = [f"hole {to_text(g.start)} .. {to_text(g.end)}: {g.missing} missing minutes"
+        out = [f"hole {to_text(g.start, self.tz)} .. {to_text(g.end, self.tz)}: {g.missing} missing minutes"
                for g in self.continuity.holes]
         out += [f"{f.rule}: {f.count} row(s)" for f in self.integrity.errors]
         return out
@@ -89,18 +90,18 @@ class HealthReport:
         return not self.problems
 
     def to_json(self) -> dict[str, Any]:
-        c = self.continuity.to_json()
+        c = self.continuity.to_json(tz=self.tz)
         counts: dict[str, int] = {}
         for g in self.continuity.reported:
             counts[g.cls] = counts.get(g.cls, 0) + 1
         return {"ticker": self.ticker, "file": self.file, "rows": self.rows,
                 "calendar": self.calendar, "ok": self.ok, "problems": self.problems,
-                "warnings": self.warnings, "staleness": self.staleness.to_json(),
+                "warnings": self.warnings, "staleness": self.staleness.to_json(self.tz), "timezone": self.tz,
                 "continuity": {**c, "gap_counts": counts}, "integrity": self.integrity.to_json()}
 
 
-def to_text(t: dt.datetime) -> str:
-    return to_et_text(t)
+def to_text(t: dt.datetime, tz: str = ET) -> str:
+    return to_et_text(t, tz)
 
 
 def _load(settings: Settings, ticker: str) -> tuple[pl.DataFrame, SessionCalendar, tuple]:
@@ -167,6 +168,6 @@ def check_health(settings: Settings, ticker: str, *, min_gap: int = 1,
     integ = scan(bars, settings.instrument(ticker).tick_size)
     report(progress, 4, 4, "done")
     rep = HealthReport(ticker, settings.bar_path(ticker, "1m").name, bars.height, cal.name,
-                       cont, stale, integ, min_gap)
+                       cont, stale, integ, min_gap, settings.display_tz_for(ticker))
     log.info("health %s: %d problems, %d warnings", ticker, len(rep.problems), len(rep.warnings))
     return rep

@@ -26,7 +26,7 @@ from datamgr.calendar.sessions import calendar_for
 from datamgr.core import layout
 from datamgr.core.config import INTRADAY_DERIVED, TIMEFRAMES, Settings
 from datamgr.core.errors import DataMgrError
-from datamgr.core.timefmt import to_et_iso
+from datamgr.core.timefmt import to_et_iso, zone_label
 from datamgr.derived.lineage import read_json_meta, stale_outputs
 from datamgr.health.gaps import expected_between, quick_flags
 from datamgr.store.store import FileMeta, read_footer, table_to_bars
@@ -98,8 +98,12 @@ def scan(settings: Settings) -> list[FileInfo]:
     return out
 
 
-def to_frame(files: list[FileInfo], tz: str):
-    """The inventory as a pandas frame for display: times in ``tz``, sizes in MB."""
+def to_frame(files: list[FileInfo], tz: str, zones: dict[str, str] | None = None):
+    """The inventory as a pandas frame for display: sizes in MB, times in ``tz``.
+
+    With ``zones`` (ticker -> display zone, e.g. ``{"NIFTY": "Asia/Kolkata"}``) each row's times are
+    the wall clock of its instrument's zone (naive) and a ``zone`` column says which (``ET``, ``IST``).
+    """
     import pandas as pd  # heavy: only for the page's table
 
     rows = [{
@@ -111,8 +115,16 @@ def to_frame(files: list[FileInfo], tz: str):
     } for f in files]
     df = pd.DataFrame(rows, columns=["file", "ticker", "timeframe", "role", "start", "end", "last updated",
                                      "size MB", "rows", "coverage", "generation", "flags"])
+    if zones is None:
+        for c in ("start", "end", "last updated"):
+            df[c] = pd.to_datetime(df[c], utc=True).dt.tz_convert(tz)
+        return df
+    row_tz = [zones.get(f.ticker or "", tz) for f in files]
     for c in ("start", "end", "last updated"):
-        df[c] = pd.to_datetime(df[c], utc=True).dt.tz_convert(tz)
+        utc = pd.to_datetime(df[c], utc=True)
+        df[c] = pd.Series([t.tz_convert(z).tz_localize(None) if pd.notna(t) else pd.NaT for t, z in zip(utc, row_tz)],
+                          index=df.index, dtype="datetime64[us]")
+    df.insert(4, "zone", [zone_label(z) for z in row_tz])
     return df
 
 
@@ -141,7 +153,8 @@ def preview(settings: Settings, name: str, n: int = 5) -> dict[str, Any]:
     def et(df: pl.DataFrame | None):
         if df is None:
             return None
-        return df.with_columns(pl.col("datetime").dt.convert_time_zone(settings.display_tz)).to_pandas()
+        tz = settings.display_tz_for(meta.ticker) if meta.ticker else settings.display_tz
+        return df.with_columns(pl.col("datetime").dt.convert_time_zone(tz)).to_pandas()
     return {"name": name, "schema": schema, "meta": meta, "head": et(head), "tail": et(tail)}
 
 
