@@ -90,6 +90,8 @@ for up in uploads:
         rep = ver[1] if ver and ver[0] == key else None
         if rep is not None:
             (st.success if rep.ok else st.error)(rep.message)
+            for note in rep.notes:  # zone evidence (undecided), another contract month
+                st.caption(note)
             st.dataframe([{"zone": z.tz, "stamp": z.stamp, "score": round(z.score, 4),
                            "in session": _fmt_pct(z.in_session), "session edges": _fmt_pct(z.edge_fit),
                            "master match": _fmt_pct(z.match_rate)} for z in rep.zone_ranking],
@@ -130,6 +132,8 @@ for up in uploads:
                                           ("Result rows", "result_rows")]):
                 col.metric(label, f"{j[k]:,}")
             st.caption(f"Result range (ET): {j['start']} → {j['end']}; rejected rows: {j['rejected']}")
+            if j.get("roll"):
+                st.info(j["roll"]["message"], icon=":material/swap_horiz:")
             if j["conflict_rows"]:
                 st.markdown("**Conflicts** (first 50; winner by source precedence)")
                 st.dataframe(j["conflict_rows"], hide_index=True, key=f"conf:{fid}")

@@ -47,6 +47,10 @@ def render(res) -> str:
                      f"L{c['low_in']} C{c['close_in']} V{c['volume_in']} -> {c['winner']}")
     for r in j["rejects"][:20]:
         lines.append(f"  rejected line {r['line']}: {r['reason']}: {r['text']!r}")
+    if j.get("roll"):
+        lines.append(f"  {j['roll']['message']}")
+    for n in j.get("notes", []):
+        lines.append(f"  note: {n}")
     if j["backup"]:
         lines.append(f"  backup {j['backup']}")
     if j["derived_error"]:

@@ -38,17 +38,27 @@ def render(rep) -> str:
     if j["start"]:
         lines.append(f"  range {j['start']} .. {j['end']} (ET); {rep.outside_session} bar(s) outside sessions")
     if rep.zone_ranking:
+        lines.append(f"  zone {rep.zone_decision} ({rep.zone_origin} zone {rep.tz}): {rep.zone_reason}")
         lines.append("  zone ranking (best first):")
         for z in rep.zone_ranking:
             mr = "" if z.match_rate is None else f", master match {z.match_rate:.1%}"
+            sh = "" if z.shape is None else f", shape {z.shape:.3f}"
             lines.append(f"    {z.score:.3f}  {z.tz:<20} {z.stamp:<5} (in session {z.in_session:.1%}, "
-                         f"session edges {z.edge_fit:.1%}{mr})")
+                         f"closures empty {z.closures_matched}/{z.closures_tested}, session edges {z.edge_fit:.1%}, "
+                         f"gaps on closures {z.gaps_explained}/{z.gaps}, inside sessions {z.gaps_inside}{sh}{mr})")
     ov = rep.overlap
     if ov.bars:
         lines.append(f"  overlap with master: {ov.bars} bars, {ov.match_rate:.1%} within one tick, "
                      f"best shift {ov.best_shift_minutes:+d} min, median volume ratio {ov.volume_ratio}")
+        if ov.contract_offset is not None:
+            lines.append(f"  another contract month{f' ({ov.contract})' if ov.contract else ''}: shape {ov.shape:.3f}, "
+                         f"constant offset {ov.contract_offset:+g} points")
     else:
         lines.append("  overlap with master: none")
+    if rep.price_refused:
+        lines.append(f"  price sanity REFUSED (no --force): {rep.price.message}")
+    for n in rep.notes:
+        lines.append(f"  note: {n}")
     for r in rep.rejects[:20]:
         lines.append(f"  rejected line {r.line}: {r.reason}: {r.text!r}")
     return "\n".join(lines)

@@ -23,6 +23,7 @@ explicitly. Nothing here runs at import time.
     tick_size = 0.25
     import_tz = "America/Los_Angeles"
     sessions = { asia = ["18:00", "03:00"], london = ["03:00", "09:30"], ny = ["09:30", "16:00"] }
+    roll = "volume"         # contract roll: "volume" (first session the new month out-trades the old) or "after-old"
 
     [instruments.NIFTY]     # preconfigured: NSE indices for Angel One SmartAPI
     calendar = "XNSE"
@@ -72,6 +73,7 @@ class Instrument:
     tick_size: float = 0.25
     import_tz: str = "America/Los_Angeles"
     sessions: tuple[tuple[str, str, str], ...] = DEFAULT_SESSIONS
+    roll: str = "volume"  # contract roll rule: "volume" or "after-old" (datamgr.store.roll)
     exchange: str | None = None
     token: str | None = None
     display_tz: str | None = None
@@ -270,7 +272,7 @@ def _instrument_from(ticker: str, table: Mapping[str, Any], known: Mapping[str, 
                      source: str) -> Instrument:
     check_ticker(ticker)
     base = known.get(ticker) or replace(known["ES1"], ticker=ticker)
-    allowed = {"yahoo_symbol", "calendar", "tick_size", "import_tz", "sessions", "exchange", "token",
+    allowed = {"yahoo_symbol", "calendar", "tick_size", "import_tz", "sessions", "roll", "exchange", "token",
                "display_tz", "source"}
     bad = set(table) - allowed
     if bad:
@@ -289,6 +291,11 @@ def _instrument_from(ticker: str, table: Mapping[str, Any], known: Mapping[str, 
             raise ConfigError(f"{source}: [instruments.{ticker}] tick_size must be > 0")
     if "import_tz" in table:
         kw["import_tz"] = _zone(table["import_tz"], f"{source}: [instruments.{ticker}] import_tz")
+    if "roll" in table:
+        if table["roll"] not in ("volume", "after-old"):
+            raise ConfigError(f"{source}: [instruments.{ticker}] roll: expected \"volume\" or \"after-old\", "
+                              f"got {table['roll']!r}")
+        kw["roll"] = table["roll"]
     if "sessions" in table:
         sess = table["sessions"]
         if not isinstance(sess, Mapping) or not all(isinstance(w, list) and len(w) == 2 for w in sess.values()):

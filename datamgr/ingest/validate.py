@@ -14,7 +14,11 @@ each rejected bar carries every reason that applies (``; ``-joined):
   window (centred, ``window`` bars) runs over the candidates together with the stored bars
   around them, so a short update still has neighbours;
 * ``disagrees with <source>``  an overlapping stored bar from a higher-precedence source
-  differs by more than one tick in any of O/H/L/C.
+  differs by more than one tick in any of O/H/L/C;
+* ``price level: ...``    the level of the fetched bars as a whole departs from the stored bars
+  next to them (ratio outside 0.5-2, an overlap offset or a junction jump beyond the robust bound
+  of :mod:`datamgr.ingest.sanity`): every fetched bar is quarantined, the numbers in the reason.
+  A Yahoo file shifted by 1,000 points is refused as a whole, not bar by bar.
 
 Rejected bars are written to ``quarantine/<T>_<tf>.<UTC stamp>.parquet`` (atomically, bar
 columns plus ``reason``) for review; accepted bars go on to the merge plan.
@@ -33,6 +37,7 @@ import polars as pl
 from datamgr.calendar.sessions import SessionCalendar
 from datamgr.core.schema import PRICE_COLUMNS, bar_schema
 from datamgr.core.timefmt import to_et_iso, utc_stamp
+from datamgr.ingest.sanity import check_levels
 from datamgr.store.atomic import atomic_write_bytes
 
 log = logging.getLogger(__name__)
@@ -120,6 +125,7 @@ def validate_incoming(bars: pl.DataFrame, *, timeframe: str, calendar: SessionCa
                          .list.drop_nulls().alias("_r"))
     df = _spikes(df, master, tick, thresholds, calendar if timeframe == "1m" else None)
     df = _disagreements(df, master, precedence, source, tick)
+    df = _level(df, master, timeframe, tick, source)
     df = df.with_columns(pl.col("_r").list.join("; ").alias("reason"))
     cols = list(bar_schema())
     bad = pl.col("_r").list.len() > 0
@@ -211,6 +217,22 @@ def _disagreements(df: pl.DataFrame, master: pl.DataFrame, precedence, source: s
                       diff.round(4), "open_m", "high_m", "low_m", "close_m")).alias("_d"))
     j = j.with_columns(pl.concat_list("_r", pl.concat_list("_d").list.drop_nulls()).alias("_r"))
     return j.drop([f"{c}_m" for c in PRICE_COLUMNS] + ["source_m", "_d"])
+
+
+def _level(df: pl.DataFrame, master: pl.DataFrame, timeframe: str, tick: float, source: str) -> pl.DataFrame:
+    """Add ``price level: ...`` to every bar when the candidates' level departs from the master."""
+    clean = df.filter(pl.col("_r").list.len() == 0).select(list(bar_schema()))
+    if clean.height == 0:
+        # every bar already has a reason; judge the level on the bars that are at least finite
+        clean = df.filter(pl.all_horizontal([pl.col(c).is_finite() & (pl.col(c) > 0) for c in PRICE_COLUMNS])
+                          ).select(list(bar_schema()))
+    chk = check_levels(clean.unique("datetime", keep="first").sort("datetime"), master,
+                       timeframe="1m" if timeframe == "1m" else "1d", tick=tick, what=f"the {source} bars")
+    if chk.ok:
+        return df
+    log.warning("validation: %s", chk.message)
+    return df.with_columns(pl.concat_list("_r", pl.lit([f"price level: {chk.message}"], pl.List(pl.String)))
+                           .alias("_r"))
 
 
 def write_quarantine(quarantine_dir: Path, ticker: str, timeframe: str, rejected: pl.DataFrame,

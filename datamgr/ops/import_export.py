@@ -41,6 +41,7 @@ from datamgr.ingest.ninjatrader.parse import ParsedExport, parse_export
 from datamgr.ingest.ninjatrader.place import to_bars
 from datamgr.ingest.ninjatrader.verify import VerifyReport, verify_parsed
 from datamgr.store.merge import MergePlan, plan_merge
+from datamgr.store.roll import Roll, plan_roll, record_contracts
 from datamgr.store.store import Store, WriteResult
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ class ImportResult:
     derived: Any = None
     derived_error: str | None = None
     notes: list[str] = field(default_factory=list)
+    roll: Roll | None = None
 
     @property
     def written(self) -> bool:
@@ -83,6 +85,9 @@ class ImportResult:
             "conflict_rows": p.to_json()["conflict_rows"] if p else [],
             "derived": self.derived.to_json() if hasattr(self.derived, "to_json") else None,
             "derived_error": self.derived_error, "notes": self.notes + v.notes,
+            "roll": self.roll.to_json() if self.roll else None, "contract": v.contract,
+            "zone_decision": v.zone_decision, "zone_reason": v.zone_reason,
+            "price_refused": v.price_refused, "price_check": v.price.to_json(),
         }
 
 
@@ -108,7 +113,32 @@ def _verify(settings: Settings, ticker: str, parsed: ParsedExport, master: pl.Da
     inst = settings.instrument(ticker)
     cal = get_calendar(inst.calendar)
     return verify_parsed(parsed, cal, tz=tz or inst.import_tz, stamp=stamp, interval=interval,
-                         master=master, tick=inst.tick_size)
+                         master=master, tick=inst.tick_size, zone_origin=zone_origin(settings, ticker, tz))
+
+
+def zone_origin(settings: Settings, ticker: str, tz: str | None) -> str:
+    """Where the zone of an import comes from: ``given`` (``tz``), ``remembered`` (the instrument's
+    ``import_tz`` set in datamgr.toml, i.e. differing from the built-in default) or ``default``.
+
+    Hook for the remembered zone (issue 8 item 4): a zone stored by ``--remember`` counts as remembered.
+    """
+    if tz:
+        return "given"
+    builtin = Settings().instrument(ticker).import_tz
+    return "remembered" if settings.instrument(ticker).import_tz != builtin else "default"
+
+
+def contract_roll(settings: Settings, ticker: str, rep: VerifyReport, master: pl.DataFrame, bars: pl.DataFrame,
+                  master_contracts: list[dict] | None = None):
+    """When the file is another contract month overlapping the master: the incoming bars to merge,
+    the range they replace and the :class:`~datamgr.store.roll.Roll` (else ``(bars, None, None)``)."""
+    off = rep.overlap.contract_offset
+    if off is None or master.height == 0 or bars.height == 0:
+        return bars, None, None
+    inst = settings.instrument(ticker)
+    known = [r.get("contract") for r in (master_contracts or []) if r.get("contract")]
+    return plan_roll(master, bars, get_calendar(inst.calendar), offset=off, rule=inst.roll,
+                     file_contract=rep.contract, master_contract=known[-1] if known else None)
 
 
 def verify_export(settings: Settings, ticker: str, data: bytes, name: str, *, tz: str | None = None,
@@ -210,16 +240,28 @@ def import_export(settings: Settings, ticker: str, data: bytes, name: str, *, tz
         master = store.read(ticker, tf)
         report(progress, 2, _STEPS, "verifying alignment")
         rep, placed = _verify(settings, ticker, parsed, master, tz, stamp, interval)
-        if not rep.ok and not force:
-            raise CheckFailed(f"{name}: {rep.message} Nothing was imported.")
+        if not rep.ok and (not force or rep.price_refused):
+            msg = rep.message
+            if force and rep.price_refused:  # the zone is overridden; price sanity never is
+                msg = (f"FAIL: price sanity: {rep.price.message}. Nothing was imported: --force overrides the "
+                       f"zone verdict only, never price sanity.")
+            raise CheckFailed(f"{name}: {msg}" + ("" if "Nothing was imported" in msg else " Nothing was imported."))
         if strict and rep.rejects:
             listed = "; ".join(f"line {r.line}: {r.reason}" for r in rep.rejects[:10])
             msg = f"{name}: --strict: {len(rep.rejects)} row(s) rejected ({listed}); nothing was imported."
             raise InputError(msg, file=name, line=rep.rejects[0].line)
         report(progress, 3, _STEPS, "planning the merge")
-        rng = parse_replace(replace, placed.bars)
-        plan = plan_merge(master, placed.bars, precedence=settings.merge_precedence, replace_range=rng)
-        res = ImportResult(rep, plan, dry_run, tf)
+        meta = store.read_meta(ticker, tf)
+        incoming, roll_rng, roll = contract_roll(settings, ticker, rep, master, placed.bars,
+                                                 meta.contracts if meta else None)
+        rng = parse_replace(replace, incoming) if replace is not None else roll_rng
+        plan = plan_merge(master, incoming, precedence=settings.merge_precedence, replace_range=rng)
+        res = ImportResult(rep, plan, dry_run, tf, roll=roll)
+        if roll is not None:
+            res.notes.append(roll.describe())
+        elif rep.overlap.contract_offset is not None:
+            res.notes.append("the file is another contract month that never out-trades the master's in the "
+                             "overlap: the master keeps its contract")
         if not rep.ok:
             res.notes.append("imported despite a FAIL verdict (override)")
         if dry_run or not plan.changed:
@@ -231,8 +273,11 @@ def import_export(settings: Settings, ticker: str, data: bytes, name: str, *, tz
         details = {"file": name, "format": parsed.format, "tz": rep.tz, "stamp": rep.stamp,
                    "added": plan.new, "replaced": plan.replaced, "identical": plan.identical,
                    "conflicts": plan.conflicts, "kept": plan.kept, "removed": plan.removed,
-                   "rejected": len(rep.rejects), "forced": not rep.ok}
-        res.write = store.write(ticker, tf, plan.result, operation="import", details=details)
+                   "rejected": len(rep.rejects), "forced": not rep.ok, "contract": rep.contract,
+                   "roll": roll.to_json() if roll else None}
+        contracts = record_contracts(meta.contracts if meta else None, contract=rep.contract, result=plan.result,
+                                     incoming=incoming, roll=roll)
+        res.write = store.write(ticker, tf, plan.result, operation="import", details=details, contracts=contracts)
     if res.written and not no_derived and tf == "1m":
         report(progress, 5, _STEPS, "regenerating derived data")
         res.derived, res.derived_error = _regenerate(settings, ticker, progress)

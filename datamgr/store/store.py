@@ -72,6 +72,7 @@ class FileMeta:
     problems: tuple[str, ...] = ()
     built_from: dict[str, Any] | None = None
     sources: dict[str, int] | None = None
+    contracts: list[dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -147,7 +148,7 @@ def read_footer(path: Path) -> FileMeta:
         generation=info.get("generation"), content_sha256=info.get("content_sha256"),
         written_at=info.get("written_at"), operation_id=info.get("operation_id"),
         ticker=info.get("ticker"), timeframe=info.get("timeframe"), columns=cols, problems=tuple(problems),
-        built_from=info.get("built_from"), sources=info.get("sources"),
+        built_from=info.get("built_from"), sources=info.get("sources"), contracts=info.get("contracts"),
     )
 
 
@@ -249,7 +250,7 @@ class Store:
     def write(self, ticker: str, timeframe: str, df: pl.DataFrame, *, operation: str,
               details: dict[str, Any] | None = None, backup: bool = True, op_id: str | None = None,
               dry_run: bool = False, built_from: dict[str, Any] | None = None,
-              path: Path | None = None) -> WriteResult:
+              contracts: list[dict[str, Any]] | None = None, path: Path | None = None) -> WriteResult:
         """Replace the file of ``ticker``/``timeframe`` with ``df``, safely (see module doc).
 
         Parameters
@@ -265,6 +266,9 @@ class Store:
         built_from : dict, optional
             Lineage of a derived file (``store.lineage(ticker)`` of its master), kept in the
             footer metadata so the inventory can tell a stale derived file without reading it.
+        contracts : list of dict, optional
+            Contract ranges of a continuous master (:func:`datamgr.store.roll.record_contracts`),
+            kept in the footer metadata; when None the previous file's ranges are carried over.
         path : Path, optional
             Write this file instead of ``<data>/<ticker>_<timeframe>.parquet`` (the data module's
             interval files under ``historical/``); ``timeframe`` is then only a label.
@@ -309,6 +313,9 @@ class Store:
             }
             if built_from is not None:
                 info["built_from"] = built_from
+            kept = contracts if contracts is not None else (meta.contracts if meta else None)
+            if kept:
+                info["contracts"] = kept
             self._write_parquet(p, df, info)
             journal.append(self.settings, journal.JournalEntry(
                 id=op_id, op=operation, file=p.name, rows_before=rows_before, rows_after=df.height,
