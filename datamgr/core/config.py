@@ -278,13 +278,7 @@ def _instrument_from(ticker: str, table: Mapping[str, Any], known: Mapping[str, 
     if bad:
         raise ConfigError(f"{source}: [instruments.{ticker}] unknown key(s) {sorted(bad)}")
     kw: dict[str, Any] = {k: table[k] for k in ("yahoo_symbol", "calendar") if k in table}
-    for k in ("exchange", "token", "source"):
-        if k in table:
-            kw[k] = str(_typed(table[k], str, f"{source}: [instruments.{ticker}] {k}"))
-    if kw.get("source", "yahoo") not in ("yahoo", "smartapi", "none"):
-        raise ConfigError(f"{source}: [instruments.{ticker}] source must be yahoo, smartapi or none, got {kw['source']!r}")
-    if "display_tz" in table:
-        kw["display_tz"] = _zone(table["display_tz"], f"{source}: [instruments.{ticker}] display_tz")
+    kw.update(_provider_keys(ticker, table, source))
     if "tick_size" in table:
         kw["tick_size"] = float(_typed(table["tick_size"], (int, float), f"{source}: [instruments.{ticker}] tick_size"))
         if kw["tick_size"] <= 0:
@@ -302,6 +296,19 @@ def _instrument_from(ticker: str, table: Mapping[str, Any], known: Mapping[str, 
             raise ConfigError(f"{source}: [instruments.{ticker}] sessions: expected {{name = [\"HH:MM\", \"HH:MM\"]}}")
         kw["sessions"] = tuple((name, str(w[0]), str(w[1])) for name, w in sess.items())
     return replace(base, **kw)
+
+
+def _provider_keys(ticker: str, table: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """``exchange``, ``token``, ``source`` and ``display_tz`` of an ``[instruments.X]`` table."""
+    kw: dict[str, Any] = {}
+    for k in ("exchange", "token", "source"):
+        if k in table:
+            kw[k] = str(_typed(table[k], str, f"{source}: [instruments.{ticker}] {k}"))
+    if kw.get("source", "yahoo") not in ("yahoo", "smartapi", "none"):
+        raise ConfigError(f"{source}: [instruments.{ticker}] source must be yahoo, smartapi or none, got {kw['source']!r}")
+    if "display_tz" in table:
+        kw["display_tz"] = _zone(table["display_tz"], f"{source}: [instruments.{ticker}] display_tz")
+    return kw
 
 
 def _zone(name: str, where: str) -> str:
