@@ -12,6 +12,7 @@ import streamlit as st
 
 from app_pages._common import settings, ticker
 from datamgr.core.errors import DataMgrError
+from datamgr.core.timefmt import zone_label
 from datamgr.live.controller import LiveDataFeed
 
 REFRESH_SECONDS = 1.0
@@ -81,8 +82,9 @@ def _live() -> None:
         st.info("No live data yet. Start the feed: a replay of the stored 1m master works without a network.",
                 icon=":material/info:")
         return
+    stamp = f"{data['timestamp'][:19].replace('T', ' ')} {zone_label(data.get('timezone') or '')}".strip()
     if not status.fresh:
-        st.warning(f"Prices are stale: last update {data['timestamp']} (the feed is {status.state}).",
+        st.warning(f"Prices are stale: last update {stamp} (the feed is {status.state}).",
                    icon=":material/schedule:")
     quotes = data["data"][:8]
     for col, q in zip(st.columns(max(len(quotes), 1)), quotes):
@@ -91,7 +93,7 @@ def _live() -> None:
                    delta=f"{price - day_open:+.2f}" if day_open is not None else None)
     st.dataframe(pd.DataFrame(data["data"]), hide_index=True, width="stretch",
                  column_config={"last_traded_price": st.column_config.NumberColumn("last", format="%.2f")})
-    st.caption(f"Last update {data['timestamp']} · {data.get('source', '')}")
+    st.caption(f"Last update {stamp} · {data.get('source', '')}")
 
 
 _live()
