@@ -19,6 +19,11 @@ def settings() -> Settings:
     return _settings()
 
 
+def reload_settings() -> None:
+    """Forget the cached Settings (after a remembered zone changed datamgr.toml)."""
+    _settings.clear()
+
+
 def ticker_picker() -> str:
     """Sidebar ticker selector; the choice persists across pages in ``st.session_state['ticker']``."""
     s = settings()

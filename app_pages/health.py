@@ -1,4 +1,5 @@
-"""Health page: freshness, coverage heatmap, gap table (acknowledge), candlesticks, integrity."""
+"""Health page: freshness, coverage heatmap, gap table (paged, filtered, bulk acknowledge),
+candlesticks, integrity, and the notes grouped one line per kind."""
 
 from __future__ import annotations
 
@@ -8,13 +9,17 @@ import polars as pl
 import streamlit as st
 
 from app_pages._common import job, settings, start_job, ticker
-from datamgr.calendar.overrides import load_overrides
+from datamgr.calendar.overrides import overrides_fingerprint
 from datamgr.calendar.sessions import calendar_for
 from datamgr.core.timefmt import to_et_text, zone_label
-from datamgr.health.report import HealthReport, check_health
-from datamgr.ops.acknowledge import acknowledge_gap
+from datamgr.health.report import ACK_CLASSES, GAP_CLASSES, HealthReport, check_health, select_gaps
+from datamgr.ops.acknowledge import acknowledge_gaps
 from datamgr.plots import health as plots
 from datamgr.store.store import Store
+
+PAGE_SIZE = 50
+CLASS_HELP = {"hole": "missing data: improbable without an outage", "quiet": "likely no trade in those minutes",
+              "recurring": "the same clock minutes on >= 3 sessions", "edge": "before the first / after the last bar"}
 
 s = settings()
 tk = ticker()
@@ -31,8 +36,10 @@ if meta is None or not meta.rows:
             "Inventory page.", icon=":material/info:")
     st.stop()
 
-acks = load_overrides(s.overrides_path).acknowledged_for(tk)
-key = (str(s.data_dir), tk, meta.mtime.isoformat(), meta.size_bytes, repr(acks))
+# the master's state (generation, content, file) and the whole overrides file (closed/opened
+# periods and acknowledgements): any edit to either gives a new report
+key = (str(s.data_dir), tk, meta.generation, meta.content_sha256, meta.mtime.isoformat(), meta.size_bytes,
+       overrides_fingerprint(s.overrides_path))
 
 
 @st.cache_data(show_spinner="Checking gaps, coverage and integrity…", max_entries=4)
@@ -46,67 +53,117 @@ def _bars(cache_key: tuple) -> pl.DataFrame:
 
 
 rep = _report(key)
-cont, stale = rep.continuity, rep.staleness
+cont, stale, cov = rep.continuity, rep.staleness, rep.coverage
+counts = cont.class_counts()
 
 # ---- freshness ------------------------------------------------------------------------------
-c1, c2, c3, c4, c5 = st.columns(5)
+c1, c2, c3, c4, c5, c6 = st.columns(6)
 c1.metric("Sessions behind", stale.sessions)
-c2.metric("Coverage", f"{100 * cont.present / cont.expected:.2f} %" if cont.expected else "—")
+c2.metric("Coverage", f"{100 * cov.coverage:.2f} %" if cov.coverage is not None else "—",
+          help="present in-session bars / expected bars; stray prints are not coverage")
 c3.metric("Holes", len(cont.holes))
-c4.metric("Stray bars", f"{cont.outside_session:,}")
-c5.metric("Integrity findings", len(rep.integrity.findings))
-(st.success if stale.expected_bars == 0 else st.warning)(
+c4.metric("Quiet gaps", f"{counts.get('quiet', 0):,}", help=CLASS_HELP["quiet"])
+c5.metric("Stray bars", f"{cont.outside_session:,}")
+c6.metric("Integrity findings", len(rep.integrity.findings))
+(st.error if rep.stale_problem else st.success if stale.expected_bars == 0 else st.warning)(
     f"Freshness: {stale.verdict}. Last bar {to_et_text(stale.last_bar, tz)}.", icon=":material/schedule:")
+if rep.ok:
+    st.success("No problems: no holes, no integrity errors, freshness within tolerance.",
+               icon=":material/check_circle:")
+else:
+    with st.expander(f"Problems ({len(rep.problems):,}): the check fails", expanded=len(rep.problems) <= 5):
+        st.text("\n".join(rep.problems[:500]) + ("\n…" if len(rep.problems) > 500 else ""))
 
 # ---- coverage heatmap -------------------------------------------------------------------------
 st.subheader("Coverage per trading day")
-cov = cont.coverage
-years = sorted({d.year for d in cov["trading_day"].to_list()}, reverse=True)
+cov_days = cont.coverage
+years = sorted({d.year for d in cov_days["trading_day"].to_list()}, reverse=True)
 year = st.selectbox("Year", years, index=0, key="health_year") if len(years) > 1 else years[0]
-fig = plots.coverage_heatmap(cov, dt.date(year, 1, 1), dt.date(year, 12, 31))
+fig = plots.coverage_heatmap(cov_days, dt.date(year, 1, 1), dt.date(year, 12, 31))
 st.plotly_chart(fig, key="health_heatmap", config={"displayModeBar": False})
 st.caption("Grey: no session (weekend days are not drawn, holidays are grey). Hover a day for its "
            "expected and present bars.")
 
 # ---- gap table --------------------------------------------------------------------------------
 st.subheader("Gaps")
-f1, f2 = st.columns([1, 2])
-min_gap = f1.number_input("Minimum missing minutes", min_value=1, value=1, step=1, key="health_min_gap")
-classes = f2.multiselect("Classes", ["hole", "recurring", "edge"], default=["hole", "recurring", "edge"],
-                         key="health_classes")
-gaps = [g for g in cont.gaps if g.missing >= min_gap and g.cls in classes]
-LIMIT = 200
-rows = pl.DataFrame({
-    "class": [g.cls for g in gaps],
-    f"start ({zl})": [to_et_text(g.start, tz) for g in gaps],
-    f"end ({zl})": [to_et_text(g.end, tz) for g in gaps],
-    "missing minutes": [g.missing for g in gaps],
-    "sessions": [g.sessions for g in gaps],
-    "clock": [g.clock or "" for g in gaps],
-    "acknowledged": ["yes" if g.acknowledged else "" for g in gaps],
-}, schema={"class": pl.String, f"start ({zl})": pl.String, f"end ({zl})": pl.String, "missing minutes": pl.Int64,
-           "sessions": pl.Int64, "clock": pl.String, "acknowledged": pl.String})
+st.caption(" · ".join(f"**{c}** {counts.get(c, 0):,}: {CLASS_HELP[c]}" for c in GAP_CLASSES))
+f1, f2, f3 = st.columns([2, 1, 1])
+classes = f1.multiselect("Classes", list(GAP_CLASSES), default=list(GAP_CLASSES), key="health_classes")
+min_gap = f2.number_input("Minimum missing minutes", min_value=1, value=1, step=1, key="health_min_gap")
+show_acked = f3.checkbox("Show acknowledged", value=True, key="health_show_acked")
+gaps = select_gaps(cont, classes, min_missing=int(min_gap), acknowledged=None if show_acked else False)
+pages = max(1, -(-len(gaps) // PAGE_SIZE))
+page = st.number_input(f"Page (of {pages:,}, {PAGE_SIZE} gaps each)", min_value=1, max_value=pages, value=1,
+                       step=1, key=f"health_page_{'-'.join(classes)}_{min_gap}_{show_acked}") if pages > 1 else 1
+shown = gaps[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
 if not gaps:
     st.success("No gaps with these filters.", icon=":material/check_circle:")
 else:
-    st.table(rows.head(LIMIT).to_pandas())
-    if len(gaps) > LIMIT:
-        st.caption(f"Showing the first {LIMIT} of {len(gaps):,} gaps; raise the minimum to narrow the list.")
+    st.table(pl.DataFrame({
+        "class": [g.cls for g in shown],
+        f"start ({zl})": [to_et_text(g.start, tz) for g in shown],
+        f"end ({zl})": [to_et_text(g.end, tz) for g in shown],
+        "missing minutes": [g.missing for g in shown],
+        "p_no_trade": ["" if g.p_no_trade is None else f"{g.p_no_trade:.3g}" for g in shown],
+        "sessions": [g.sessions for g in shown],
+        "clock": [g.clock or "" for g in shown],
+        "acknowledged": ["yes" if g.acknowledged else "" for g in shown],
+    }, schema={"class": pl.String, f"start ({zl})": pl.String, f"end ({zl})": pl.String, "missing minutes": pl.Int64,
+               "p_no_trade": pl.String, "sessions": pl.Int64, "clock": pl.String,
+               "acknowledged": pl.String}).to_pandas())
+    st.caption(f"Gaps {(page - 1) * PAGE_SIZE + 1:,}–{(page - 1) * PAGE_SIZE + len(shown):,} of {len(gaps):,}. "
+               "p_no_trade: the probability that every minute of the gap had no trade, learned from "
+               "this instrument's own bars.")
 
-labels = [f"{g.cls} · {to_et_text(g.start, tz)} → {to_et_text(g.end, tz)} · {g.missing:,} min" for g in gaps[:LIMIT]]
-chosen = st.selectbox("Inspect or acknowledge a gap", range(len(labels)), format_func=lambda i: labels[i],
-                      index=None, key="health_gap") if labels else None
+
+def _label(g) -> str:
+    return f"{g.cls} · {to_et_text(g.start, tz)} → {to_et_text(g.end, tz)} · {g.missing:,} min"
+
+
+# ---- acknowledge: a selection of this page, or a rule ------------------------------------------
+days = cov_days["trading_day"]
 ack_job = job("ack")
-if chosen is not None:
-    g = gaps[chosen]
-    with st.form("ack_form"):
-        note = st.text_input("Why is this gap acceptable?", key="health_ack_note",
+busy = ack_job is not None and ack_job.running
+ackable = [g for g in shown if g.cls in ACK_CLASSES and not g.acknowledged]
+tab_sel, tab_rule = st.tabs(["Acknowledge selected gaps", "Acknowledge by rule"])
+with tab_sel:
+    if not ackable:
+        st.caption("No unacknowledged hole, quiet or edge gap on this page.")
+    else:
+        idx = list(range(len(ackable)))
+        # a new report (after an acknowledge) or another page gets a fresh selection
+        pick_key = f"health_ack_pick_{abs(hash(key)) % 10**8}_{page}"
+        st.button("Select every gap on this page", key="health_ack_all_page",
+                  on_click=lambda: st.session_state.update({pick_key: idx}))
+        chosen = st.multiselect("Gaps on this page", idx, format_func=lambda i: _label(ackable[i]),
+                                key=pick_key, placeholder="Choose gaps")
+        note = st.text_input("Why are these gaps acceptable?", key="health_ack_note",
                              placeholder="e.g. exchange outage, vendor never had these bars")
-        submitted = st.form_submit_button("Acknowledge gap", disabled=g.acknowledged,
-                                          help="Writes the gap into calendar_overrides.toml (atomic, journaled)")
-    if submitted:
-        last = g.end - dt.timedelta(minutes=1)
-        ack_job = start_job("ack", "acknowledge gap", acknowledge_gap, s, tk, g.start, last, g.missing, note)
+        if st.button(f"Acknowledge {len(chosen)} selected gap(s)", key="health_ack_selected", type="primary",
+                     disabled=busy or not chosen, help="One write of calendar_overrides.toml (atomic, journaled)"):
+            picked = [ackable[i] for i in chosen]
+            ack_job = start_job("ack", "acknowledge gaps", acknowledge_gaps, s, tk,
+                                [(g.start, g.end - dt.timedelta(minutes=1), g.missing) for g in picked], note,
+                                rule=f"{len(picked)} selected gap(s)")
+            busy = True
+with tab_rule:
+    r1, r2, r3 = st.columns(3)
+    rule_cls = r1.selectbox("Class", list(ACK_CLASSES), index=list(ACK_CLASSES).index("quiet"), key="health_rule_cls")
+    first_day = days.min() - dt.timedelta(days=1)  # the first session opens the evening before
+    r_from = r2.date_input("From (ET day)", value=first_day, min_value=first_day, max_value=days.max(),
+                           key="health_rule_from")
+    r_to = r3.date_input("To (ET day)", value=days.max(), min_value=first_day, max_value=days.max(),
+                         key="health_rule_to")
+    matching = select_gaps(cont, [rule_cls], start=r_from, end=r_to, acknowledged=False)
+    rule_note = st.text_input("Why are these gaps acceptable?", key="health_rule_note",
+                              value="quiet minutes: no trade" if rule_cls == "quiet" else "")
+    whole = r_from == first_day and r_to == days.max()
+    rule_text = f"all {rule_cls} gaps" + ("" if whole else f" from {r_from} to {r_to}")
+    if st.button(f"Acknowledge {rule_text} ({len(matching):,})", key="health_ack_rule", type="primary",
+                 disabled=busy or not matching, help="One write of calendar_overrides.toml (atomic, journaled)"):
+        ack_job = start_job("ack", "acknowledge gaps", acknowledge_gaps, s, tk,
+                            [(g.start, g.end - dt.timedelta(minutes=1), g.missing) for g in matching], rule_note,
+                            rule=rule_text)
 if ack_job is not None and ack_job.running:
     @st.fragment(run_every=0.5)
     def _poll() -> None:
@@ -115,27 +172,23 @@ if ack_job is not None and ack_job.running:
         st.progress(0.5, text="Writing calendar_overrides.toml…")
     _poll()
 elif ack_job is not None and ack_job.state == "failed":
-    st.error(f"Could not acknowledge the gap: {ack_job.error_text}")
+    st.error(f"Could not acknowledge: {ack_job.error_text}")
 elif ack_job is not None and ack_job.state == "done":
-    st.success(f"Acknowledged; written to {ack_job.result}.", icon=":material/task_alt:")
-
-if cont.outside_session:
-    with st.expander(f"Stray bars outside the sessions ({cont.outside_session:,})"):
-        strays = cont.strays.head(500).with_columns(
-            pl.col("datetime").dt.convert_time_zone(tz).dt.strftime(f"%Y-%m-%d %H:%M {zl}").alias(f"time ({zl})"))
-        st.dataframe(strays.select("row", f"time ({zl})"), hide_index=True)
+    r = ack_job.result
+    st.success(f"Acknowledged {r.added:,} gap(s)" + (f" ({r.already:,} already were)" if r.already else "")
+               + f"; written to {r.path.name}.", icon=":material/task_alt:")
 
 # ---- candlesticks ---------------------------------------------------------------------------
 st.subheader("Bars")
-days = cov["trading_day"]
-if chosen is not None:
-    g = gaps[chosen]
-    d0 = g.start.astimezone(dt.UTC).date()
+inspect = st.selectbox("Show the bars around a gap of this page", range(len(shown)),
+                       format_func=lambda i: _label(shown[i]), index=None, key="health_gap") if shown else None
+if inspect is not None:
+    d0 = shown[inspect].start.astimezone(dt.UTC).date()
     default = (max(days.min(), d0 - dt.timedelta(days=1)), min(days.max(), d0 + dt.timedelta(days=2)))
 else:
     default = (days[max(0, len(days) - 3)], days.max())
 picked = st.date_input("Trading days", value=default, min_value=days.min(), max_value=days.max(),
-                       key=f"health_days_{chosen}")
+                       key=f"health_days_{inspect}")
 if isinstance(picked, tuple) and len(picked) == 2:
     cal = calendar_for(s, tk)
     st.plotly_chart(plots.candles(_bars(key), cal, picked[0], picked[1]), key="health_candles")
@@ -153,5 +206,13 @@ else:
         "first rows": [", ".join(map(str, f.rows[:5])) for f in rep.integrity.findings],
         "first times (ET)": [", ".join(t[:16] for t in f.times[:3]) for f in rep.integrity.findings],
     }).to_pandas())
-for w in rep.warnings:
-    st.caption(f"Note: {w}")
+
+# ---- notes: one line per kind, the items behind an expander -----------------------------------
+st.subheader("Notes")
+st.caption("Information, never a failure.")
+for n in rep.notes:
+    with st.expander(f"Note: {n.text}"):
+        if n.items:
+            st.text("\n".join(n.items[:200]) + (f"\n… and {n.count - 200:,} more" if n.count > 200 else ""))
+        else:
+            st.caption("Nothing to list.")

@@ -68,7 +68,8 @@ COLS = {
     "zone": st.column_config.TextColumn("zone", help="the instrument's display zone: ET (US Eastern), IST (India)"),
     "size MB": st.column_config.NumberColumn("size", format="%.2f MB"),
     "rows": st.column_config.NumberColumn("rows", format="localized"),
-    "coverage": st.column_config.ProgressColumn("coverage", format="%.1f%%", min_value=0, max_value=100),
+    "coverage": st.column_config.ProgressColumn("coverage", format="%.2f%%", min_value=0, max_value=100,
+                                                help="present in-session bars / expected bars (stray prints excluded)"),
     "flags": st.column_config.ListColumn("flags"),
 }
 tabs = st.tabs(["Market Data", "Derived Assets", "Other"])

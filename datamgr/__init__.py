@@ -8,14 +8,17 @@ enforces the layers, the forbidden arrows and "no import cycles")::
     calendar/     sessions (eras, SessionCalendar), overrides (read)       core
     store/        store (the verified atomic write), atomic, backup, journal, merge
     ingest/       files and providers -> frames in the canonical schema:
-                  ninjatrader/ (parse, place, verify), yahoo, validate (quarantine rules), base
-    health/       read-only answers: gaps, staleness, integrity, report
+                  ninjatrader/ (parse, place, verify), tradingview, draft (ImportDraft: parse once,
+                  describe/verify/overlap/plan), yahoo, validate (quarantine rules), base
+    health/       read-only answers: gaps, quiet (the quiet-minute model), staleness, integrity,
+                  report
     derived/      resample, steps (one registry), regenerate, lineage, hod_lod, profiler, levels,
                   web_chunks
     live/         controller, feed (the process), files, quotes/ (base, replay, yahoo, smartapi)
-    ops/          use cases that orchestrate the layers below: import_export, update, restore,
-                  acknowledge, cloud_backup, demo, inventory, jobs
-    plots/        figures and display tables for the pages (health, derived, yahoo)
+    ops/          use cases that orchestrate the layers below: import_export (commit), remember
+                  (zones into datamgr.toml), update, restore, acknowledge, cloud_backup, demo,
+                  inventory, jobs
+    plots/        figures and display tables for the pages (health, derived, yahoo, imports)
     data_module/  the second requirements document's facade (LiveDataFeed, HistoricalDataManager,
                   DataProcessor)
     cli/          main + one module per command (imported explicitly in cli/main.py)

@@ -36,6 +36,7 @@ replace under the store's write lock, with a journal line, and the previous vers
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
 import tomllib
@@ -110,6 +111,15 @@ def load_overrides(path: Path) -> Overrides:
     opened = tuple(_period(path, "opened", i, e) for i, e in enumerate(raw.get("opened", []), 1))
     acks = tuple(_ack(path, i, e) for i, e in enumerate(raw.get("acknowledged", []), 1))
     return Overrides(closed, opened, acks)
+
+
+def overrides_fingerprint(path: Path) -> str:
+    """SHA-256 of the overrides file's bytes (``"absent"`` when there is none): a cache key that
+    changes with every edit, closed/opened periods and acknowledgements alike."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except FileNotFoundError:
+        return "absent"
 
 
 def _bad(path: Path, table: str, i: int, fld: str, what: str) -> InputError:

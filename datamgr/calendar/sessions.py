@@ -88,7 +88,8 @@ class SessionCalendar:
         """One row per session whose trading day is in ``[start, end]``.
 
         Columns: ``trading_day`` (Date), ``open``, ``close``, ``break_start``, ``break_end``
-        (Datetime us UTC; breaks null when there is none).
+        (Datetime us UTC; breaks null when there is none), ``early_close`` (Boolean: the session
+        closes before its era's regular close, e.g. 12:15 CT on 2025-07-03).
         """
         return _sessions(self.name, start, end)
 
@@ -156,6 +157,14 @@ class SessionCalendar:
         return pl.DataFrame({"trading_day": td, "in_session": pl.Series(ok, dtype=pl.Boolean)}).with_columns(
             pl.when(pl.col("in_session")).then(pl.col("trading_day")).otherwise(None).alias("trading_day")
         )
+
+    def eras(self, trading_days: pl.Series) -> np.ndarray:
+        """Schedule era (0-based) of each trading day: for ``CME Globex Equity`` 0 before
+        2012-11-19, 1 until 2021-06-25 (the 15:15 CT halt), 2 after; one era for the NYSE calendars."""
+        if self.name != "CME Globex Equity":
+            return np.zeros(trading_days.len(), dtype=np.int64)
+        d = trading_days.cast(pl.Date)
+        return ((d >= ERA_2012_DAY).cast(pl.Int64) + (d >= HALT_END_DAY).cast(pl.Int64)).to_numpy()
 
     def trading_day_of(self, when: dt.datetime) -> dt.date | None:
         """Trading day of one instant, or None outside sessions."""
@@ -240,7 +249,23 @@ def _schedule(name: str, lo_year: int, hi_year: int) -> pl.DataFrame:
         df = _cme_equity_eras(df)
     else:
         df = df.with_columns(pl.lit(None, _UTC).alias("break_start"), pl.lit(None, _UTC).alias("break_end"))
-    return df.with_columns(pl.col("open", "close", "break_start", "break_end").cast(_UTC))
+    df = df.with_columns(pl.col("open", "close", "break_start", "break_end").cast(_UTC))
+    return _mark_early_closes(df, name)
+
+
+def _mark_early_closes(df: pl.DataFrame, name: str) -> pl.DataFrame:
+    """``early_close``: the session closes before its era's regular close (ET wall clock), i.e.
+    before the most common close of the era over the whole 2000.. schedule (so a sub-range, e.g.
+    one changed day of an incremental rebuild, always gets the same answer)."""
+    era = SessionCalendar(name).eras(df["trading_day"])
+    hm = df.select((pl.col("close").dt.convert_time_zone("America/New_York").dt.hour().cast(pl.Int32) * 60
+                    + pl.col("close").dt.convert_time_zone("America/New_York").dt.minute().cast(pl.Int32))
+                   .alias("hm"))["hm"].to_numpy()
+    regular = np.zeros(len(hm), dtype=np.int64)
+    for e in np.unique(era):  # three eras at most
+        vals, counts = np.unique(hm[era == e], return_counts=True)
+        regular[era == e] = vals[np.argmax(counts)]
+    return df.with_columns(pl.Series("early_close", hm < regular, dtype=pl.Boolean))
 
 
 def _cme_equity_eras(df: pl.DataFrame) -> pl.DataFrame:

@@ -1,6 +1,7 @@
 """``continuity TICKER [--year Y] [--from D] [--to D] [--gap N]``: calendar-true gaps (SPEC 5).
 
-Exit 0 whether or not gaps are found (it is a report); ``health`` is the pass/fail check.
+Exit 1 when an unacknowledged ``hole`` remains or the requested range/year holds no bars ("no bars
+in 2008"); quiet, recurring and edge gaps and stray bars are information (exit 0).
 """
 
 from __future__ import annotations
@@ -32,15 +33,20 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     res = check_continuity(settings, args.ticker, year=args.year, start=args.start, end=args.end,
                            min_gap=args.gap)
     gaps = res.reported
-    pct = 100 * res.present / res.expected if res.expected else 100.0
+    pct = 100 * (res.coverage_ratio or 0.0) if res.expected else 100.0
+    counts = ", ".join(f"{n} {k}" for k, n in sorted(res.class_counts().items())) or "none"
     head = (f"{args.ticker} {res.first_day} .. {res.last_day}: {res.present:,} of {res.expected:,} "
             f"expected 1m bars ({pct:.2f} %), {res.outside_session:,} outside the sessions, "
-            f"{len(gaps)} gap(s) of >= {args.gap} min")
+            f"{len(gaps)} gap(s) of >= {args.gap} min ({counts})")
     tz = settings.display_tz_for(args.ticker)
     rows = [[to_et_text(g.start, tz), to_et_text(g.end, tz), f"{g.missing:,}",
              g.cls + (" (ack)" if g.acknowledged else ""),
+             "" if g.p_no_trade is None else f"{g.p_no_trade:.3g}",
              g.clock or "", str(g.sessions) if g.cls == "recurring" else ""] for g in gaps]
-    text = head if not rows else head + "\n" + table(
-        rows, ["start", "end", "missing", "class", "clock", "sessions"])
-    emit(args, res.to_json(tz=tz), text)
-    return 0
+    lines = [head] + [f"FAIL: {f}" for f in res.findings]
+    if rows:
+        lines.append(table(rows, ["start", "end", "missing", "class", "p_no_trade", "clock", "sessions"]))
+    if res.holes:
+        lines.append(f"FAIL: {len(res.holes)} hole(s)")
+    emit(args, res.to_json(tz=tz), "\n".join(lines))
+    return 0 if res.ok else 1

@@ -1,7 +1,8 @@
 """``health TICKER [--gap N]``: every check of the 1m file; exit 1 when problems are found.
 
-Problems: unacknowledged holes of at least N minutes and integrity errors (invariants, off-tick
-prices). Stray bars, recurring gaps, spikes, zero-volume runs and staleness are warnings.
+Problems: unacknowledged holes of at least N minutes, integrity errors (invariants, off-tick
+prices), staleness beyond the instrument's ``stale_after_sessions``, an unreadable file. Stray
+bars, quiet/recurring/edge gaps, spikes, zero-volume runs are notes (one line per kind).
 """
 
 from __future__ import annotations
@@ -26,12 +27,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     c = rep.continuity
     lines = [f"{rep.ticker} ({rep.file}, {rep.rows:,} rows, calendar {rep.calendar})",
              f"freshness: {rep.staleness.verdict}",
-             f"coverage: {c.present:,} of {c.expected:,} expected bars, "
-             f"{c.outside_session:,} outside the sessions"]
+             f"coverage: {100 * (c.coverage_ratio or 0):.2f} % ({c.present:,} of {c.expected:,} expected "
+             f"bars), {c.outside_session:,} outside the sessions"]
     lines += [f"PROBLEM  {p}" for p in rep.problems[:50]]
     if len(rep.problems) > 50:
         lines.append(f"... and {len(rep.problems) - 50} more problems (see --json)")
-    lines += [f"warning  {w}" for w in rep.warnings[:20]]
+    lines += [f"note     {w}" for w in rep.warnings]
     lines.append("OK" if rep.ok else f"FAIL: {len(rep.problems)} problem(s)")
     emit(args, rep.to_json(), "\n".join(lines))
     return 0 if rep.ok else 1

@@ -1,7 +1,8 @@
 """``python -m datamgr import FILE TICKER [INTERVAL] [--tz Z] [--stamp ..] [--replace [FROM..TO]]
-[--dry-run] [--no-derived] [--strict] [--force]``.
+[--dry-run] [--no-derived] [--strict] [--force] [--yes] [--remember]``.
 
-Exit 0 done (or nothing to do), 1 verification failed (nothing written), 2 bad input, 3 locked.
+Exit 0 done (or nothing to do), 1 verification failed or a guarded plan without ``--yes``
+(nothing written), 2 bad input, 3 locked.
 """
 
 from __future__ import annotations
@@ -9,14 +10,15 @@ from __future__ import annotations
 import argparse
 
 from datamgr.cli.output import emit, progress_printer
-from datamgr.cli.verify import add_time_options
+from datamgr.cli.verify import add_remember_option, add_time_options
 from datamgr.core.config import Settings
+from datamgr.core.errors import ConfirmationRequired
 from datamgr.ops.import_export import import_export, read_input
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    p = subparsers.add_parser("import", help="merge a NinjaTrader export into the master (SPEC 6)")
-    p.add_argument("file", help="NinjaTrader export (.txt/.csv)")
+    p = subparsers.add_parser("import", help="merge a NinjaTrader or TradingView export into the master (SPEC 6)")
+    p.add_argument("file", help="NinjaTrader export (.txt/.csv) or TradingView chart export (.csv)")
     p.add_argument("ticker", help="instrument, e.g. ES1")
     p.add_argument("interval_pos", nargs="?", default=None, metavar="INTERVAL",
                    help="bar interval of the export, e.g. 1m (default: inferred)")
@@ -26,7 +28,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="print the plan, write nothing")
     p.add_argument("--no-derived", action="store_true", help="do not regenerate derived data")
     p.add_argument("--strict", action="store_true", help="refuse the file if any row is rejected")
-    p.add_argument("--force", action="store_true", help="import even if verification fails")
+    p.add_argument("--force", action="store_true", help="import even if verification fails (the zone verdict only)")
+    p.add_argument("--yes", action="store_true",
+                   help="confirm a plan that replaces >1%% of the overlapping bars, has a non-zero best shift, or "
+                        "removes bars (--replace)")
+    add_remember_option(p)
     p.set_defaults(func=run)
     return p
 
@@ -51,6 +57,11 @@ def render(res) -> str:
         lines.append(f"  {j['roll']['message']}")
     for n in j.get("notes", []):
         lines.append(f"  note: {n}")
+    if j["confirm"]["required"]:
+        lines.append(f"  needs --yes: {'; '.join(j['confirm']['reasons'])} ({j['confirm']['count']:,} bars change)")
+    if j["remembered"]:
+        r = j["remembered"]
+        lines.append(f"  remembered {r['tz']} ({r['stamp']} stamps) for {r['ticker']} in {r['config']}")
     if j["backup"]:
         lines.append(f"  backup {j['backup']}")
     if j["derived_error"]:
@@ -62,8 +73,13 @@ def run(args, settings: Settings) -> int:
     data, name = read_input(args.file)
     progress = progress_printer(args)
     interval = args.interval or args.interval_pos
-    res = import_export(settings, args.ticker, data, name, tz=args.tz, stamp=args.stamp, interval=interval,
-                        replace=args.replace, dry_run=args.dry_run, no_derived=args.no_derived,
-                        strict=args.strict, force=args.force, progress=progress)
+    try:
+        res = import_export(settings, args.ticker, data, name, tz=args.tz, stamp=args.stamp, interval=interval,
+                            replace=args.replace, dry_run=args.dry_run, no_derived=args.no_derived,
+                            strict=args.strict, force=args.force, yes=args.yes, remember=args.remember,
+                            progress=progress)
+    except ConfirmationRequired as err:  # the library names confirm=N; the CLI names its flag
+        raise ConfirmationRequired(err.what, count=err.count, reasons=err.reasons,
+                                   remedy=f"re-run with --yes to confirm ({err.count:,} bars change).") from None
     emit(args, res.to_json(), render(res))
     return 0

@@ -23,7 +23,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     payload = {"data_dir": str(settings.data_dir), "files": [f.to_json(tz(f)) for f in files]}
     rows = [[f.name, f.category, to_et_text(f.start, tz(f)), to_et_text(f.end, tz(f)), to_et_text(f.last_updated, tz(f)),
              fmt_size(f.size_bytes), f"{f.rows:,}" if f.rows is not None else "—",
-             f"{f.coverage:.1%}" if f.coverage is not None else "—", "; ".join(f.flags)] for f in files]
+             f"{f.coverage:.2%}" if f.coverage is not None else "—", "; ".join(f.flags)] for f in files]
     text = (table(rows, ["file", "category", "start", "end", "updated", "size", "rows", "coverage", "flags"])
             if files else f"{settings.data_dir}: no files yet (try: python -m datamgr demo)")
     emit(args, payload, text)

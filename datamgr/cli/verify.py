@@ -1,6 +1,6 @@
-"""``python -m datamgr verify FILE TICKER [--tz Z] [--stamp close|open] [--interval 1m]``.
+"""``python -m datamgr verify FILE TICKER [--tz Z] [--stamp close|open] [--interval 1m] [--remember]``.
 
-Writes nothing. Exit 0 on ``SUCCESS: Data is aligned.``, 1 on ``FAIL: ...``, 2 on bad input.
+Writes no bars (``--remember`` writes the confirmed zone into datamgr.toml after a SUCCESS). Exit 0 on ``SUCCESS: Data is aligned.``, 1 on ``FAIL: ...``, 2 on bad input.
 """
 
 from __future__ import annotations
@@ -9,24 +9,50 @@ import argparse
 
 from datamgr.cli.output import emit
 from datamgr.core.config import Settings
-from datamgr.ops.import_export import read_input, verify_export
+from datamgr.ops.import_export import ImportDraft, read_input
+from datamgr.ops.remember import remember_zone
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    p = subparsers.add_parser("verify", help="check a NinjaTrader export's alignment (writes nothing)")
-    p.add_argument("file", help="NinjaTrader export (.txt/.csv)")
+    p = subparsers.add_parser("verify", help="check an export's alignment (writes nothing)")
+    p.add_argument("file", help="NinjaTrader export (.txt/.csv) or TradingView chart export (.csv)")
     p.add_argument("ticker", help="instrument, e.g. ES1")
     add_time_options(p)
+    add_remember_option(p)
     p.set_defaults(func=run)
     return p
 
 
 def add_time_options(p: argparse.ArgumentParser) -> None:
     """``--tz``, ``--stamp``, ``--interval`` (shared with ``import``)."""
-    p.add_argument("--tz", default=None, help="zone of the export (default: the instrument's import_tz)")
-    p.add_argument("--stamp", choices=("close", "open"), default="close",
-                   help="NinjaTrader stamps bars at their close (default); 'open' skips the shift")
+    p.add_argument("--tz", default=None,
+                   help="zone of the export (default: the instrument's configured or remembered import_tz)")
+    p.add_argument("--stamp", choices=("close", "open"), default=None,
+                   help="NinjaTrader stamps bars at their close (default: the instrument's import_stamp, "
+                        "close); 'open' skips the shift")
     p.add_argument("--interval", default=None, help="bar interval, e.g. 1m (default: inferred)")
+
+
+def add_remember_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--remember", action="store_true",
+                   help="after a SUCCESS, store the zone and stamp for TICKER in datamgr.toml (used when --tz "
+                        "is not given)")
+
+
+def remember_if_asked(args, settings: Settings, draft: ImportDraft, rep, payload: dict, lines: list[str]) -> None:
+    """``--remember``: store the verified zone (never silently; never on FAIL or for self-zoned files)."""
+    if not getattr(args, "remember", False):
+        return
+    if not rep.ok:
+        lines.append("  --remember: not remembered (the verdict is FAIL)")
+        payload["remembered"] = None
+    elif draft.parsed.zone_known or draft.parsed.is_daily:
+        lines.append("  --remember: nothing to remember (the file's times carry their zone, or daily bars)")
+        payload["remembered"] = None
+    else:
+        r = remember_zone(settings, args.ticker, rep.tz, rep.stamp)
+        payload["remembered"] = r.to_json()
+        lines.append(f"  {r.message()}")
 
 
 def render(rep) -> str:
@@ -66,7 +92,9 @@ def render(rep) -> str:
 
 def run(args, settings: Settings) -> int:
     data, name = read_input(args.file)
-    rep = verify_export(settings, args.ticker, data, name, tz=args.tz, stamp=args.stamp,
-                        interval=args.interval)
-    emit(args, rep.to_json(), render(rep))
+    draft = ImportDraft(settings, data, name)
+    rep = draft.verify(args.ticker, args.tz, args.stamp, args.interval)
+    payload, lines = rep.to_json(), [render(rep)]
+    remember_if_asked(args, settings, draft, rep, payload, lines)
+    emit(args, payload, "\n".join(lines))
     return 0 if rep.ok else 1

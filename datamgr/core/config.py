@@ -14,16 +14,27 @@ explicitly. Nothing here runs at import time.
     [yahoo]
     auto_update = false
 
+    [derived]
+    include_partial = false   # profiler summary statistics skip partial sessions (file edges,
+                              # early closes); true counts them like full days
+
     [merge]
-    precedence = ["ninjatrader", "smartapi", "yahoo", "upsampled", "demo"]
+    precedence = ["ninjatrader", "tradingview", "smartapi", "yahoo", "upsampled", "demo"]
 
     [instruments.ES1]
     yahoo_symbol = "ES=F"
     calendar = "CME Globex Equity"
     tick_size = 0.25
     import_tz = "America/Los_Angeles"
+    import_stamp = "close"  # written by `--remember` / the Import page's "remember for ES1"
     sessions = { asia = ["18:00", "03:00"], london = ["03:00", "09:30"], ny = ["09:30", "16:00"] }
     roll = "volume"         # contract roll: "volume" (first session the new month out-trades the old) or "after-old"
+    # stale_after_sessions = 1   # health fails when the 1m file is more sessions behind (unset:
+    #                            # staleness is information, e.g. for an archived contract)
+
+Where no ``--config`` / ``DATAMGR_CONFIG`` / ``./datamgr.toml`` is given, a ``datamgr.toml`` next
+to the data folder (``<data_dir>/../datamgr.toml``) is read: that is where a remembered zone is
+written when no configuration file exists yet (:func:`config_file_for`).
 
     [instruments.NIFTY]     # preconfigured: NSE indices for Angel One SmartAPI
     calendar = "XNSE"
@@ -59,8 +70,11 @@ DEFAULT_SESSIONS: tuple[tuple[str, str, str], ...] = (
     ("london", "03:00", "09:30"),
     ("ny", "09:30", "16:00"),
 )
-DEFAULT_PRECEDENCE: tuple[str, ...] = ("ninjatrader", "smartapi", "yahoo", "upsampled", "demo")
+#: TradingView's "Export chart data" comes from the same exchange feed as NinjaTrader's but is the
+#: second choice for the master (NinjaTrader is the SOP source); both rank above the API sources.
+DEFAULT_PRECEDENCE: tuple[str, ...] = ("ninjatrader", "tradingview", "smartapi", "yahoo", "upsampled", "demo")
 CME_EQUITY = "CME Globex Equity"
+CONFIG_NAME = "datamgr.toml"
 
 
 @dataclass(frozen=True)
@@ -72,8 +86,10 @@ class Instrument:
     calendar: str = CME_EQUITY
     tick_size: float = 0.25
     import_tz: str = "America/Los_Angeles"
+    import_stamp: str = "close"
     sessions: tuple[tuple[str, str, str], ...] = DEFAULT_SESSIONS
     roll: str = "volume"  # contract roll rule: "volume" or "after-old" (datamgr.store.roll)
+    stale_after_sessions: int | None = None  # health fails when the file is more sessions behind
     exchange: str | None = None
     token: str | None = None
     display_tz: str | None = None
@@ -112,6 +128,7 @@ class Settings:
     backup_keep_daily_days: int = 30
     backup_destinations: tuple[str, ...] = ()
     yahoo_auto_update: bool = False
+    derived_include_partial: bool = False  # profiler statistics count partial sessions too
     merge_precedence: tuple[str, ...] = DEFAULT_PRECEDENCE
     lock_timeout: float = 10.0
     config_path: Path | None = None
@@ -182,6 +199,9 @@ class Settings:
         cfg_path = config or env.get("DATAMGR_CONFIG")
         if cfg_path is None and Path("datamgr.toml").is_file():
             cfg_path = "datamgr.toml"
+        chosen = data_dir or env.get("DATAMGR_DATA_DIR")
+        if cfg_path is None and chosen and (Path(chosen).parent / CONFIG_NAME).is_file():
+            cfg_path = Path(chosen).parent / CONFIG_NAME  # written there by a remembered zone
         raw: dict[str, Any] = {}
         if cfg_path is not None:
             cfg_path = Path(cfg_path)
@@ -197,7 +217,6 @@ class Settings:
             if "data_dir" in raw and not s.data_dir.is_absolute():
                 # A relative data_dir in a config file means: next to that file.
                 s = replace(s, data_dir=Path(cfg_path).parent / s.data_dir)
-        chosen = data_dir or env.get("DATAMGR_DATA_DIR")
         if chosen:
             s = replace(s, data_dir=Path(chosen))
         return s
@@ -206,13 +225,14 @@ class Settings:
     def from_mapping(cls, raw: Mapping[str, Any], source: str = "settings") -> Settings:
         """Settings from a parsed ``datamgr.toml``; every unknown key or bad value is a ConfigError
         naming ``source`` (the file) and the key."""
-        known = {"data_dir", "display_tz", "backup", "yahoo", "merge", "instruments", "lock_timeout"}
+        known = {"data_dir", "display_tz", "backup", "yahoo", "merge", "instruments", "lock_timeout", "derived"}
         unknown = set(raw) - known
         if unknown:
             raise ConfigError(f"{source}: unknown key(s) {sorted(unknown)}; expected {sorted(known)}")
         backup = _section(raw, "backup", {"keep_last", "keep_daily_days", "destinations"}, source)
         yahoo = _section(raw, "yahoo", {"auto_update"}, source)
         merge = _section(raw, "merge", {"precedence"}, source)
+        derived = _section(raw, "derived", {"include_partial"}, source)
         instruments = _default_instruments()
         for ticker, table in _section(raw, "instruments", None, source).items():
             try:
@@ -224,7 +244,7 @@ class Settings:
             instruments[ticker] = _instrument_from(ticker, table, instruments, source)
         kw: dict[str, Any] = {"instruments": instruments}
         for section, key, field_name, read in _SCALARS:
-            table = {"": raw, "backup": backup, "yahoo": yahoo, "merge": merge}[section]
+            table = {"": raw, "backup": backup, "yahoo": yahoo, "merge": merge, "derived": derived}[section]
             if key in table:
                 where = f"{source}: " + (f"[{section}] " if section else "") + key
                 kw[field_name] = read(table[key], where)
@@ -240,8 +260,17 @@ _SCALARS: tuple[tuple[str, str, str, Any], ...] = (
     ("backup", "destinations", "backup_destinations", lambda v, w: _strings(v, w)),
     ("yahoo", "auto_update", "yahoo_auto_update", lambda v, w: _typed(v, bool, w)),
     ("merge", "precedence", "merge_precedence", lambda v, w: _strings(v, w)),
+    ("derived", "include_partial", "derived_include_partial", lambda v, w: _typed(v, bool, w)),
     ("", "lock_timeout", "lock_timeout", lambda v, w: float(_typed(v, (int, float), w))),
 )
+
+
+def config_file_for(settings: Settings) -> Path:
+    """The configuration file a remembered setting is written to: the one that was loaded, else
+    ``datamgr.toml`` next to the data folder (found there by :meth:`Settings.load`)."""
+    if settings.config_path is not None:
+        return Path(settings.config_path)
+    return Path(settings.data_dir).parent / CONFIG_NAME
 
 
 def _section(raw: Mapping[str, Any], name: str, allowed: set[str] | None, source: str) -> Mapping[str, Any]:
@@ -272,8 +301,8 @@ def _instrument_from(ticker: str, table: Mapping[str, Any], known: Mapping[str, 
                      source: str) -> Instrument:
     check_ticker(ticker)
     base = known.get(ticker) or replace(known["ES1"], ticker=ticker)
-    allowed = {"yahoo_symbol", "calendar", "tick_size", "import_tz", "sessions", "roll", "exchange", "token",
-               "display_tz", "source"}
+    allowed = {"yahoo_symbol", "calendar", "tick_size", "import_tz", "import_stamp", "sessions", "roll",
+               "stale_after_sessions", "exchange", "token", "display_tz", "source"}
     bad = set(table) - allowed
     if bad:
         raise ConfigError(f"{source}: [instruments.{ticker}] unknown key(s) {sorted(bad)}")
@@ -283,13 +312,16 @@ def _instrument_from(ticker: str, table: Mapping[str, Any], known: Mapping[str, 
         kw["tick_size"] = float(_typed(table["tick_size"], (int, float), f"{source}: [instruments.{ticker}] tick_size"))
         if kw["tick_size"] <= 0:
             raise ConfigError(f"{source}: [instruments.{ticker}] tick_size must be > 0")
+    if "stale_after_sessions" in table:
+        v = _typed(table["stale_after_sessions"], (int,), f"{source}: [instruments.{ticker}] stale_after_sessions")
+        if v < 0:
+            raise ConfigError(f"{source}: [instruments.{ticker}] stale_after_sessions must be >= 0")
+        kw["stale_after_sessions"] = int(v)
     if "import_tz" in table:
         kw["import_tz"] = _zone(table["import_tz"], f"{source}: [instruments.{ticker}] import_tz")
-    if "roll" in table:
-        if table["roll"] not in ("volume", "after-old"):
-            raise ConfigError(f"{source}: [instruments.{ticker}] roll: expected \"volume\" or \"after-old\", "
-                              f"got {table['roll']!r}")
-        kw["roll"] = table["roll"]
+    for key, options in (("import_stamp", ("close", "open")), ("roll", ("volume", "after-old"))):
+        if key in table:
+            kw[key] = _choice(table[key], options, f"{source}: [instruments.{ticker}] {key}")
     if "sessions" in table:
         sess = table["sessions"]
         if not isinstance(sess, Mapping) or not all(isinstance(w, list) and len(w) == 2 for w in sess.values()):
@@ -309,6 +341,12 @@ def _provider_keys(ticker: str, table: Mapping[str, Any], source: str) -> dict[s
     if "display_tz" in table:
         kw["display_tz"] = _zone(table["display_tz"], f"{source}: [instruments.{ticker}] display_tz")
     return kw
+
+
+def _choice(value: Any, options: tuple[str, ...], where: str) -> str:
+    if value not in options:
+        raise ConfigError(f"{where}: expected {' or '.join(repr(o) for o in options)}, got {value!r}")
+    return value
 
 
 def _zone(name: str, where: str) -> str:

@@ -13,6 +13,7 @@ class carries the CLI exit code it maps to (SPEC 13)::
     │   └── ReadBackError        the written temp file did not read back identically
     ├── BackupError              a backup could not be made or verified; nothing was written
     ├── CheckFailed              a check ran and failed (verify FAIL, health problems) (exit 1)
+    │   └── ConfirmationRequired a guarded import plan was not confirmed (exit 1)
     └── SourceError              a data provider failed (network, rate limit, empty answer)
 
 Third-party errors are translated at the boundary: ``raise SourceError(msg) from err``.
@@ -76,6 +77,20 @@ class CheckFailed(DataMgrError):
     """A check ran to completion and found problems."""
 
     exit_code = 1
+
+
+class ConfirmationRequired(CheckFailed):
+    """A plan changes existing bars beyond the guard (SPEC 6) and was not confirmed.
+
+    ``what`` says why and how many bars change (no remedy); ``count`` is the number to confirm
+    (library: ``confirm=count``; CLI: ``--yes``; page: the typed count).
+    """
+
+    def __init__(self, what: str, *, count: int, reasons: list[str], remedy: str | None = None) -> None:
+        super().__init__(f"{what} Nothing was imported; " + (remedy or f"confirm with confirm={count}."))
+        self.what = what
+        self.count = count
+        self.reasons = reasons
 
 
 class SourceError(DataMgrError):

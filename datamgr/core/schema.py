@@ -32,7 +32,7 @@ BAR_SCHEMA: dict[str, pl.DataType] = {
     "source": pl.String(),
 }
 BARS_COLUMN = ("bars", pl.Int32())
-SOURCES = ("ninjatrader", "smartapi", "yahoo", "upsampled", "demo")
+SOURCES = ("ninjatrader", "tradingview", "smartapi", "yahoo", "upsampled", "demo")
 
 
 def bar_schema(with_bars: bool = False) -> dict[str, pl.DataType]:

@@ -39,7 +39,7 @@ from datamgr.core.timefmt import to_et_iso
 from datamgr.store.atomic import atomic_write_bytes
 from datamgr.store.store import Store, read_footer
 
-ALGO_VERSION = 1
+ALGO_VERSION = 2  # 2: per-day ``partial`` in HOD/LOD and profiler
 STEPS = ("upsample", "hod_lod", "profiler", "levels", "web")
 LABELS = {"upsample": "Upsampled", "hod_lod": "HOD/LOD", "profiler": "Profiler",
           "levels": "Level touches", "web": "Web chunks"}
@@ -60,6 +60,7 @@ def params(settings: Settings, ticker: str, cal: SessionCalendar) -> dict[str, A
         "calendar": cal.name,
         "overrides": hashlib.sha256("|".join(extra).encode()).hexdigest()[:16],
         "sessions": {n: [s, e] for n, s, e in inst.sessions},
+        "include_partial": settings.derived_include_partial,
     }
 
 

@@ -17,13 +17,16 @@ Decisions where the spec is silent:
   16:00-17:00 ET hour is in no default window).
 * Histograms count high/low times in 30-minute ET wall-clock buckets, labelled ``"HH:MM"`` and
   listed from the window's start.
+* Partial days (:func:`datamgr.derived.hod_lod.partial_days`): the day row and each of its session
+  records carry ``partial``; the summary skips partial days unless ``include_partial`` (setting
+  ``[derived] include_partial``), and says how many it skipped (``partial_days_excluded``).
 """
 
 from __future__ import annotations
 
 import polars as pl
 
-from datamgr.derived.hod_lod import day_extremes
+from datamgr.derived.hod_lod import _with_partial, day_extremes
 from datamgr.derived.resample import a_to_hhmm, et_iso, window_offsets
 
 FIELDS = ("open", "high", "low", "close", "range", "volume", "high_time", "low_time",
@@ -71,27 +74,37 @@ def session_frame(lab: pl.DataFrame, sessions, calendar_days: pl.Series,
 
 
 def profiler_days(lab: pl.DataFrame, sessions, calendar_days: pl.Series,
-                  ext: pl.DataFrame | None = None) -> list[dict]:
-    """The ``days`` rows of ``<T>_profiler.json`` for the trading days that have bars in ``lab``."""
+                  ext: pl.DataFrame | None = None, partial: pl.DataFrame | None = None) -> list[dict]:
+    """The ``days`` rows of ``<T>_profiler.json`` for the trading days that have bars in ``lab``.
+
+    ``partial`` is :func:`~datamgr.derived.hod_lod.partial_days` of ``lab`` (null flags without it).
+    """
     long = session_frame(lab, sessions, calendar_days, ext)
     present = lab["td"].unique()
-    long = long.filter(pl.col("td").is_in(present.implode()))
+    long = _with_partial(long.filter(pl.col("td").is_in(present.implode())), partial)
     names = [w[0] for w in windows(sessions)]
+    fields = (*FIELDS, "partial")
     rows: dict[str, dict] = {}
     # one pass over at most days*sessions small dicts to nest them (no per-day computation)
     for rec in long.select(pl.col("td").dt.strftime("%Y-%m-%d").alias("date"), "session",
-                           *FIELDS).iter_rows(named=True):
-        day = rows.setdefault(rec["date"], {"date": rec["date"], **{n: None for n in names}})
+                           *fields).iter_rows(named=True):
+        day = rows.setdefault(rec["date"], {"date": rec["date"], "partial": rec["partial"],
+                                            **{n: None for n in names}})
         if rec["open"] is not None:
-            day[rec["session"]] = {k: rec[k] for k in FIELDS}
+            day[rec["session"]] = {k: rec[k] for k in fields}
     return list(rows.values())
 
 
-def summary(days: list[dict], sessions) -> dict:
-    """Per session: days, share setting the day high/low (%), range percentiles, time histograms."""
+def summary(days: list[dict], sessions, include_partial: bool = False) -> dict:
+    """Per session: days, share setting the day high/low (%), range percentiles, time histograms.
+
+    Partial days (``partial: true``) are left out unless ``include_partial``; each session says how
+    many of its days were left out (``partial_days_excluded``).
+    """
     out: dict[str, dict] = {}
     for name, lo, hi in windows(sessions):
-        vals = [d[name] for d in days if d.get(name)]
+        vals = [d[name] for d in days if d.get(name) and (include_partial or not d.get("partial"))]
+        skipped = 0 if include_partial else sum(1 for d in days if d.get(name) and d.get("partial"))
         df = pl.DataFrame(
             {"range": [v["range"] for v in vals], "sh": [v["sets_day_high"] for v in vals],
              "sl": [v["sets_day_low"] for v in vals], "ht": [v["high_time"] for v in vals],
@@ -115,5 +128,6 @@ def summary(days: list[dict], sessions) -> dict:
             "sets_day_low_pct": round(100.0 * df["sl"].sum() / n, 4) if n else None,
             "range_p25": q(0.25), "range_p50": q(0.5), "range_p75": q(0.75),
             "high_time_hist": hist("ht"), "low_time_hist": hist("lt"),
+            "partial_days_excluded": skipped,
         }
     return out

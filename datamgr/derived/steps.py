@@ -237,7 +237,9 @@ def _json_rows(ctx: Ctx, res, step: str, compute, affected, build_doc, daily: di
 
 
 def _hod_lod(ctx: Ctx, res) -> None:
-    _json_rows(ctx, res, "hod_lod", lambda lab, days: hod_lod.hod_lod_days(lab, ctx.extremes(lab)), lambda c: c,
+    _json_rows(ctx, res, "hod_lod",
+               lambda lab, days: hod_lod.hod_lod_days(lab, ctx.extremes(lab), hod_lod.partial_days(lab, ctx.cal)),
+               lambda c: c,
                lambda rows: {"meta": lin.make_meta(ctx.ticker, ctx.master, ctx.prm), "days": rows})
 
 
@@ -249,9 +251,12 @@ def _profiler(ctx: Ctx, res) -> None:
         return {"meta": lin.make_meta(ctx.ticker, ctx.master, ctx.prm),
                 "sessions": [w[0] for w in win],
                 "windows": {n: [s, e] for n, s, e in sorted(sessions, key=lambda x: [w[0] for w in win].index(x[0]))},
-                "days": rows, "summary": profiler.summary(rows, sessions)}
+                "days": rows,
+                "summary": profiler.summary(rows, sessions, ctx.settings.derived_include_partial)}
 
-    _json_rows(ctx, res, "profiler", lambda lab, days: profiler.profiler_days(lab, sessions, days, ctx.extremes(lab)),
+    _json_rows(ctx, res, "profiler",
+               lambda lab, days: profiler.profiler_days(lab, sessions, days, ctx.extremes(lab),
+                                                        hod_lod.partial_days(lab, ctx.cal)),
                lambda c: c | ctx.shift_days(c, 1), doc)
 
 

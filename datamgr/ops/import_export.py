@@ -1,9 +1,12 @@
-"""NinjaTrader import orchestration: verify -> plan -> import (SPEC 6).
+"""Export import orchestration (NinjaTrader, TradingView): verify -> plan -> commit (SPEC 6).
 
-``import``: parse (outside the lock: only reads the input) -> **lock** -> read master -> verify
-(zone, overlap) -> refuse on FAIL unless ``force`` -> merge plan (source precedence) -> stop
-here for ``dry_run`` or when nothing changes -> ``Store.write`` (validate, verified backup,
-atomic write, read-back, journal) -> regenerate derived data (unless ``no_derived``).
+``import``: parse once (:class:`~datamgr.ingest.draft.ImportDraft`, outside the lock: only reads
+the input) -> **lock** -> read master -> verify (zone, overlap) -> refuse on FAIL unless ``force``
+-> merge plan (source precedence) and its guard -> stop here for ``dry_run`` -> :func:`commit`:
+refuse a guarded plan that is not confirmed (``confirm`` = the count of bars that change) ->
+``Store.write`` (validate, verified backup, atomic write, read-back, journal) -> regenerate
+derived data (unless ``no_derived``). A plan made outside the lock (the page) is re-planned in
+:func:`commit` when the master changed since.
 
 Decisions where the spec is silent:
 
@@ -21,28 +24,27 @@ Decisions where the spec is silent:
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import polars as pl
 
-from datamgr.calendar.sessions import get_calendar
 from datamgr.core.config import Settings
-from datamgr.core.errors import CheckFailed, DataMgrError, InputError
+from datamgr.core.errors import CheckFailed, ConfirmationRequired, DataMgrError, InputError
 from datamgr.core.progress import Progress, report
 from datamgr.core.timefmt import to_et_iso
 from datamgr.derived.regenerate import regenerate
-from datamgr.ingest.ninjatrader.parse import ParsedExport, parse_export
-from datamgr.ingest.ninjatrader.place import to_bars
-from datamgr.ingest.ninjatrader.verify import VerifyReport, verify_parsed
-from datamgr.store.merge import MergePlan, plan_merge
-from datamgr.store.roll import Roll, plan_roll, record_contracts
+from datamgr.ingest.draft import Guard, ImportDraft, ImportPlan, guess_ticker, parse_replace
+from datamgr.ingest.ninjatrader.verify import VerifyReport
+from datamgr.ops.remember import Remembered, remember_zone
+from datamgr.store.merge import MergePlan
+from datamgr.store.roll import Roll, record_contracts
 from datamgr.store.store import Store, WriteResult
+
+__all__ = ["ImportDraft", "ImportPlan", "ImportResult", "commit", "describe_export", "guess_ticker",
+           "import_export", "overlap_frame", "parse_replace", "read_input", "verify_export"]
 
 log = logging.getLogger(__name__)
 _STEPS = 6
@@ -60,6 +62,9 @@ class ImportResult:
     derived: Any = None
     derived_error: str | None = None
     notes: list[str] = field(default_factory=list)
+    guard: Guard | None = None
+    source: str = "ninjatrader"
+    remembered: Remembered | None = None
     roll: Roll | None = None
 
     @property
@@ -85,6 +90,9 @@ class ImportResult:
             "conflict_rows": p.to_json()["conflict_rows"] if p else [],
             "derived": self.derived.to_json() if hasattr(self.derived, "to_json") else None,
             "derived_error": self.derived_error, "notes": self.notes + v.notes,
+            "source": self.source,
+            "confirm": self.guard.to_json() if self.guard else {"required": False, "count": 0, "reasons": []},
+            "remembered": self.remembered.to_json() if self.remembered else None,
             "roll": self.roll.to_json() if self.roll else None, "contract": v.contract,
             "zone_decision": v.zone_decision, "zone_reason": v.zone_reason,
             "price_refused": v.price_refused, "price_check": v.price.to_json(),
@@ -104,45 +112,9 @@ def read_input(path: str | Path) -> tuple[bytes, str]:
         raise InputError(f"{p}: cannot be read: {err}", file=str(p)) from err
 
 
-def _timeframe(parsed: ParsedExport) -> str:
-    return "1d" if parsed.is_daily else "1m"
-
-
-def _verify(settings: Settings, ticker: str, parsed: ParsedExport, master: pl.DataFrame, tz: str | None,
-            stamp: str, interval: str | None):
-    inst = settings.instrument(ticker)
-    cal = get_calendar(inst.calendar)
-    return verify_parsed(parsed, cal, tz=tz or inst.import_tz, stamp=stamp, interval=interval,
-                         master=master, tick=inst.tick_size, zone_origin=zone_origin(settings, ticker, tz))
-
-
-def zone_origin(settings: Settings, ticker: str, tz: str | None) -> str:
-    """Where the zone of an import comes from: ``given`` (``tz``), ``remembered`` (the instrument's
-    ``import_tz`` set in datamgr.toml, i.e. differing from the built-in default) or ``default``.
-
-    Hook for the remembered zone (issue 8 item 4): a zone stored by ``--remember`` counts as remembered.
-    """
-    if tz:
-        return "given"
-    builtin = Settings().instrument(ticker).import_tz
-    return "remembered" if settings.instrument(ticker).import_tz != builtin else "default"
-
-
-def contract_roll(settings: Settings, ticker: str, rep: VerifyReport, master: pl.DataFrame, bars: pl.DataFrame,
-                  master_contracts: list[dict] | None = None):
-    """When the file is another contract month overlapping the master: the incoming bars to merge,
-    the range they replace and the :class:`~datamgr.store.roll.Roll` (else ``(bars, None, None)``)."""
-    off = rep.overlap.contract_offset
-    if off is None or master.height == 0 or bars.height == 0:
-        return bars, None, None
-    inst = settings.instrument(ticker)
-    known = [r.get("contract") for r in (master_contracts or []) if r.get("contract")]
-    return plan_roll(master, bars, get_calendar(inst.calendar), offset=off, rule=inst.roll,
-                     file_contract=rep.contract, master_contract=known[-1] if known else None)
-
-
 def verify_export(settings: Settings, ticker: str, data: bytes, name: str, *, tz: str | None = None,
-                  stamp: str = "close", interval: str | None = None) -> VerifyReport:
+                  stamp: str | None = None, interval: str | None = None,
+                  draft: ImportDraft | None = None) -> VerifyReport:
     """Verify an export against the calendar and the master; writes nothing.
 
     Parameters
@@ -152,53 +124,23 @@ def verify_export(settings: Settings, ticker: str, data: bytes, name: str, *, tz
     data : bytes
         File content; ``name`` is for messages only.
     tz : str, optional
-        Zone of the export (default: the instrument's ``import_tz``).
-    stamp : {"close", "open"}
+        Zone of the export (default: the instrument's configured or remembered ``import_tz``).
+    stamp : {"close", "open"}, optional
+        Default: the instrument's ``import_stamp`` (``close``).
     interval : str, optional
         ``1m``; inferred when None.
+    draft : ImportDraft, optional
+        An already parsed draft of ``data`` (then ``data`` is not parsed again).
     """
-    parsed = parse_export(data, name)
-    master = Store(settings).read(ticker, _timeframe(parsed))
-    rep, _ = _verify(settings, ticker, parsed, master, tz, stamp, interval)
-    return rep
-
-
-def parse_replace(value: str | bool | None, bars: pl.DataFrame) -> tuple[dt.datetime, dt.datetime] | None:
-    """``--replace`` value -> inclusive UTC range. ``True``/``"file"``: the file's own range;
-    ``"FROM..TO"``: ET dates (whole days) or ISO datetimes (naive = ET)."""
-    if value is None or value is False:
-        return None
-    if value is True or value == "file":
-        if bars.height == 0:
-            return None
-        return bars["datetime"].min(), bars["datetime"].max()
-    if ".." not in str(value):
-        raise InputError(f"--replace {value!r} not understood; expected FROM..TO (ET dates)", field="replace")
-    a, b = (s.strip() for s in str(value).split("..", 1))
-    et = ZoneInfo("America/New_York")
-
-    def when(s: str, end: bool) -> dt.datetime:
-        try:
-            if len(s) == 10:
-                d = dt.date.fromisoformat(s)
-                t = dt.datetime.combine(d + dt.timedelta(days=1) if end else d, dt.time(), et)
-                return (t - dt.timedelta(microseconds=1) if end else t).astimezone(dt.UTC)
-            x = dt.datetime.fromisoformat(s)
-            return (x if x.tzinfo else x.replace(tzinfo=et)).astimezone(dt.UTC)
-        except ValueError as err:
-            raise InputError(f"--replace {value!r}: {s!r} is not a date; expected YYYY-MM-DD",
-                             field="replace") from err
-
-    lo, hi = when(a, False), when(b, True)
-    if hi < lo:
-        raise InputError(f"--replace {value!r}: end before start", field="replace")
-    return lo, hi
+    draft = draft or ImportDraft(settings, data, name)
+    return draft.verify(ticker, tz, stamp, interval)
 
 
 def import_export(settings: Settings, ticker: str, data: bytes, name: str, *, tz: str | None = None,
-                  stamp: str = "close", interval: str | None = None, replace: str | bool | None = None,
+                  stamp: str | None = None, interval: str | None = None, replace: str | bool | None = None,
                   dry_run: bool = False, no_derived: bool = False, strict: bool = False,
-                  force: bool = False, progress: Progress = None) -> ImportResult:
+                  force: bool = False, yes: bool = False, remember: bool = False,
+                  progress: Progress = None, draft: ImportDraft | None = None) -> ImportResult:
     """Verify, plan and (unless ``dry_run``) merge an export into the master.
 
     Parameters
@@ -218,9 +160,16 @@ def import_export(settings: Settings, ticker: str, data: bytes, name: str, *, tz
     strict : bool
         Refuse the file if any row is rejected.
     force : bool
-        Import even when verification fails.
+        Import even when verification fails (the zone verdict only; never the guard).
+    yes : bool
+        Confirm a guarded plan (see :class:`~datamgr.ingest.draft.Guard`).
+    remember : bool
+        After a SUCCESS verdict (not on a dry run, not for files that carry their zone), remember
+        the zone and stamp for ``ticker`` (:func:`remember_zone`).
     progress : callable, optional
         ``progress(done, total, message)``.
+    draft : ImportDraft, optional
+        An already parsed draft of ``data``.
 
     Raises
     ------
@@ -228,62 +177,129 @@ def import_export(settings: Settings, ticker: str, data: bytes, name: str, *, tz
         Bad input (exit 2); nothing written.
     CheckFailed
         Verification failed and ``force`` is off (exit 1); nothing written.
+    ConfirmationRequired
+        A guarded plan without ``yes`` (exit 1); nothing written.
     LockedError
         Another writer holds the lock (exit 3).
     """
     report(progress, 0, _STEPS, f"parsing {name}")
-    parsed = parse_export(data, name)
-    tf = _timeframe(parsed)
+    draft = draft or ImportDraft(settings, data, name)
     store = Store(settings)
     with store.lock(f"import {name}"):
+        draft.forget_master()  # read the master under the lock
         report(progress, 1, _STEPS, "reading the master")
-        master = store.read(ticker, tf)
+        draft.master(ticker)
         report(progress, 2, _STEPS, "verifying alignment")
-        rep, placed = _verify(settings, ticker, parsed, master, tz, stamp, interval)
-        if not rep.ok and (not force or rep.price_refused):
-            msg = rep.message
-            if force and rep.price_refused:  # the zone is overridden; price sanity never is
-                msg = (f"FAIL: price sanity: {rep.price.message}. Nothing was imported: --force overrides the "
-                       f"zone verdict only, never price sanity.")
-            raise CheckFailed(f"{name}: {msg}" + ("" if "Nothing was imported" in msg else " Nothing was imported."))
+        rep = draft.verify(ticker, tz, stamp, interval)
+        _refuse(name, rep, force)
         if strict and rep.rejects:
             listed = "; ".join(f"line {r.line}: {r.reason}" for r in rep.rejects[:10])
             msg = f"{name}: --strict: {len(rep.rejects)} row(s) rejected ({listed}); nothing was imported."
             raise InputError(msg, file=name, line=rep.rejects[0].line)
         report(progress, 3, _STEPS, "planning the merge")
+        plan = draft.plan(ticker, tz, stamp, interval, replace=replace)
+        if dry_run:
+            res = _result(plan, dry_run=True)
+            report(progress, _STEPS, _STEPS, "plan ready")
+        else:
+            res = commit(plan, force=force, confirm=plan.guard.count if yes else None, no_derived=no_derived,
+                         progress=progress)
+    if remember:
+        zoned = draft.parsed.zone_known or draft.parsed.is_daily
+        if dry_run or not rep.ok or zoned:
+            why = "dry run" if dry_run else ("the verdict is FAIL" if not rep.ok else "the file carries its zone")
+            res.notes.append(f"zone not remembered ({why})")
+        else:
+            res.remembered = remember_zone(settings, ticker, rep.tz, rep.stamp)
+    return res
+
+
+def _refuse(name: str, rep: VerifyReport, force: bool) -> None:
+    """A FAIL verdict refuses unless ``force``; ``force`` overrides the zone verdict only, never price sanity."""
+    if rep.ok or (force and not rep.price_refused):
+        return
+    msg = rep.message
+    if force and rep.price_refused:
+        msg = (f"FAIL: price sanity: {rep.price.message}. Nothing was imported: --force overrides the "
+               f"zone verdict only, never price sanity.")
+    raise CheckFailed(f"{name}: {msg}" + ("" if "Nothing was imported" in msg else " Nothing was imported."))
+
+
+def _result(plan: ImportPlan, dry_run: bool) -> ImportResult:
+    res = ImportResult(plan.verify, plan.merge, dry_run, plan.timeframe, guard=plan.guard, source=plan.source,
+                       roll=plan.roll)
+    if plan.roll is not None:
+        res.notes.append(plan.roll.describe())
+    elif plan.verify.overlap.contract_offset is not None:
+        res.notes.append("the file is another contract month that never out-trades the master's in the "
+                         "overlap: the master keeps its contract")
+    if not plan.verify.ok:
+        res.notes.append("planned despite a FAIL verdict" if dry_run else "imported despite a FAIL verdict (override)")
+    if not plan.merge.changed:
+        res.notes.append("nothing to change: every bar is already in the master")
+    if dry_run and plan.guard.required:
+        res.notes.append(f"needs confirmation: {'; '.join(plan.guard.reasons)} ({plan.guard.count:,} bars change)")
+    return res
+
+
+def commit(plan: ImportPlan, *, force: bool = False, confirm: int | None = None, no_derived: bool = False,
+           progress: Progress = None) -> ImportResult:
+    """Write a plan made by :meth:`ImportDraft.plan` (SPEC 6 step 3).
+
+    Under the lock, the master is compared with the one the plan was made from; when it changed,
+    the plan is made again (and its guard checked again) before anything is written.
+
+    Parameters
+    ----------
+    plan : ImportPlan
+    force : bool
+        Write even though the verdict is FAIL (the zone verdict only).
+    confirm : int, optional
+        The number of bars that change, confirming a guarded plan (``plan.guard.count``).
+    no_derived : bool
+        Skip derived-data regeneration.
+
+    Raises
+    ------
+    CheckFailed
+        FAIL verdict without ``force``.
+    ConfirmationRequired
+        A guarded plan whose count was not confirmed; nothing written.
+    """
+    draft = plan.draft
+    settings = draft.settings if draft else None
+    if settings is None:
+        raise InputError("plan=: a plan made by ImportDraft.plan is expected", field="plan")
+    store = Store(settings)
+    name, ticker, tf = plan.name, plan.ticker, plan.timeframe
+    with store.lock(f"import {name}"):
         meta = store.read_meta(ticker, tf)
-        incoming, roll_rng, roll = contract_roll(settings, ticker, rep, master, placed.bars,
-                                                 meta.contracts if meta else None)
-        rng = parse_replace(replace, incoming) if replace is not None else roll_rng
-        plan = plan_merge(master, incoming, precedence=settings.merge_precedence, replace_range=rng)
-        res = ImportResult(rep, plan, dry_run, tf, roll=roll)
-        if roll is not None:
-            res.notes.append(roll.describe())
-        elif rep.overlap.contract_offset is not None:
-            res.notes.append("the file is another contract month that never out-trades the master's in the "
-                             "overlap: the master keeps its contract")
-        if not rep.ok:
-            res.notes.append("imported despite a FAIL verdict (override)")
-        if dry_run or not plan.changed:
-            if not plan.changed:
-                res.notes.append("nothing to change: every bar is already in the master")
-            report(progress, _STEPS, _STEPS, "plan ready" if dry_run else "nothing to import")
+        if (meta.content_sha256 if meta else None) != plan.master_sha256:
+            log.info("%s changed since the plan was made: planning again", store.path(ticker, tf).name)
+            draft.forget_master()
+            plan = draft.plan(ticker, plan.tz, plan.stamp, plan.interval, replace=plan.replace)
+        _refuse(name, plan.verify, force)
+        g = plan.guard
+        if g.required and confirm != g.count:
+            what = (f"{name}: this plan changes {g.count:,} existing bar(s) of {store.path(ticker, tf).name}: "
+                    f"{'; '.join(g.reasons)}.")
+            raise ConfirmationRequired(what, count=g.count, reasons=list(g.reasons))
+        res = _result(plan, dry_run=False)
+        if not plan.merge.changed:
+            report(progress, _STEPS, _STEPS, "nothing to import")
             return res
-        report(progress, 4, _STEPS, f"writing {settings.bar_path(ticker, tf).name}")
-        details = {"file": name, "format": parsed.format, "tz": rep.tz, "stamp": rep.stamp,
-                   "added": plan.new, "replaced": plan.replaced, "identical": plan.identical,
-                   "conflicts": plan.conflicts, "kept": plan.kept, "removed": plan.removed,
-                   "rejected": len(rep.rejects), "forced": not rep.ok, "contract": rep.contract,
-                   "roll": roll.to_json() if roll else None}
-        contracts = record_contracts(meta.contracts if meta else None, contract=rep.contract, result=plan.result,
-                                     incoming=incoming, roll=roll)
-        res.write = store.write(ticker, tf, plan.result, operation="import", details=details, contracts=contracts)
+        report(progress, 4, _STEPS, f"writing {store.path(ticker, tf).name}")
+        contracts = record_contracts(plan.master_contracts, contract=plan.verify.contract, result=plan.merge.result,
+                                     incoming=plan.incoming, roll=plan.roll)
+        res.write = store.write(ticker, tf, plan.merge.result, operation="import", details=plan.details(),
+                                contracts=contracts)
+        draft.forget_master()
     if res.written and not no_derived and tf == "1m":
         report(progress, 5, _STEPS, "regenerating derived data")
         res.derived, res.derived_error = _regenerate(settings, ticker, progress)
     report(progress, _STEPS, _STEPS, "import done")
-    log.info("import %s into %s %s: %d new, %d replaced, written=%s", name, ticker, tf, plan.new,
-             plan.replaced, res.written)
+    log.info("import %s into %s %s: %d new, %d replaced, written=%s", name, ticker, tf, plan.merge.new,
+             plan.merge.replaced, res.written)
     return res
 
 
@@ -299,51 +315,14 @@ def _regenerate(settings: Settings, ticker: str, progress: Progress) -> tuple[An
     return rep, None
 
 
-# ----------------------------------------------------------------------------- page helpers
-def guess_ticker(name: str, settings: Settings) -> str | None:
-    """Instrument suggested by an export's display name (``MES 09-25.Last.txt`` -> ``MES1``).
-
-    Display-only: the name is never used as a path and the user confirms the ticker.
-    """
-    m = re.match(r"\s*([A-Za-z]{1,6})", Path(str(name)).name)
-    if not m:
-        return None
-    root = m.group(1).upper()
-    for cand in (f"{root}1", root):
-        if cand in settings.instruments:
-            return cand
-    return None
-
-
+# ----------------------------------------------------------------------------- one-shot helpers
 def describe_export(settings: Settings, data: bytes, name: str, *, tz: str,
                     stamp: str = "close") -> dict[str, Any]:
-    """Format, rows and range (ET) of an export placed in ``tz``; what the import page lists."""
-    parsed = parse_export(data, name)
-    placed = to_bars(parsed, tz, stamp=stamp)
-    b = placed.bars
-    return {"name": name, "format": parsed.format, "rows": parsed.rows_read, "bars": b.height,
-            "rejected": len(placed.rejects), "interval": f"{placed.interval_minutes}m",
-            "start": to_et_iso(b["datetime"].min()) if b.height else None,
-            "end": to_et_iso(b["datetime"].max()) if b.height else None,
-            "instrument": guess_ticker(name, settings)}
+    """Format, rows and range (ET) of an export placed in ``tz`` (one-shot :meth:`ImportDraft.describe`)."""
+    return ImportDraft(settings, data, name).describe(tz=tz, stamp=stamp)
 
 
 def overlap_frame(settings: Settings, ticker: str, data: bytes, name: str, *, tz: str, stamp: str = "close",
                   interval: str | None = None, max_points: int = 3000) -> pl.DataFrame:
-    """Existing vs incoming closes over the export's range (for the overlap chart).
-
-    Columns: ``datetime`` (ET), ``existing`` and ``incoming`` (Float64, null where absent);
-    thinned to at most ``max_points`` rows.
-    """
-    parsed = parse_export(data, name)
-    bars = to_bars(parsed, tz, stamp=stamp, interval=interval).bars
-    if bars.height == 0:
-        return pl.DataFrame(schema={"datetime": pl.Datetime("us", "America/New_York"),
-                                    "existing": pl.Float64, "incoming": pl.Float64})
-    lo, hi = bars["datetime"].min(), bars["datetime"].max()
-    master = Store(settings).read(ticker, _timeframe(parsed)).filter(pl.col("datetime").is_between(lo, hi))
-    j = master.select("datetime", pl.col("close").alias("existing")).join(
-        bars.select("datetime", pl.col("close").alias("incoming")), on="datetime", how="full", coalesce=True,
-    ).sort("datetime")
-    step = max(1, j.height // max_points)
-    return j.gather_every(step).with_columns(pl.col("datetime").dt.convert_time_zone("America/New_York"))
+    """Existing vs incoming closes over the export's range (one-shot :meth:`ImportDraft.overlap`)."""
+    return ImportDraft(settings, data, name).overlap(ticker, tz, stamp, interval, max_points)

@@ -22,13 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from datamgr.calendar.sessions import calendar_for
+from datamgr.calendar.overrides import overrides_fingerprint
 from datamgr.core import layout
 from datamgr.core.config import INTRADAY_DERIVED, TIMEFRAMES, Settings
 from datamgr.core.errors import DataMgrError
 from datamgr.core.timefmt import to_et_iso, zone_label
 from datamgr.derived.lineage import read_json_meta, stale_outputs
-from datamgr.health.gaps import expected_between, quick_flags
+from datamgr.health.gaps import quick_flags
+from datamgr.health.report import CoverageSummary, master_coverage
 from datamgr.store.store import FileMeta, read_footer, table_to_bars
 
 _BAR_RE, _JSON_RE, _INTERNAL = layout.BAR_RE, layout.JSON_RE, layout.INTERNAL
@@ -49,7 +50,8 @@ class FileInfo:
     rows: int | None = None
     start: dt.datetime | None = None
     end: dt.datetime | None = None
-    coverage: float | None = None  # 1m masters: rows / expected minutes in [start, end]
+    coverage: float | None = None  # 1m masters: present in-session bars / expected (strays excluded)
+    holes: int | None = None       # 1m masters: unacknowledged holes (health's failures)
     generation: int | None = None
     built_from: dict[str, Any] | None = None
     flags: list[str] = field(default_factory=list)
@@ -61,7 +63,7 @@ class FileInfo:
             "timeframe": self.timeframe, "role": self.role,
             "start": to_et_iso(self.start, tz), "end": to_et_iso(self.end, tz),
             "last_updated": to_et_iso(self.last_updated, tz), "size_bytes": self.size_bytes,
-            "rows": self.rows, "coverage": self.coverage, "generation": self.generation,
+            "rows": self.rows, "coverage": self.coverage, "holes": self.holes, "generation": self.generation,
             "flags": list(self.flags),
         }
 
@@ -110,7 +112,7 @@ def to_frame(files: list[FileInfo], tz: str, zones: dict[str, str] | None = None
         "file": f.name, "ticker": f.ticker, "timeframe": f.timeframe, "role": f.role,
         "start": f.start, "end": f.end, "last updated": f.last_updated,
         "size MB": round(f.size_bytes / 1e6, 3), "rows": f.rows,
-        "coverage": None if f.coverage is None else round(100 * f.coverage, 2),
+        "coverage": None if f.coverage is None else round(100 * f.coverage, 4),
         "generation": f.generation, "flags": list(f.flags),
     } for f in files]
     df = pd.DataFrame(rows, columns=["file", "ticker", "timeframe", "role", "start", "end", "last updated",
@@ -251,17 +253,36 @@ def _flag_stale(settings: Settings, files: list[FileInfo]) -> None:
 
 
 def _add_health(settings: Settings, files: list[FileInfo]) -> None:
-    """Coverage and the cheap health flags of each 1m master (footer + calendar only)."""
+    """Coverage, holes and the staleness flag of each 1m master: the same function as Health
+    (:func:`~datamgr.health.report.master_coverage`), cached per file state and overrides file."""
     for f in files:
         if f.role != "master" or not f.rows or f.start is None or f.end is None:
             continue
         try:
-            cal = calendar_for(settings, f.ticker or "")
             flags = quick_flags(settings, f.ticker or "", f.meta)
-            expected = expected_between(cal, f.start, f.end)
+            cov = _coverage(settings, f)
         except DataMgrError as err:  # e.g. an unknown calendar or a broken overrides file
             f.flags.append(f"health not checked: {err}")
             continue
         f.flags.extend(fl for fl in flags if not fl.startswith("footer: "))  # footer problems already listed
-        if expected:
-            f.coverage = round(min(f.rows, expected) / expected, 4)
+        f.coverage = None if cov.coverage is None else round(cov.coverage, 6)
+        f.holes = cov.holes
+        if cov.holes:
+            f.flags.append(f"holes: {cov.holes} (see Health)")
+
+
+_COVERAGE_CACHE: dict[tuple, CoverageSummary] = {}
+
+
+def _coverage(settings: Settings, f: FileInfo) -> CoverageSummary:
+    st = Path(f.path).stat()
+    inst = settings.instrument(f.ticker or "")
+    key = (f.path, st.st_mtime_ns, st.st_size, overrides_fingerprint(settings.overrides_path),
+           inst.calendar, f.ticker)
+    hit = _COVERAGE_CACHE.get(key)
+    if hit is None:
+        hit = master_coverage(settings, f.ticker or "")
+        if len(_COVERAGE_CACHE) > 32:  # a handful of masters; never grows without bound
+            _COVERAGE_CACHE.clear()
+        _COVERAGE_CACHE[key] = hit
+    return hit

@@ -37,13 +37,20 @@ def hod_lod_figure(doc: dict, rth: bool = False) -> go.Figure:
     fig = go.Figure()
     p = "rth_" if rth else ""
     if not df.empty:
+        part = df["partial"].fillna(False).astype(bool) if "partial" in df else pd.Series(False, index=df.index)
         for key, name, color in (("high", "High", "#2e7d32"), ("low", "Low", "#c62828")):
-            d = df.dropna(subset=[f"{p}{key}_time"])
-            fig.add_trace(go.Scattergl(
-                x=pd.to_datetime(d["date"]), y=_tod(d[f"{p}{key}_time"]), mode="markers", name=f"{name} of day",
-                marker={"size": 5, "color": color, "opacity": 0.6},
-                customdata=d[[f"{p}{key}", f"{p}{key}_time"]].to_numpy(),
-                hovertemplate="%{x|%Y-%m-%d}: %{customdata[0]} at %{customdata[1]}<extra></extra>"))
+            for is_partial in (False, True):  # partial sessions: hollow markers, their own legend entry
+                d = df[part == is_partial].dropna(subset=[f"{p}{key}_time"])
+                if d.empty:
+                    continue
+                fig.add_trace(go.Scattergl(
+                    x=pd.to_datetime(d["date"]), y=_tod(d[f"{p}{key}_time"]), mode="markers",
+                    name=f"{name} of day" + (" (partial session)" if is_partial else ""),
+                    marker={"size": 5, "color": color, "opacity": 0.6,
+                            "symbol": "circle-open" if is_partial else "circle"},
+                    customdata=d[[f"{p}{key}", f"{p}{key}_time"]].to_numpy(),
+                    hovertemplate="%{x|%Y-%m-%d}: %{customdata[0]} at %{customdata[1]}"
+                                  + (" (partial session)" if is_partial else "") + "<extra></extra>"))
     fig.update_layout(title=f"Time of the day's {'RTH ' if rth else ''}high and low", height=420,
                       yaxis=_tod_axis(), xaxis_title="trading day", margin={"t": 50, "b": 40})
     return fig
@@ -51,7 +58,8 @@ def hod_lod_figure(doc: dict, rth: bool = False) -> go.Figure:
 
 def profiler_summary_frame(doc: dict) -> pd.DataFrame:
     """One row per session: days, % setting the day high/low, range percentiles."""
-    rows = [{"session": name, "days": s["days"], "sets day high %": s["sets_day_high_pct"],
+    rows = [{"session": name, "days": s["days"], "partial days left out": s.get("partial_days_excluded", 0),
+             "sets day high %": s["sets_day_high_pct"],
              "sets day low %": s["sets_day_low_pct"], "range p25": s["range_p25"],
              "range p50": s["range_p50"], "range p75": s["range_p75"]}
             for name, s in doc.get("summary", {}).items()]
@@ -59,8 +67,10 @@ def profiler_summary_frame(doc: dict) -> pd.DataFrame:
 
 
 def profiler_days_frame(doc: dict, session: str) -> pd.DataFrame:
-    """Per trading day, the session's row (days without that session are left out)."""
-    rows = [{"date": d["date"], **d[session]} for d in doc.get("days", []) if d.get(session)]
+    """Per trading day, the session's row (days without that session are left out); ``partial``
+    marks the days the summary statistics leave out."""
+    rows = [{"date": d["date"], **d[session], "partial": bool(d.get("partial"))}
+            for d in doc.get("days", []) if d.get(session)]
     return pd.DataFrame(rows)
 
 

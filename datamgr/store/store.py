@@ -158,6 +158,16 @@ def read_parquet_once(path: Path) -> pa.Table:
         return pq.ParquetFile(src, page_checksum_verification=True).read()
 
 
+def read_columns_once(path: Path, columns: list[str]) -> pl.DataFrame:
+    """Some columns of a Parquet file through one memory map (page checksums verified)."""
+    with pa.memory_map(str(path), "r") as src:
+        pf = pq.ParquetFile(src, page_checksum_verification=True)
+        have = [c for c in columns if c in pf.schema_arrow.names]
+        out = pl.from_arrow(pf.read(columns=have))
+    assert isinstance(out, pl.DataFrame)
+    return out
+
+
 def table_to_bars(table: pa.Table) -> pl.DataFrame:
     df = pl.from_arrow(table)
     assert isinstance(df, pl.DataFrame)
@@ -230,6 +240,22 @@ class Store:
         """The bars of the Parquet file ``p`` (a file under ``historical/``); StoreError if unreadable."""
         try:
             return table_to_bars(read_parquet_once(Path(p)))
+        except (OSError, pa.ArrowException) as err:
+            raise StoreError(f"{p}: cannot be read: {err}") from err
+
+    def read_columns(self, ticker: str, timeframe: str, columns: list[str]) -> pl.DataFrame:
+        """Only ``columns`` of one file (those it has); an empty frame when the file does not exist.
+
+        Raises
+        ------
+        StoreError
+            The file cannot be read (names the file).
+        """
+        p = self.path(ticker, timeframe)
+        if not p.is_file():
+            return empty_bars().select([c for c in columns if c in empty_bars().columns])
+        try:
+            return read_columns_once(p, columns)
         except (OSError, pa.ArrowException) as err:
             raise StoreError(f"{p}: cannot be read: {err}") from err
 

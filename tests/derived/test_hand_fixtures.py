@@ -56,12 +56,12 @@ def test_trading_days_start_at_18_et_the_evening_before(lab):
 
 
 def test_hod_lod_takes_the_first_time_of_a_repeated_high_or_low_and_rth_separately(lab):
-    d = {r["date"]: r for r in hod_lod.hod_lod_days(lab)}["2024-03-12"]
+    d = {r["date"]: r for r in hod_lod.hod_lod_days(lab, partial=hod_lod.partial_days(lab, CAL))}["2024-03-12"]
     assert d == {
         "date": "2024-03-12", "high": 110.0, "high_time": "2024-03-12T02:59:00-04:00",
         "low": 98.0, "low_time": "2024-03-12T09:29:00-04:00",
         "rth_high": 109.0, "rth_high_time": "2024-03-12T15:59:00-04:00",
-        "rth_low": 98.0, "rth_low_time": "2024-03-12T09:30:00-04:00",
+        "rth_low": 98.0, "rth_low_time": "2024-03-12T09:30:00-04:00", "partial": False,
     }
 
 
@@ -71,12 +71,14 @@ def test_hod_lod_day_without_rth_bars_has_null_rth_keys(lab):
 
 
 def test_profiler_sessions_previous_session_and_a_missing_session(lab):
-    rows = {r["date"]: r for r in profiler.profiler_days(lab, DEFAULT_SESSIONS, days_of(lab))}
+    rows = {r["date"]: r for r in profiler.profiler_days(lab, DEFAULT_SESSIONS, days_of(lab),
+                                                          partial=hod_lod.partial_days(lab, CAL))}
     d12, d13 = rows["2024-03-12"], rows["2024-03-13"]
     assert d12["asia"] == {"open": 100.0, "high": 110.0, "low": 99.0, "close": 108.0, "range": 11.0,
                            "volume": 21, "high_time": "2024-03-12T02:59:00-04:00",
                            "low_time": "2024-03-11T18:00:00-04:00", "took_prev_high": None,
-                           "took_prev_low": None, "sets_day_high": True, "sets_day_low": False}
+                           "took_prev_low": None, "sets_day_high": True, "sets_day_low": False,
+                           "partial": False}
     # 03-11 has only a bar outside the windows (16:59): its ny is missing, so asia's flags are null
     assert d12["london"]["high"] == 110.0 and d12["london"]["took_prev_high"] is False
     assert d12["london"]["low"] == 98.0 and d12["london"]["took_prev_low"] is True
@@ -137,3 +139,28 @@ def test_early_close_day_ends_rth_at_the_early_close():
     assert d["rth_high"] == rth["high"].max() and d["rth_low"] == rth["low"].min()
     p = profiler.profiler_days(lab, DEFAULT_SESSIONS, CAL.sessions(dt.date(2024, 11, 20), dt.date(2024, 11, 29))["trading_day"])
     assert p[0]["ny"]["close"] == rth["close"][-1] and p[0]["ny"]["volume"] == rth["volume"].sum()
+
+
+def test_partial_days_are_the_file_edges_short_sessions_and_early_closes(lab):
+    # 03-11: one bar at 16:59 (the file starts 23 h after the open); 03-12: 18:00 .. 16:30 (within an
+    # hour of the 17:00 close); 03-13: the file ends at 09:30, 7.5 h before the close
+    flags = dict(hod_lod.partial_days(lab, CAL).iter_rows())
+    assert flags == {dt.date(2024, 3, 11): True, dt.date(2024, 3, 12): False, dt.date(2024, 3, 13): True}
+    from tests.derived.builders import make_bars
+
+    full = label_minutes(make_bars(dt.date(2024, 11, 27), dt.date(2024, 12, 2), seed=4), CAL).frame
+    flags = dict(hod_lod.partial_days(full, CAL).iter_rows())
+    assert flags[dt.date(2024, 11, 29)] is True    # Black Friday: 13:15 ET early close
+    assert flags[dt.date(2024, 11, 27)] is False and flags[dt.date(2024, 12, 2)] is False
+
+
+def test_the_profiler_summary_skips_partial_days_unless_asked(lab):
+    rows = profiler.profiler_days(lab, DEFAULT_SESSIONS, days_of(lab), partial=hod_lod.partial_days(lab, CAL))
+    assert [(r["date"], r["partial"]) for r in rows] == [("2024-03-11", True), ("2024-03-12", False),
+                                                         ("2024-03-13", True)]
+    assert rows[2]["asia"]["partial"] is True  # every session record of a partial day says so
+    s = profiler.summary(rows, DEFAULT_SESSIONS)
+    assert s["asia"]["days"] == 1 and s["asia"]["partial_days_excluded"] == 1
+    assert s["ny"]["days"] == 1 and s["ny"]["sets_day_low_pct"] == 0.0  # 03-13's 97 was on a partial day
+    s = profiler.summary(rows, DEFAULT_SESSIONS, include_partial=True)
+    assert s["asia"]["days"] == 2 and s["asia"]["partial_days_excluded"] == 0

@@ -1,8 +1,10 @@
-"""Drag a real NinjaTrader export onto the Import page, verify, import, and see the inventory change."""
+"""Drag a real NinjaTrader export onto the Import page: verified on drop, remember the zone, a guarded
+wrong-zone plan needs the typed count, import, and see the inventory change."""
 
 from __future__ import annotations
 
 import base64
+import re
 
 import pytest
 from playwright.sync_api import expect
@@ -12,6 +14,7 @@ from datamgr.ops.import_export import import_export
 from datamgr.store.store import Store
 
 pytestmark = pytest.mark.e2e
+WAIT = 30_000  # the machine may be busy: wait on conditions, generously
 
 _DROP_JS = """
 ([b64, name, sel]) => {
@@ -41,36 +44,62 @@ def test_drag_and_drop_real_export_verify_import_and_inventory_row_count_changes
 
     app = app_factory(folder)
     page.goto(app.url)
-    expect(page.get_by_text("10,000").first).to_be_visible()
+    expect(page.get_by_text("10,000").first).to_be_visible(timeout=WAIT)
     page.get_by_role("link", name="NinjaTrader import").click()
-    expect(page.get_by_role("heading", name="NinjaTrader import")).to_be_visible()
-    expect(page.locator('[data-testid="stFileUploaderDropzone"]')).to_be_visible()
+    expect(page.get_by_role("heading", name="NinjaTrader import")).to_be_visible(timeout=WAIT)
+    expect(page.locator('[data-testid="stFileUploaderDropzone"]')).to_be_visible(timeout=WAIT)
     page.evaluate(_DROP_JS, [base64.b64encode(data).decode(), src.name,
                              '[data-testid="stFileUploaderDropzone"]'])
-    expect(page.get_by_role("heading", name=src.name)).to_be_visible()
-    expect(page.get_by_text("nt8-minute")).to_be_visible()
-    expect(page.get_by_text(f"{total:,}").first).to_be_visible()
+    expect(page.get_by_role("heading", name=src.name)).to_be_visible(timeout=WAIT)
+    expect(page.get_by_text("nt8-minute")).to_be_visible(timeout=WAIT)
+    expect(page.get_by_text(f"{total:,}").first).to_be_visible(timeout=WAIT)
 
-    # default zone of MES1 (Los Angeles) fails and names the zone that fits; use it and verify again
-    page.get_by_role("button", name="Verify").click()
-    expect(page.get_by_text("FAIL: the bars fit UTC")).to_be_visible()
-    expect(page.get_by_role("button", name="Import", exact=True)).to_be_disabled()
+    # verified on drop: the decisive best zone (UTC, close stamps) is preselected over MES1's configured one
+    expect(page.get_by_text("SUCCESS: Data is aligned.")).to_be_visible(timeout=WAIT)
+    expect(page.get_by_text("Preselected the best fit: UTC (close stamps)")).to_be_visible(timeout=WAIT)
+    expect(page.get_by_text("Overlap with the master: 10,000 bars")).to_be_visible(timeout=WAIT)
+    expect(page.get_by_text(f"{total - 10_000:,}").first).to_be_visible(timeout=WAIT)  # the plan's new bars
+    assert Store(s).read_meta("MES1", "1m").rows == 10_000  # verify and plan wrote nothing
+
+    # remember the zone for MES1 (an explicit button; nothing is remembered before)
+    assert not (tmp_path / "datamgr.toml").exists()
+    page.get_by_role("button", name="Remember UTC (close stamps) for MES1").click()
+    expect(page.get_by_text("Remembered UTC (close stamps) for MES1")).to_be_visible(timeout=WAIT)
+    assert 'import_tz = "UTC"' in (tmp_path / "datamgr.toml").read_text()
+
+    # a wrong zone, imported despite the FAIL verdict, is a guarded plan: the typed count is needed
+    page.locator('[data-testid="stSelectbox"]').filter(has_text="Export time zone").click()
+    page.get_by_role("option", name="America/Chicago").click()
+    expect(page.get_by_text("FAIL: the bars fit UTC")).to_be_visible(timeout=WAIT)
+    expect(page.get_by_text('press "Use UTC (close stamps)"')).to_be_visible(timeout=WAIT)
+    importer = page.get_by_role("button", name="Import", exact=True)
+    expect(importer).to_be_disabled(timeout=WAIT)
+    page.get_by_text("Import despite a FAIL verdict").click()
+    warning = page.get_by_text("This plan changes")
+    expect(warning).to_be_visible(timeout=WAIT)
+    count = int(re.search(r"This plan changes ([\d,]+)", warning.inner_text()).group(1).replace(",", ""))
+    expect(page.get_by_text("existing minute(s) change")).to_be_visible(timeout=WAIT)  # the plan chart
+    expect(importer).to_be_disabled(timeout=WAIT)
+    box = page.get_by_label(f"Type {count} to confirm")
+    box.fill("12")
+    box.press("Enter")
+    expect(importer).to_be_disabled(timeout=WAIT)
+    box.fill(str(count))
+    box.press("Enter")
+    expect(importer).to_be_enabled(timeout=WAIT)
+    assert Store(s).read_meta("MES1", "1m").rows == 10_000
+
+    # back to the right zone: no guard, import
     page.get_by_role("button", name="Use UTC (close stamps)").click()
-    expect(page.get_by_text("FAIL: the bars fit UTC")).to_have_count(0)
-    page.get_by_role("button", name="Verify").click()
-    expect(page.get_by_text("SUCCESS: Data is aligned.")).to_be_visible()
-    expect(page.get_by_text("Overlap with the master: 10,000 bars")).to_be_visible()
-
-    page.get_by_role("button", name="Plan (dry run)").click()
-    expect(page.get_by_text(f"{total - 10_000:,}").first).to_be_visible()
-    assert Store(s).read_meta("MES1", "1m").rows == 10_000  # the plan wrote nothing
-
-    page.get_by_role("button", name="Import", exact=True).click()
+    expect(page.get_by_text("SUCCESS: Data is aligned.")).to_be_visible(timeout=WAIT)
+    expect(page.get_by_text("This plan changes")).to_have_count(0, timeout=WAIT)
+    expect(importer).to_be_enabled(timeout=WAIT)
+    importer.click()
     expect(page.get_by_text(f"Imported {src.name}").first).to_be_visible(timeout=60_000)
     assert Store(s).read_meta("MES1", "1m").rows == total
     assert list((folder / "backups").glob("MES1_1m.*.parquet"))
 
     page.get_by_role("link", name="Inventory").click()
     grid = page.locator('[data-testid="stDataFrame"]').first
-    expect(grid).to_contain_text("MES1_1m.parquet")
-    expect(page.get_by_text(f"{total:,}").first).to_be_visible()
+    expect(grid).to_contain_text("MES1_1m.parquet", timeout=WAIT)
+    expect(page.get_by_text(f"{total:,}").first).to_be_visible(timeout=WAIT)

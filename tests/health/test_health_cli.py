@@ -52,7 +52,7 @@ def test_the_sop_continuity_command_works_as_written(folder):
     env = {**os.environ, "DATAMGR_DATA_DIR": str(folder)}
     proc = subprocess.run([sys.executable, "scripts/check_data_continuity.py", "ES1", "--year", "2008",
                            "--gap", "48"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 1, proc.stderr  # holes remain: the check fails
     lines = proc.stdout.splitlines()
     assert "3 gap(s) of >= 48 min" in lines[0]
     assert any("2008-05-06 11:00 ET" in x and "48" in x and "hole" in x for x in lines)
@@ -61,7 +61,7 @@ def test_the_sop_continuity_command_works_as_written(folder):
 
 def test_continuity_json_lists_the_planted_gaps_of_at_least_n_minutes(folder, capsys):
     code, out = run_json(capsys, "--data-dir", str(folder), "continuity", "ES1", "--year", "2008", "--gap", "48")
-    assert code == 0
+    assert code == 1 and out["ok"] is False and out["holes"] == 3
     assert set(out) >= {"expected", "present", "outside_session", "gaps"}
     got = [(g["start"], g["missing"], g["class"]) for g in out["gaps"]]
     assert got == [("2008-05-06T11:00:00-04:00", 48, "hole"), ("2008-09-15T02:00:00-04:00", 200, "hole"),
@@ -74,8 +74,24 @@ def test_continuity_json_lists_the_planted_gaps_of_at_least_n_minutes(folder, ca
 def test_continuity_from_to_narrows_the_days(folder, capsys):
     code, out = run_json(capsys, "--data-dir", str(folder), "continuity", "ES1", "--from", "2008-03-01",
                          "--to", "2008-03-31")
-    assert code == 0
-    assert [(g["start"], g["missing"]) for g in out["gaps"]] == [("2008-03-04T10:00:00-05:00", 30)]
+    assert code == 1  # a 30-minute hole in a liquid morning
+    assert [(g["start"], g["missing"], g["class"]) for g in out["gaps"]] == [
+        ("2008-03-04T10:00:00-05:00", 30, "hole")]
+    assert out["gaps"][0]["p_no_trade"] < 1e-6
+
+
+def test_continuity_of_a_month_without_gaps_exits_0(folder, capsys):
+    code, out = run_json(capsys, "--data-dir", str(folder), "continuity", "ES1", "--from", "2008-04-01",
+                         "--to", "2008-04-30")
+    assert code == 0 and out["gaps"] == [] and out["coverage"] == 1.0
+
+
+def test_a_year_without_bars_is_a_finding_with_exit_1(folder, capsys):
+    code = main(["--data-dir", str(folder), "continuity", "ES1", "--year", "2011"])
+    out = capsys.readouterr().out
+    assert code == 1 and "FAIL: no bars in 2011" in out
+    code, js = run_json(capsys, "--data-dir", str(folder), "continuity", "ES1", "--year", "2011")
+    assert code == 1 and js["findings"][0].startswith("no bars in 2011") and js["present"] == 0
 
 
 def test_health_fails_with_exit_1_when_holes_are_found(folder, capsys):
@@ -114,3 +130,27 @@ def test_continuity_on_a_missing_file_exits_2_and_names_the_file(tmp_path, capsy
 def test_health_on_a_missing_file_exits_2_and_names_the_file(tmp_path, capsys):
     code = main(["--data-dir", str(tmp_path), "health", "ES1"])
     assert code == 2 and "ES1_1m.parquet" in capsys.readouterr().err
+
+
+def test_staleness_fails_only_beyond_the_instruments_tolerance(tmp_path, capsys):
+    (tmp_path / "datamgr.toml").write_text("[instruments.ES1]\nstale_after_sessions = 3\n", encoding="utf-8")
+    s = Settings.load(data_dir=tmp_path, config=tmp_path / "datamgr.toml", env={})
+    assert s.instrument("ES1").stale_after_sessions == 3
+    Store(s).write("ES1", "1m", make_demo_bars(dt.date(2025, 6, 2), dt.date(2025, 6, 6)), operation="test")
+    code, out = run_json(capsys, "--config", str(tmp_path / "datamgr.toml"), "--data-dir", str(tmp_path),
+                         "health", "ES1")
+    assert code == 1 and any(p.startswith("stale beyond tolerance (3 sessions)") for p in out["problems"])
+    code, out = run_json(capsys, "--data-dir", str(tmp_path), "health", "ES1")  # no tolerance set: a note
+    assert code == 0 and any(n["kind"] == "stale" for n in out["notes"])
+
+
+def test_an_unreadable_master_fails_the_check_with_exit_1(tmp_path, capsys):
+    s = Settings.load(data_dir=tmp_path, env={})
+    Store(s).write("ES1", "1m", make_demo_bars(dt.date(2025, 6, 2), dt.date(2025, 6, 6)), operation="test")
+    p = s.bar_path("ES1", "1m")
+    raw = bytearray(p.read_bytes())
+    raw[len(raw) // 3: len(raw) // 3 + 64] = b"\x00" * 64  # a torn page in the middle
+    p.write_bytes(bytes(raw))
+    for cmd in ("health", "continuity"):
+        code = main(["--data-dir", str(tmp_path), cmd, "ES1"])
+        assert code == 1 and "ES1_1m.parquet" in capsys.readouterr().err

@@ -12,7 +12,7 @@ from datamgr.ops.demo import PlantedGap, make_demo_bars
 from datamgr.store.store import Store
 
 
-def test_quick_flags_report_staleness_and_missing_minutes_from_the_footer(tmp_path):
+def test_quick_flags_report_staleness_but_never_guess_gaps_from_the_footer(tmp_path):
     s = Settings.load(data_dir=tmp_path, env={})
     start = dt.datetime(2025, 6, 3, 14, 0, tzinfo=dt.UTC)
     bars = make_demo_bars(dt.date(2025, 6, 2), dt.date(2025, 6, 6),
@@ -20,7 +20,7 @@ def test_quick_flags_report_staleness_and_missing_minutes_from_the_footer(tmp_pa
     store = Store(s)
     store.write("ES1", "1m", bars, operation="test")
     flags = quick_flags(s, "ES1", store.read_meta("ES1", "1m"))
-    assert "gaps: ~90 missing minutes" in flags
+    assert not any(f.startswith("gaps") for f in flags)  # rows - expected counts strays: not a figure
     assert any(f.startswith("behind: ") and f.endswith(" sessions") for f in flags)
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from datamgr.core.errors import ConfirmationRequired
 from datamgr.ops.import_export import import_export, verify_export
 from datamgr.store.store import Store
 from tests.conftest import folder_hash
@@ -60,12 +61,17 @@ def test_replace_range_forces_incoming_bars_over_a_higher_precedence_source(sett
                                .otherwise(pl.col("high")).alias("high"))
     n_changed = (changed["high"] != day["high"]).sum()
     data = render_fast(changed, LA)
-    res = import_export(settings, "ES1", data, "fix.txt", no_derived=True)
+    before = folder_hash(settings.data_dir)
+    with pytest.raises(ConfirmationRequired) as refused:  # more than 1% of the overlap replaced
+        import_export(settings, "ES1", data, "fix.txt", no_derived=True)
+    assert refused.value.count == n_changed and f"{n_changed:,} existing bar(s)" in str(refused.value)
+    assert folder_hash(settings.data_dir) == before
+    res = import_export(settings, "ES1", data, "fix.txt", no_derived=True, yes=True)
     assert res.verify.ok and res.plan.conflicts == n_changed
     assert res.plan.replaced == n_changed  # same source: the newer export wins
     # forcing a range: existing bars of that range not in the file are removed, the rest kept
     res2 = import_export(settings, "ES1", render_fast(changed.head(600), LA), "part.txt",
-                         replace="2025-01-07..2025-01-08", no_derived=True)
+                         replace="2025-01-07..2025-01-08", no_derived=True, yes=True)
     removed = week1.filter(pl.col("datetime").is_between(*res2_range())).height - 600
     assert res2.plan.removed == removed and res2.written
     out = store.read("ES1", "1m")

@@ -13,6 +13,7 @@ import pytest
 
 from datamgr.core.config import Settings
 from datamgr.core.errors import StoreError
+from datamgr.health.report import check_health
 from datamgr.ops.demo import make_demo_bars
 from datamgr.ops.inventory import scan, tickers, to_frame
 from datamgr.store.store import Store
@@ -55,8 +56,23 @@ def test_coverage_and_the_gap_flag_follow_missing_minutes(store, settings):
     holed = bars.filter((pl.int_range(pl.len()) < 1000) | (pl.int_range(pl.len()) >= 1300))
     store.write("ES1", "1m", holed, operation="test")
     f = by_name(scan(settings))["ES1_1m.parquet"]
-    assert f.coverage == round(holed.height / bars.height, 4)
-    assert "gaps: ~300 missing minutes" in f.flags
+    assert f.coverage == round(holed.height / bars.height, 6)
+    assert f.holes == 1 and "holes: 1 (see Health)" in f.flags
+
+
+def test_coverage_excludes_stray_prints_and_equals_the_health_figure(store, settings):
+    bars = make_demo_bars(dt.date(2025, 3, 3), dt.date(2025, 3, 7), seed=5)
+    holed = bars.filter((pl.int_range(pl.len()) < 1000) | (pl.int_range(pl.len()) >= 1100))
+    # 150 stray prints on the Saturday before the first session: rows in the file, never coverage
+    sat = pl.datetime_range(dt.datetime(2025, 3, 1, 15, 0, tzinfo=dt.UTC), dt.datetime(2025, 3, 1, 17, 29, tzinfo=dt.UTC),
+                            "1m", eager=True).cast(pl.Datetime("us", "UTC"))
+    strays = holed.tail(150).with_columns(datetime=sat)
+    store.write("ES1", "1m", pl.concat([strays, holed]), operation="test")
+    f = by_name(scan(settings))["ES1_1m.parquet"]
+    rep = check_health(settings, "ES1")
+    assert rep.continuity.outside_session == 150
+    assert f.coverage == round(rep.coverage.coverage, 6) == round(holed.height / bars.height, 6)
+    assert f.rows > bars.height - 100  # the footer-only estimate would have been fooled
 
 
 def test_a_flat_legacy_folder_is_classified_and_bookkeeping_is_hidden(settings, week_bars):

@@ -93,6 +93,12 @@ class ParsedExport:
     rows: pl.DataFrame
     notes: list[str] = field(default_factory=list)
     raw: bytes | None = field(default=None, repr=False)
+    #: ``source`` label of the bars (``ninjatrader``; ``tradingview`` for TradingView exports)
+    source: str = "ninjatrader"
+    #: zone the stamps are known to be in (times written with a UTC offset); None = to be found
+    zone: str | None = None
+    #: stamp convention fixed by the format (TradingView: ``open``); None = to be found
+    fixed_stamp: str | None = None
 
     def texts(self, lines: list[int]) -> dict[int, str]:
         """Original text of some lines (for messages about rejected rows)."""
@@ -111,6 +117,11 @@ class ParsedExport:
     @property
     def is_tick(self) -> bool:
         return self.format in (TICK, TICK_BA)
+
+    @property
+    def zone_known(self) -> bool:
+        """The stamps carry their zone (UTC offsets): zone detection does not apply."""
+        return self.zone is not None
 
     def to_json(self) -> dict:
         return {"name": self.name, "format": self.format, "separator": self.separator,

@@ -69,7 +69,7 @@ def localize(stamps: pl.Series, tz: str) -> pl.Series:
 
 
 def to_bars(parsed: ParsedExport, tz: str, *, stamp: str = "close", interval: str | None = None) -> Placed:
-    """Place parsed rows in time and build canonical bars (``source="ninjatrader"``).
+    """Place parsed rows in time and build canonical bars (``source`` = ``parsed.source``).
 
     Parameters
     ----------
@@ -127,7 +127,7 @@ def parse_interval(text: str) -> int:
 def _finish(parsed: ParsedExport, bars: pl.DataFrame, lines: pl.Series, rejects: list[Reject],
             minutes: int, inferred: bool) -> Placed:
     """Split off rows breaking invariants (listed with reasons); return clean sorted bars."""
-    b = bars.with_columns(pl.lit("ninjatrader").alias("source"), lines.alias("line"))
+    b = bars.with_columns(pl.lit(parsed.source).alias("source"), lines.alias("line"))
     b = b.with_columns(pl.col("datetime").cast(pl.Datetime("us", "UTC")))
     prev = pl.col("datetime").cum_max().shift(1)
     reasons = [

@@ -581,6 +581,12 @@ def verify_parsed(parsed: ParsedExport, calendar: SessionCalendar, *, tz: str, s
         ranking: list[ZoneScore] = []
         outside = 0
         notes.append("daily bars are labelled by date: zone detection does not apply")
+    elif parsed.zone_known:  # TradingView times carry their UTC offset
+        ranking, outside = [], 0
+        if bars.height:
+            outside = int(bars.height - calendar.label(bars["datetime"])["in_session"].sum())
+        notes.append(f"the file's times carry their zone ({parsed.zone}, bar open times): "
+                     "zone detection does not apply")
     else:
         ranking, masks, sampled, evidence, by_overlap = _rank(parsed, calendar, configured_tz=tz, master=master,
                                                               tick=tick, interval=interval)
