@@ -19,7 +19,7 @@ from datamgr.store.store import Store
 
 PAGES = Path(__file__).resolve().parents[2] / "app_pages"
 IST = ZoneInfo("Asia/Kolkata")
-HOLE = (dt.datetime(2024, 1, 16, 10, 0, tzinfo=IST), dt.datetime(2024, 1, 16, 10, 7, tzinfo=IST))
+HOLE = (dt.datetime(2024, 1, 16, 10, 0, tzinfo=IST), dt.datetime(2024, 1, 16, 11, 30, tzinfo=IST))
 
 
 def nifty_bars() -> pl.DataFrame:
@@ -64,6 +64,6 @@ def test_health_shows_the_nifty_gap_in_ist(nifty):
     assert not at.exception
     assert {m.label: m.value for m in at.metric}["Holes"] == "1"
     gaps = at.table[0].value
-    assert list(gaps["start (IST)"]) == ["2024-01-16 10:00 IST"] and list(gaps["end (IST)"]) == ["2024-01-16 10:07 IST"]
-    assert list(gaps["missing minutes"]) == [7]
+    assert list(gaps["start (IST)"]) == ["2024-01-16 10:00 IST"] and list(gaps["end (IST)"]) == ["2024-01-16 11:30 IST"]
+    assert list(gaps["missing minutes"]) == [90]
     assert "Asia/Kolkata (IST)" in at.caption[0].value

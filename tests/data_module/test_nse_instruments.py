@@ -32,7 +32,7 @@ def test_derived_steps_health_and_status_work_for_nifty(settings, capsys):
     code = main(["--data-dir", str(settings.data_dir), "--json", "health", "NIFTY"])
     j = json.loads(capsys.readouterr().out)
     assert j["timezone"] == "Asia/Kolkata" and j["continuity"]["gaps"][0]["start"] == "2024-01-16T10:00:00+05:30"
-    assert code == 1 and "hole 2024-01-16 10:00 IST .. 2024-01-16 10:07 IST: 7 missing minutes" in j["problems"]
+    assert code == 1 and "hole 2024-01-16 10:00 IST .. 2024-01-16 11:30 IST: 90 missing minutes" in j["problems"]
     main(["--data-dir", str(settings.data_dir), "--json", "status"])
     files = {f["name"]: f for f in json.loads(capsys.readouterr().out)["files"]}
     assert files["NIFTY_1m.parquet"]["start"] == "2024-01-15T09:15:00+05:30"
