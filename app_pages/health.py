@@ -8,7 +8,7 @@ import datetime as dt
 import polars as pl
 import streamlit as st
 
-from app_pages._common import job, settings, start_job, ticker
+from app_pages._common import job, job_panel, settings, start_job, ticker
 from datamgr.calendar.overrides import overrides_fingerprint
 from datamgr.calendar.sessions import calendar_for
 from datamgr.core.timefmt import to_et_text, zone_label
@@ -164,19 +164,13 @@ with tab_rule:
         ack_job = start_job("ack", "acknowledge gaps", acknowledge_gaps, s, tk,
                             [(g.start, g.end - dt.timedelta(minutes=1), g.missing) for g in matching], rule_note,
                             rule=rule_text)
-if ack_job is not None and ack_job.running:
-    @st.fragment(run_every=0.5)
-    def _poll() -> None:
-        if not job("ack").running:
-            st.rerun()
-        st.progress(0.5, text="Writing calendar_overrides.toml…")
-    _poll()
-elif ack_job is not None and ack_job.state == "failed":
-    st.error(f"Could not acknowledge: {ack_job.error_text}")
-elif ack_job is not None and ack_job.state == "done":
-    r = ack_job.result
+def _acknowledged(j) -> None:
+    r = j.result
     st.success(f"Acknowledged {r.added:,} gap(s)" + (f" ({r.already:,} already were)" if r.already else "")
                + f"; written to {r.path.name}.", icon=":material/task_alt:")
+
+
+job_panel("ack", title="Writing calendar_overrides.toml", failed="Could not acknowledge: ", on_done=_acknowledged)
 
 # ---- candlesticks ---------------------------------------------------------------------------
 st.subheader("Bars")
@@ -204,7 +198,8 @@ else:
         "rule": [f.rule for f in rep.integrity.findings],
         "rows": [f.count for f in rep.integrity.findings],
         "first rows": [", ".join(map(str, f.rows[:5])) for f in rep.integrity.findings],
-        "first times (ET)": [", ".join(t[:16] for t in f.times[:3]) for f in rep.integrity.findings],
+        "first times": [", ".join(to_et_text(dt.datetime.fromisoformat(t)) for t in f.times[:3])
+                        for f in rep.integrity.findings],
     }).to_pandas())
 
 # ---- notes: one line per kind, the items behind an expander -----------------------------------

@@ -1,16 +1,12 @@
-"""Inventory page: every file of the data folder, from footers only, times in each instrument's zone."""
+"""Inventory page: every file of the data folder, from footers only, times in the display zone."""
 
 from __future__ import annotations
 
-import datetime as dt
-from zoneinfo import ZoneInfo
-
 import streamlit as st
 
-from app_pages._common import job, settings, start_job
-from datamgr.core.timefmt import to_et_text, zone_label
+from app_pages._common import job_panel, running, settings, show_table, start_job, when
 from datamgr.ops.demo import write_demo
-from datamgr.ops.inventory import preview, scan, to_frame
+from datamgr.ops.inventory import FLAG_ICONS, preview, scan, to_frame
 
 s = settings()
 st.title("Inventory")
@@ -18,60 +14,52 @@ st.title("Inventory")
 files = scan(s)
 
 # ---- first run: offer demo data ---------------------------------------------------------
-demo_job = job("demo")
 if not files:
     st.info(f"The data folder `{s.data_dir}` is empty. Import a NinjaTrader export, or start with demo "
             "data: a few months of synthetic ES1 1-minute bars on the real CME calendar, labelled "
             "`source=demo`, with a few planted gaps.", icon=":material/info:")
-    if st.button("Create demo data", type="primary", disabled=bool(demo_job and demo_job.running)):
-        demo_job = start_job("demo", "demo", write_demo, s, "ES1")
-
+    if st.button("Create demo data", type="primary", disabled=running("demo")):
+        start_job("demo", "demo", write_demo, s, "ES1")
+demo_job = job_panel("demo", title="Creating demo data", failed="Demo data failed: ")
 if demo_job is not None and demo_job.running:
-    @st.fragment(run_every=0.5)
-    def _poll() -> None:
-        j = job("demo")
-        st.progress(j.fraction, text=j.message)
-        if not j.running:
-            st.rerun()
-    _poll()
     st.stop()
-if demo_job is not None and demo_job.state == "failed":
-    st.error(f"Demo data failed: {demo_job.error_text}")
-
 if not files:
     st.stop()
 
 # ---- metrics ------------------------------------------------------------------------------
 market = [f for f in files if f.category == "market"]
 masters = [f for f in market if f.role == "master"]
-flagged = [f for f in files if f.flags]
+flagged = [f for f in files if f.flags and f.role != "backup"]
 newest = max((f.end for f in masters if f.end), default=None)
 c1, c2, c3, c4, c5 = st.columns(5)
-c1.metric("Files", len(files))
+c1.metric("Files", len([f for f in files if f.role != "backup"]))
 c2.metric("1m masters", len(masters))
 c3.metric("Bars (all market files)", f"{sum(f.rows or 0 for f in market):,}")
 c4.metric("Size on disk", f"{sum(f.size_bytes for f in files) / 1e6:,.1f} MB")
 c5.metric("Flagged", len(flagged))
 if newest is not None:
-    zones = sorted({zone_label(s.display_tz_for(f.ticker)) for f in masters if f.ticker})
-    st.caption(f"Newest 1m bar: {newest.astimezone(ZoneInfo(s.display_tz)):%Y-%m-%d %H:%M} ET"
-               f" · times in each instrument's zone (column zone: {', '.join(zones) or 'ET'})")
+    st.caption(f"Newest 1m bar: {when(newest)} · times in each instrument's zone (ET; IST for NSE)")
 if any("demo data" in fl for f in masters for fl in f.flags):
     st.warning("Demo data: the bars labelled `source=demo` are synthetic, not market prices. Import a "
                "NinjaTrader export to work with real data.", icon=":material/science:")
 
+FLAG_HELP = ("Flags: " + " · ".join(f"{icon} {key}" for key, icon in dict(
+    (k, i) for k, i in FLAG_ICONS if k not in ("gap", "missing", "not checked")).items())
+             + ". Select a row for the full text.")
+
 # ---- tables ---------------------------------------------------------------------------------
 COLS = {
-    "start": st.column_config.DatetimeColumn("start", format="YYYY-MM-DD HH:mm"),
-    "end": st.column_config.DatetimeColumn("end", format="YYYY-MM-DD HH:mm"),
-    "last updated": st.column_config.DatetimeColumn("last updated", format="YYYY-MM-DD HH:mm"),
-    "zone": st.column_config.TextColumn("zone", help="the instrument's display zone: ET (US Eastern), IST (India)"),
-    "size MB": st.column_config.NumberColumn("size", format="%.2f MB"),
-    "rows": st.column_config.NumberColumn("rows", format="localized"),
-    "coverage": st.column_config.ProgressColumn("coverage", format="%.2f%%", min_value=0, max_value=100,
-                                                help="present in-session bars / expected bars (stray prints excluded)"),
-    "flags": st.column_config.ListColumn("flags"),
+    "file": st.column_config.TextColumn("file", width=176),
+    "rows": st.column_config.TextColumn("rows", width=72),
+    "start": st.column_config.TextColumn("start", width=136),
+    "end": st.column_config.TextColumn("end", width=136),
+    "updated": st.column_config.TextColumn("updated", width=136),
+    "size MB": st.column_config.NumberColumn("size", format="%.2f MB", width=76),
+    "coverage": st.column_config.TextColumn("coverage", width=80,
+                                            help="1m masters: present in-session bars / expected bars (stray prints excluded)"),
+    "flags": st.column_config.TextColumn("flags", width=64, help=FLAG_HELP),
 }
+selected: list = []
 tabs = st.tabs(["Market Data", "Derived Assets", "Other"])
 for tab, cat in zip(tabs, ("market", "derived", "other")):
     with tab:
@@ -79,14 +67,30 @@ for tab, cat in zip(tabs, ("market", "derived", "other")):
         if not subset:
             st.caption("No files in this category.")
             continue
+        if cat == "other" and any(f.role == "backup" for f in subset):
+            st.caption("Backups: the verification state is from the last **Verify** on the Backups page.")
         zones = {f.ticker: s.display_tz_for(f.ticker) for f in subset if f.ticker}
-        st.dataframe(to_frame(subset, s.display_tz, zones), hide_index=True, width="stretch", column_config=COLS,
-                     key=f"inv_{cat}")
+        ev = show_table(to_frame(subset, s.display_tz, zones), width="stretch", column_config=COLS, key=f"inv_{cat}",
+                        on_select="rerun", selection_mode="single-row")
+        rows = ev.selection.rows if ev is not None and hasattr(ev, "selection") else []
+        if rows:
+            f = subset[rows[0]]
+            selected.append(f)
+            with st.container(border=True):
+                st.markdown(f"**{f.name}** · {f.role}" + (f" · {f.ticker} {f.timeframe}" if f.timeframe else "")
+                            + (f" · generation {f.generation}" if f.generation is not None else ""))
+                for fl in f.flags:
+                    st.markdown(f"- {fl}")
+                if not f.flags:
+                    st.caption("No flags.")
 
 # ---- detail panel -------------------------------------------------------------------------
 bar_files = [f.name for f in market]
 if bar_files:
     st.subheader("File detail")
+    pick = next((f.name for f in selected if f.name in bar_files), None)
+    if pick is not None:
+        st.session_state["inv_detail"] = pick
     name = st.selectbox("File", bar_files, key="inv_detail")
     info = preview(s, name)
     if "error" in info:
@@ -96,12 +100,9 @@ if bar_files:
         left, right = st.columns([1, 2])
         with left:
             st.markdown("**Schema**")
-            st.dataframe({"column": [c for c, _ in info["schema"]], "type": [t for _, t in info["schema"]]},
-                         hide_index=True)
-            ftz = s.display_tz_for(meta.ticker) if meta.ticker else s.display_tz
-            written = to_et_text(dt.datetime.fromisoformat(meta.written_at), ftz) if meta.written_at else "—"
+            show_table({"column": [c for c, _ in info["schema"]], "type": [t for _, t in info["schema"]]})
             st.markdown(f"**Generation** {meta.generation if meta.generation is not None else '—'} · "
-                        f"**written** {written}")
+                        f"**written** {when(meta.written_at) if meta.written_at else '—'}")
             if meta.sources:
                 st.markdown("**Sources** " + ", ".join(f"{k}: {v:,}" for k, v in meta.sources.items()))
             if meta.content_sha256:
@@ -109,9 +110,9 @@ if bar_files:
             for p in meta.problems:
                 st.warning(p)
         with right:
-            st.markdown(f"**First bars ({zone_label(ftz)})**")
+            st.markdown("**First bars**")
             if info["head"] is not None:
-                st.dataframe(info["head"], hide_index=True, width="stretch")
-            st.markdown(f"**Last bars ({zone_label(ftz)})**")
+                show_table(info["head"], width="stretch")
+            st.markdown("**Last bars**")
             if info["tail"] is not None:
-                st.dataframe(info["tail"], hide_index=True, width="stretch")
+                show_table(info["tail"], width="stretch")

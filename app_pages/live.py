@@ -10,10 +10,11 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app_pages._common import settings, ticker
+from app_pages._common import settings, show_error, show_table, ticker, when
 from datamgr.core.errors import DataMgrError
-from datamgr.core.timefmt import zone_label
+from datamgr.core.timefmt import fmt_time
 from datamgr.live.controller import LiveDataFeed
+from datamgr.live.files import feed_time
 
 REFRESH_SECONDS = 1.0
 s = settings()
@@ -49,7 +50,7 @@ def _start() -> None:
     try:
         started = ctl.start_feed()
     except DataMgrError as err:
-        st.session_state["live:error"] = str(err)
+        st.session_state["live:error"] = err
         return
     st.session_state["live:error"] = None if started else "A live feed is already running: stop it first."
     st.session_state["live:controller"] = ctl
@@ -67,14 +68,17 @@ def _live() -> None:
     b1, b2, _ = st.columns([1, 1, 4])
     b1.button("Start feed", type="primary", disabled=status.running, on_click=_start, icon=":material/play_arrow:")
     b2.button("Stop feed", disabled=not status.running, on_click=_stop, icon=":material/stop:")
-    if st.session_state.get("live:error"):
-        st.error(st.session_state["live:error"], icon=":material/error:")
+    err = st.session_state.get("live:error")
+    if isinstance(err, BaseException):
+        show_error(err)
+    elif err:
+        st.error(err, icon=":material/error:")
     m1, m2, m3 = st.columns(3)
     m1.metric("Feed", f"running (pid {status.pid})" if status.running else "stopped")
     m2.metric("Data age", f"{status.data_age_seconds:.1f} s" if status.data_age_seconds is not None else "—")
     m3.metric("State", status.state or "—")
     if status.running:
-        st.caption(f"{status.source}: {', '.join(status.symbols)} · started {status.started_at}")
+        st.caption(f"{status.source}: {', '.join(status.symbols)} · started {when(status.started_at, seconds=True)}")
     if status.last_error and status.state != "connected":
         st.warning(f"Feed problem: {status.last_error}", icon=":material/sync_problem:")
     data = ctl.get_feed_data()
@@ -82,18 +86,18 @@ def _live() -> None:
         st.info("No live data yet. Start the feed: a replay of the stored 1m master works without a network.",
                 icon=":material/info:")
         return
-    stamp = f"{data['timestamp'][:19].replace('T', ' ')} {zone_label(data.get('timezone') or '')}".strip()
+    zone = data.get("timezone") or settings().display_tz  # the feed's zone: IST for NSE instruments
     if not status.fresh:
-        st.warning(f"Prices are stale: last update {stamp} (the feed is {status.state}).",
+        st.warning(f"Prices are stale: last update {fmt_time(feed_time(data), zone, seconds=True)} (the feed is {status.state}).",
                    icon=":material/schedule:")
     quotes = data["data"][:8]
     for col, q in zip(st.columns(max(len(quotes), 1)), quotes):
         price, day_open = q["last_traded_price"], q.get("open")
         col.metric(q["trading_symbol"], f"{price:,.2f}",
                    delta=f"{price - day_open:+.2f}" if day_open is not None else None)
-    st.dataframe(pd.DataFrame(data["data"]), hide_index=True, width="stretch",
-                 column_config={"last_traded_price": st.column_config.NumberColumn("last", format="%.2f")})
-    st.caption(f"Last update {stamp} · {data.get('source', '')}")
+    show_table(pd.DataFrame(data["data"]), seconds=True, width="stretch",
+               column_config={"last_traded_price": st.column_config.NumberColumn("last", format="%.2f")})
+    st.caption(f"Last update {fmt_time(feed_time(data), zone, seconds=True, date=False)} · {data.get('source', '')}")
 
 
 _live()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_pages._common import job, reload_settings, settings, start_job, ticker
+from app_pages._common import job, job_panel, reload_settings, settings, show_table, start_job, ticker, when
 from datamgr.core.errors import DataMgrError
 from datamgr.ingest.ninjatrader.verify import CANDIDATE_ZONES
 from datamgr.ops.import_export import ImportDraft, commit, guess_ticker
@@ -90,8 +90,8 @@ def _describe(draft: ImportDraft, tick: str, tz: str | None, stamp: str | None) 
     m[2].metric("Rows", f"{info['rows']:,}")
     m[3].metric("Rejected rows", info["rejected"])
     m[4].metric("Interval", info["interval"])
-    st.caption(f"Range with the bars placed in {info['tz']} ({info['stamp']} stamps), shown in ET: "
-               f"{info['start']} → {info['end']}")
+    st.caption(f"Range with the bars placed in {info['tz']} ({info['stamp']} stamps): "
+               f"{when(info['start'])} → {when(info['end'])}")
 
 
 def _verify(fid: str, draft: ImportDraft, tick: str, tz: str | None, stamp: str | None):
@@ -142,15 +142,15 @@ def _plan(fid: str, draft: ImportDraft, tick: str, tz: str | None, stamp: str | 
                                    ("Result rows", mp.result_rows)]):
         col.metric(label, f"{v:,}")
     j = mp.to_json()
-    st.caption(f"Result range (ET): {j['start']} → {j['end']}; rejected rows: {len(plan.verify.rejects)}")
+    st.caption(f"Result range: {when(j['start'])} → {when(j['end'])}; rejected rows: {len(plan.verify.rejects)}")
     if plan.roll is not None:  # another contract month: the master switches contract once
         st.info(page_text(plan.roll.describe()), icon=":material/swap_horiz:")
     if j["conflict_rows"]:
         with st.expander(f"Conflicts ({mp.conflicts:,}; first 50, winner by source precedence)"):
-            st.dataframe(j["conflict_rows"], hide_index=True, key=f"conf:{fid}")
+            show_table(j["conflict_rows"], key=f"conf:{fid}")
     if plan.verify.rejects:
         with st.expander(f"Rejected rows ({len(plan.verify.rejects):,})"):
-            st.dataframe([r.to_json() for r in plan.verify.rejects[:200]], hide_index=True, key=f"rej:{fid}")
+            show_table([r.to_json() for r in plan.verify.rejects[:200]], key=f"rej:{fid}")
     return plan
 
 
@@ -168,16 +168,8 @@ def _guard(fid: str, draft: ImportDraft, plan) -> int | None:
 
 def _job_panel(fid: str, name: str, draft: ImportDraft) -> None:
     j = job(f"import:{fid}")
-    if j is not None and j.running:
-        @st.fragment(run_every=0.5)
-        def _poll(k: str = f"import:{fid}") -> None:
-            jj = job(k)
-            st.progress(jj.fraction, text=jj.message)
-            if not jj.running:
-                st.rerun(scope="app")
-        _poll()
-        return
-    if j is None:
+    if j is None or j.running:
+        job_panel(f"import:{fid}")  # the shared panel: progress while it runs
         return
     first = not st.session_state.get(f"toasted:{fid}:{id(j)}")
     if first:

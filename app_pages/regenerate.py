@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app_pages._common import job, settings, start_job, ticker
+from app_pages._common import job_panel, running, settings, show_table, start_job, ticker
 from datamgr.derived.lineage import LABELS, load_output
 from datamgr.derived.regenerate import STEPS, regenerate, stale_outputs
 from datamgr.plots import derived as pdv
@@ -21,19 +21,18 @@ st.caption(f"{t}: upsampled 5m/15m/1h/4h bars, daily HOD/LOD, session profiler, 
 stale = stale_outputs(s, t)
 if stale:
     st.warning(f"{len(stale)} derived output(s) do not follow the master:", icon=":material/warning:")
-    st.dataframe(pd.DataFrame([x.to_json() for x in stale])[["message", "path", "reason"]],
-                 hide_index=True, width="stretch")
+    show_table(pd.DataFrame([x.to_json() for x in stale])[["message", "path", "reason"]], width="stretch")
 else:
     st.success("All derived data follows the 1m master.", icon=":material/check_circle:")
 
 # ---- run --------------------------------------------------------------------------------
 KEY = f"regenerate:{t}"
-current = job(KEY)
 c1, c2 = st.columns([3, 1])
 chosen = c1.multiselect("Steps", list(STEPS), default=list(STEPS), format_func=lambda x: LABELS[x])
 full = c2.checkbox("Full rebuild", help="Recompute every trading day instead of only the changed ones.")
-if st.button("Run regeneration", type="primary", disabled=bool(current and current.running) or not chosen):
-    current = start_job(KEY, "regenerate", regenerate, s, t, steps=chosen, full=full)
+if st.button("Run regeneration", type="primary", disabled=running(KEY) or not chosen):
+    start_job(KEY, "regenerate", regenerate, s, t, steps=chosen, full=full)
+    st.rerun()
 
 
 def _timings(rep) -> pd.DataFrame:
@@ -42,34 +41,18 @@ def _timings(rep) -> pd.DataFrame:
                           "result": x.error or "ok"} for x in rep.steps])
 
 
-@st.fragment(run_every=0.5)
-def _poll() -> None:
-    j = job(KEY)
-    if j is None:
-        return
-    if j.running:
-        with st.status(f"Regenerating {t}: {j.message}", expanded=True, state="running"):
-            for msg, sec in j.steps:
-                st.write(f"{sec:6.2f} s · {msg}")
-            st.progress(j.fraction, text=j.message)
-        return
+def _finished(j) -> None:
     rep = j.result
-    if j.state == "failed" or (rep is not None and not rep.ok):
-        err = j.error_text or (rep.error if rep else "")
-        with st.status(f"Regeneration failed: {err}", state="error", expanded=True):
-            if rep is not None:
-                st.dataframe(_timings(rep), hide_index=True)
+    if not rep.ok:
+        with st.status(f"Regeneration failed: {rep.error}", state="error", expanded=True):
+            show_table(_timings(rep))
     else:
         with st.status(f"Regeneration finished in {rep.seconds:.2f} s", state="complete", expanded=True):
             st.progress(1.0, text="done")
-            st.dataframe(_timings(rep), hide_index=True)
-    if st.session_state.get(f"{KEY}:shown") is not j:
-        st.session_state[f"{KEY}:shown"] = j
-        st.rerun()  # refresh the stale list and the views once
+            show_table(_timings(rep))
 
 
-if current is not None:
-    _poll()
+job_panel(KEY, title=f"Regenerating {t}", steps=True, failed="Regeneration failed: ", on_done=_finished)
 
 # ---- views ------------------------------------------------------------------------------
 st.subheader("Outputs")
@@ -81,24 +64,24 @@ with tabs[0]:
     else:
         rth = st.toggle("RTH (09:30-16:00 ET) instead of the whole session", key="hod_rth")
         st.plotly_chart(pdv.hod_lod_figure(doc, rth=rth), width="stretch")
-        st.dataframe(pdv.hod_lod_frame(doc).iloc[::-1].head(200), hide_index=True)
+        show_table(pdv.hod_lod_frame(doc).iloc[::-1].head(200))
 with tabs[1]:
     doc = load_output(s, t, "profiler")
     if doc is None:
         st.info("No profiler output yet: run the regeneration.")
     else:
-        st.dataframe(pdv.profiler_summary_frame(doc), hide_index=True)
+        show_table(pdv.profiler_summary_frame(doc))
         session = st.selectbox("Session", doc.get("sessions", []), key="prof_session")
         if session:
             st.plotly_chart(pdv.profiler_hist_figure(doc, session), width="stretch")
-            st.dataframe(pdv.profiler_days_frame(doc, session).iloc[::-1].head(200), hide_index=True)
+            show_table(pdv.profiler_days_frame(doc, session).iloc[::-1].head(200))
 with tabs[2]:
     doc = load_output(s, t, "levels")
     if doc is None:
         st.info("No level touches output yet: run the regeneration.")
     else:
         st.plotly_chart(pdv.levels_figure(doc), width="stretch")
-        st.dataframe(pdv.levels_summary_frame(doc), hide_index=True)
+        show_table(pdv.levels_summary_frame(doc))
         st.caption("pdc = the prior day's settlement from the 1d file when it has that day, else the last "
                    "1m close; rth_open counts touches from the second RTH bar on.")
 with tabs[3]:
@@ -106,4 +89,4 @@ with tabs[3]:
     if doc is None:
         st.info("No web chunks yet: run the regeneration.")
     else:
-        st.dataframe(pdv.web_index_frame(doc), hide_index=True)
+        show_table(pdv.web_index_frame(doc))

@@ -17,8 +17,9 @@ enforces the layers, the forbidden arrows and "no import cycles")::
     live/         controller, feed (the process), files, quotes/ (base, replay, yahoo, smartapi)
     ops/          use cases that orchestrate the layers below: import_export (commit), remember
                   (zones into datamgr.toml), update, restore, acknowledge, cloud_backup, demo,
-                  inventory, jobs
-    plots/        figures and display tables for the pages (health, derived, yahoo, imports)
+                  inventory, jobs, ranges (export / delete a range, the Chart page's bars)
+    plots/        figures and display tables for the pages (health, derived, yahoo, imports, chart,
+                  tables)
     data_module/  the second requirements document's facade (LiveDataFeed, HistoricalDataManager,
                   DataProcessor)
     cli/          main + one module per command (imported explicitly in cli/main.py)

@@ -7,9 +7,8 @@ may be given too).
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import _bootstrap  # noqa: F401
 
 from datamgr.cli.main import main  # noqa: E402
 

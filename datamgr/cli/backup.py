@@ -67,9 +67,18 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
              text + f"\nrestored; previous content backed up to {res.backup.path if res.backup else '—'}")
         return 0
     results = cloud_backup(settings, args.dest, dry_run=args.dry_run, progress=progress_printer(args))
-    lines = [f"{'OK ' if r.ok else 'ERR'} {r.destination}: " + (r.error or f"{len(r.files)} file(s) -> {r.folder}")
-             for r in results] or ["no cloud destinations configured ([backup] destinations in datamgr.toml)"]
+    def line(r) -> str:
+        tag = "OK  " if r.ok else "SKIP" if r.missing else "ERR "
+        size = sum(f["size"] for f in r.files)
+        what = (f"would copy {len(r.files)} file(s), {fmt_size(size)} -> {r.folder}" if args.dry_run
+                else f"{len(r.files)} file(s), {fmt_size(size)} verified in {r.folder}")
+        return f"{tag} {r.destination}: " + (r.error or what)
+
+    lines = [line(r) for r in results] or [
+        "no cloud destinations: none configured ([backup] destinations in datamgr.toml) and none of the default "
+        r"folders (G:\My Drive\TradingBackups, C:\Users\<you>\OneDrive\TradingBackups) exists; nothing copied"]
     emit(args, {"destinations": [r.to_json() for r in results], "dry_run": args.dry_run}, "\n".join(lines))
-    if results and not any(r.ok for r in results):
-        raise CheckFailed("no cloud destination could be written")
+    failed = [r for r in results if not r.ok and not r.missing]
+    if failed:  # a missing drive is reported, not fatal; a copy that does not verify is
+        raise CheckFailed(f"{len(failed)} cloud destination(s) failed: " + "; ".join(r.error or "" for r in failed))
     return 0

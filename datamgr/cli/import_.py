@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from datamgr.cli.output import emit, progress_printer
+from datamgr.cli.output import dry_run_size, emit, fmt_size_change, progress_printer
 from datamgr.cli.verify import add_remember_option, add_time_options
 from datamgr.core.config import Settings
 from datamgr.core.errors import ConfirmationRequired
@@ -81,5 +81,10 @@ def run(args, settings: Settings) -> int:
     except ConfirmationRequired as err:  # the library names confirm=N; the CLI names its flag
         raise ConfirmationRequired(err.what, count=err.count, reasons=err.reasons,
                                    remedy=f"re-run with --yes to confirm ({err.count:,} bars change).") from None
-    emit(args, res.to_json(), render(res))
+    payload, text = res.to_json(), render(res)
+    size = dry_run_size(settings, args.ticker, res.timeframe, res.plan) if res.dry_run else None
+    if size:  # dry runs print the file size change
+        payload |= size
+        text += f"\n  file size {fmt_size_change(size['size_before'], size['size_after'])}"
+    emit(args, payload, text)
     return 0

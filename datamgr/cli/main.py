@@ -13,7 +13,9 @@ import sys
 from datamgr.cli import (
     backup,
     continuity,
+    delete_range,
     demo,
+    export,
     health,
     history,
     import_,
@@ -28,7 +30,8 @@ from datamgr.core.config import Settings
 from datamgr.core.errors import DataMgrError
 
 # One line per command module (datamgr/cli/<name>.py), in the order of the help text.
-COMMANDS = [status, demo, journal, backup, verify, import_, continuity, health, regenerate, live, update, history]
+COMMANDS = [status, demo, journal, backup, verify, import_, continuity, health, regenerate, live, update, export,
+            delete_range, history]
 
 log = logging.getLogger("datamgr")
 

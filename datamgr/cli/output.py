@@ -10,6 +10,8 @@ import json
 import sys
 from typing import Any
 
+from datamgr.store.store import parquet_size
+
 
 def emit(args: Any, payload: dict[str, Any], text: str) -> None:
     """Print ``payload`` as one JSON object (``--json``) or ``text`` for a person."""
@@ -53,3 +55,33 @@ def table(rows: list[list[str]], header: list[str]) -> str:
     widths = [max(len(str(r[i])) for r in cols) for i in range(len(header))]
     line = lambda r: "  ".join(str(v).ljust(w) for v, w in zip(r, widths))  # noqa: E731
     return "\n".join([line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)])
+
+
+def fmt_size_change(before: int, after: int) -> str:
+    """``12.3 MB -> 11.9 MB (-0.4 MB)``: the file size change a dry run prints."""
+    diff = after - before
+    sign = "+" if diff >= 0 else "-"
+    return f"{fmt_size(before)} -> {fmt_size(after)} ({sign}{fmt_size(abs(diff))})"
+
+
+#: library parameter -> CLI flag, for errors raised by the library (which name its parameters)
+FLAG_NAMES = {"start": "--from", "end": "--to", "fmt": "--format", "dest": "--out", "timeframe": "TIMEFRAME",
+              "confirm": "--yes"}
+
+
+def flagged(err: Exception) -> Exception:
+    """The same error with the library parameter in its message replaced by the CLI flag."""
+    name = getattr(err, "field", None)
+    if name in FLAG_NAMES and str(err).startswith(f"{name}="):
+        err.args = (FLAG_NAMES[name] + " " + str(err)[len(name) + 1:], *err.args[1:])
+    return err
+
+
+def dry_run_size(settings: Any, ticker: str, timeframe: str, plan: Any) -> dict[str, int] | None:
+    """``{"size_before", "size_after"}`` of the file a dry-run merge plan would write (seed 4.2:
+    dry runs print the file size change), or None when there is no plan."""
+    if plan is None:
+        return None
+    path = settings.bar_path(ticker, timeframe)
+    before = path.stat().st_size if path.is_file() else 0
+    return {"size_before": before, "size_after": parquet_size(plan.result)}

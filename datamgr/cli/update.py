@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from datamgr.cli.output import emit, progress_printer
+from datamgr.cli.output import dry_run_size, emit, fmt_size_change, progress_printer
 from datamgr.core.config import Settings
 from datamgr.core.errors import ConfigError, DataMgrError
 from datamgr.data_module import HistoricalDataManager
@@ -100,5 +100,10 @@ def run(args, settings: Settings) -> int:
                  origin=f"file {args.from_file}" if args.from_file else None, dry_run=args.dry_run,
                  no_derived=args.no_derived, progress=progress_printer(args))
     j = res.to_json()
-    emit(args, j, render(j))
+    text = render(j)
+    size = dry_run_size(settings, res.ticker, res.timeframe, res.plan) if res.dry_run else None
+    if size:  # dry runs print the file size change
+        j |= size
+        text += f"\n  file size {fmt_size_change(size['size_before'], size['size_after'])}"
+    emit(args, j, text)
     return 1 if res.all_rejected else 0

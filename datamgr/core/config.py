@@ -117,6 +117,10 @@ def _default_instruments() -> dict[str, Instrument]:
     return out
 
 
+#: the requirements' cloud folders (seed 4.4), offered as defaults when they exist
+SEED_DESTINATIONS: tuple[str, ...] = (r"G:\My Drive\TradingBackups", r"C:\Users\{USER}\OneDrive\TradingBackups")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything configurable, frozen. Build with :meth:`load`."""
@@ -179,6 +183,15 @@ class Settings:
     def expanded_destinations(self) -> tuple[Path, ...]:
         user = _user()
         return tuple(Path(d.replace("{USER}", user)) for d in self.backup_destinations)
+
+    def cloud_destinations(self, candidates: tuple[str, ...] = SEED_DESTINATIONS) -> tuple[Path, ...]:
+        """The configured ``[backup] destinations``; when none are configured, those of the
+        requirements' default folders (``candidates``) that exist on this machine."""
+        if self.backup_destinations:
+            return self.expanded_destinations()
+        user = _user()
+        found = (Path(d.replace("{USER}", user)) for d in candidates)
+        return tuple(p for p in found if p.is_dir())
 
     # ---- construction ----------------------------------------------------------------
     @classmethod

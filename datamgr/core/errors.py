@@ -23,9 +23,17 @@ from __future__ import annotations
 
 
 class DataMgrError(Exception):
-    """Base class of every datamgr error."""
+    """Base class of every datamgr error.
+
+    ``summary`` (optional) is the one line a person reads first; ``str(err)`` stays the full
+    detail (file, line, field, the provider's words). :func:`describe` gives both for any error.
+    """
 
     exit_code = 2
+
+    def __init__(self, msg: str = "", *, summary: str | None = None) -> None:
+        super().__init__(msg)
+        self.summary = summary
 
 
 class ConfigError(DataMgrError):
@@ -36,8 +44,8 @@ class InputError(DataMgrError):
     """Bad input data. The message names the file, the line and the field."""
 
     def __init__(self, msg: str, *, file: str | None = None, line: int | None = None,
-                 field: str | None = None) -> None:
-        super().__init__(msg)
+                 field: str | None = None, summary: str | None = None) -> None:
+        super().__init__(msg, summary=summary)
         self.file = file
         self.line = line
         self.field = field
@@ -50,8 +58,8 @@ class ParseError(InputError):
 class InvariantError(DataMgrError):
     """Bars break the invariants of the bar schema; ``violations`` lists them all."""
 
-    def __init__(self, msg: str, violations: list | None = None) -> None:
-        super().__init__(msg)
+    def __init__(self, msg: str, violations: list | None = None, *, summary: str | None = None) -> None:
+        super().__init__(msg, summary=summary)
         self.violations = violations or []
 
 
@@ -95,3 +103,43 @@ class ConfirmationRequired(CheckFailed):
 
 class SourceError(DataMgrError):
     """A data provider failed: network error, rate limit, or an empty answer."""
+
+
+# ---------------------------------------------------------------------- human summaries
+#: words of a failed name lookup or connection in the chain of a provider error
+OFFLINE_MARKERS = ("dnserror", "could not resolve", "name or service not known", "temporary failure in name",
+                   "nodename nor servname", "getaddrinfo", "failed to resolve", "newconnectionerror",
+                   "network is unreachable", "connection refused", "couldn't connect", "could not connect",
+                   "curl: (6)", "curl: (7)", "no route to host", "connecterror", "connectionerror")
+RATE_MARKERS = ("yfratelimiterror", "rate limit", "too many requests", "429")
+MAX_SUMMARY = 160
+
+
+def _chain_text(err: BaseException) -> str:
+    parts, seen, e = [], set(), err
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        parts.append(f"{type(e).__name__}: {e}")
+        e = e.__cause__ or e.__context__
+    return " | ".join(parts)
+
+
+def describe(err: BaseException, provider: str = "Yahoo") -> tuple[str, str]:
+    """``(summary, detail)`` of any error: one line for a person, the full text for an expander.
+
+    Offline / DNS failures read "no internet connection (Yahoo unreachable)"; rate limits say
+    when to retry; otherwise the error's own ``summary`` or its first sentence.
+    """
+    detail = str(err) or type(err).__name__
+    chain = _chain_text(err).lower()
+    if isinstance(err, SourceError) or not isinstance(err, DataMgrError):
+        if any(m in chain for m in RATE_MARKERS):
+            return (f"{provider} is rate-limiting requests: try again in 15 minutes or later. "
+                    "Nothing was written.", detail)
+        if any(m in chain for m in OFFLINE_MARKERS):
+            return f"No internet connection ({provider} unreachable). Nothing was written.", detail
+    summary = getattr(err, "summary", None)
+    if not summary:
+        first = detail.strip().splitlines()[0] if detail.strip() else type(err).__name__
+        summary = first if len(first) <= MAX_SUMMARY else first[:MAX_SUMMARY - 1].rstrip() + "…"
+    return summary, detail

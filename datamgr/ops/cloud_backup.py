@@ -30,6 +30,7 @@ class DestinationResult:
     folder: str | None = None
     files: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
+    missing: bool = False          # the destination folder does not exist (drive not mounted): skipped
 
     def to_json(self) -> dict[str, Any]:
         return self.__dict__.copy()
@@ -42,8 +43,12 @@ def cloud_files(settings: Settings) -> list[Path]:
 
 def cloud_backup(settings: Settings, destinations: list[str | Path] | None = None, *, dry_run: bool = False,
                  progress: Progress = None) -> list[DestinationResult]:
-    """Copy and verify; one result per destination (missing destinations reported, not fatal)."""
-    dests = [Path(d) for d in destinations] if destinations else list(settings.expanded_destinations())
+    """Copy and verify; one result per destination (missing destinations reported, not fatal).
+
+    ``destinations`` defaults to :meth:`Settings.cloud_destinations` (the configured folders,
+    else the requirements' default folders that exist). A dry run lists the files and sizes.
+    """
+    dests = [Path(d) for d in destinations] if destinations else list(settings.cloud_destinations())
     files = cloud_files(settings)
     sums = {p: sha256_file(p) for p in files}
     stamp = utc_stamp()
@@ -52,7 +57,8 @@ def cloud_backup(settings: Settings, destinations: list[str | Path] | None = Non
     done = 0
     for dest in dests:
         if not dest.is_dir():
-            out.append(DestinationResult(str(dest), False, error=f"{dest} does not exist (is the drive mounted?)"))
+            out.append(DestinationResult(str(dest), False, error=f"{dest} does not exist (is the drive mounted?)",
+                                         missing=True))
             continue
         folder = dest / f"datamgr-{stamp}"
         res = DestinationResult(str(dest), True, str(folder))

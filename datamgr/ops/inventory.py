@@ -11,8 +11,10 @@ Categories (by file name, so a pre-existing flat folder works as it is):
   (role ``master`` for 1m, ``upsampled`` for 5m..4h, ``downloaded`` for 1d/1w).
 * ``derived``: ``<T>_daily_hod_lod.json``, ``<T>_profiler.json``, ``<T>_level_touches.json``,
   and ``web/<T>/`` (one entry per ticker).
-* ``other``: anything else. datamgr's own bookkeeping (backups/, quarantine/, live/,
-  journal.jsonl, the lock and overrides files) is not listed.
+* ``other``: the verified backups (``backups/<name>.<stamp>.parquet``, one row each with its
+  verification state from the last Verify of this process: no hashing here) and anything else.
+  datamgr's other bookkeeping (quarantine/, live/, journal.jsonl, the lock and overrides files)
+  is not listed.
 """
 
 from __future__ import annotations
@@ -26,10 +28,11 @@ from datamgr.calendar.overrides import overrides_fingerprint
 from datamgr.core import layout
 from datamgr.core.config import INTRADAY_DERIVED, TIMEFRAMES, Settings
 from datamgr.core.errors import DataMgrError
-from datamgr.core.timefmt import to_et_iso, zone_label
+from datamgr.core.timefmt import EMPTY, fmt_time, to_et_iso
 from datamgr.derived.lineage import read_json_meta, stale_outputs
 from datamgr.health.gaps import quick_flags
 from datamgr.health.report import CoverageSummary, master_coverage
+from datamgr.store.backup import list_backups, verification_state
 from datamgr.store.store import FileMeta, read_footer, table_to_bars
 
 _BAR_RE, _JSON_RE, _INTERNAL = layout.BAR_RE, layout.JSON_RE, layout.INTERNAL
@@ -92,6 +95,7 @@ def scan(settings: Settings) -> list[FileInfo]:
             out.append(_json_entry(p, j["ticker"]))
             continue
         out.append(_other(p))
+    out.extend(_backup_entries(settings))
     _flag_stale(settings, out)
     _add_health(settings, out)
     order = {"market": 0, "derived": 1, "other": 2}
@@ -100,34 +104,49 @@ def scan(settings: Settings) -> list[FileInfo]:
     return out
 
 
-def to_frame(files: list[FileInfo], tz: str, zones: dict[str, str] | None = None):
-    """The inventory as a pandas frame for display: sizes in MB, times in ``tz``.
+#: flag text -> icon (first match wins); the Flags column shows icons, the selection the words.
+#: Text symbols (not colour emoji): they render with the fonts every browser has.
+FLAG_ICONS: tuple[tuple[str, str], ...] = (
+    ("demo data", "⚗"), ("stale", "◷"), ("derived missing", "✚"), ("behind", "◔"), ("hole", "⊘"),
+    ("gap", "⊘"), ("FAILED", "✘"), ("missing", "✘"), ("not verified", "◌"), ("verified", "✔"),
+    ("footer", "⚠"), ("empty", "∅"), ("not checked", "◌"), ("legacy", "⚑"),
+)
 
-    With ``zones`` (ticker -> display zone, e.g. ``{"NIFTY": "Asia/Kolkata"}``) each row's times are
-    the wall clock of its instrument's zone (naive) and a ``zone`` column says which (``ET``, ``IST``).
-    """
+
+def flag_icon(flag: str) -> str:
+    """The icon of one flag (``⚠`` when no rule matches)."""
+    low = flag.lower()
+    return next((icon for key, icon in FLAG_ICONS if key.lower() in low), "⚠")
+
+
+def to_frame(files: list[FileInfo], tz: str, zones: dict[str, str] | None = None):
+    """The inventory as a pandas frame for display (fits 1280 px): times as ``2025-07-14 00:36 ET``
+    text in ``tz`` (or, with ``zones`` = ticker -> zone, in each instrument's zone: ``... IST`` for
+    NIFTY), sizes in MB, flags as icons (their words are in ``FileInfo.flags``), never a None cell
+    (``—`` or blank)."""
     import pandas as pd  # heavy: only for the page's table
 
+    def text(v: dt.datetime | None, ticker: str | None = None) -> str:
+        return fmt_time(v, (zones or {}).get(ticker or "", tz)) if v is not None else EMPTY
+
     rows = [{
-        "file": f.name, "ticker": f.ticker, "timeframe": f.timeframe, "role": f.role,
-        "start": f.start, "end": f.end, "last updated": f.last_updated,
-        "size MB": round(f.size_bytes / 1e6, 3), "rows": f.rows,
-        "coverage": None if f.coverage is None else round(100 * f.coverage, 4),
-        "generation": f.generation, "flags": list(f.flags),
+        "file": f.name, "rows": EMPTY if f.rows is None else f"{f.rows:,}",
+        "start": text(f.start, f.ticker), "end": text(f.end, f.ticker), "updated": text(f.last_updated, f.ticker),
+        "size MB": round(f.size_bytes / 1e6, 3),
+        "coverage": EMPTY if f.coverage is None else f"{100 * f.coverage:.2f} %",
+        "flags": " ".join(dict.fromkeys(flag_icon(x) for x in f.flags)),
     } for f in files]
-    df = pd.DataFrame(rows, columns=["file", "ticker", "timeframe", "role", "start", "end", "last updated",
-                                     "size MB", "rows", "coverage", "generation", "flags"])
-    if zones is None:
-        for c in ("start", "end", "last updated"):
-            df[c] = pd.to_datetime(df[c], utc=True).dt.tz_convert(tz)
-        return df
-    row_tz = [zones.get(f.ticker or "", tz) for f in files]
-    for c in ("start", "end", "last updated"):
-        utc = pd.to_datetime(df[c], utc=True)
-        df[c] = pd.Series([t.tz_convert(z).tz_localize(None) if pd.notna(t) else pd.NaT for t, z in zip(utc, row_tz)],
-                          index=df.index, dtype="datetime64[us]")
-    df.insert(4, "zone", [zone_label(z) for z in row_tz])
-    return df
+    return pd.DataFrame(rows, columns=["file", "rows", "start", "end", "updated", "size MB", "coverage", "flags"])
+
+
+def check_data_dir(path: str | Path) -> str | None:
+    """Why ``path`` cannot be the data folder (the sidebar's switcher), or None when it can."""
+    p = Path(path).expanduser()
+    if not p.exists():
+        return f"{p} does not exist: create the folder first."
+    if not p.is_dir():
+        return f"{p} is a file, not a folder."
+    return None
 
 
 def preview(settings: Settings, name: str, n: int = 5) -> dict[str, Any]:
@@ -222,6 +241,22 @@ def _other(p: Path, size: int | None = None) -> FileInfo:
     return FileInfo(name=p.name + ("/" if p.is_dir() else ""), category="other", ticker=None, timeframe=None,
                     role="other", path=str(p), size_bytes=st.st_size if size is None else size,
                     last_updated=dt.datetime.fromtimestamp(st.st_mtime, dt.UTC))
+
+
+def _backup_entries(settings: Settings) -> list[FileInfo]:
+    """One row per backup of the manifest, flagged with its cached verification state."""
+    out = []
+    for rec in list_backups(settings):
+        p = Path(settings.data_dir) / rec.path
+        state = verification_state(settings, rec)
+        try:
+            mtime = dt.datetime.fromtimestamp(p.stat().st_mtime, dt.UTC)
+        except OSError:
+            mtime = dt.datetime.fromisoformat(rec.time)
+        out.append(FileInfo(name=rec.path, category="other", ticker=None, timeframe=None, role="backup",
+                            path=str(p), size_bytes=rec.size, last_updated=mtime, rows=rec.rows,
+                            flags=[f"backup of {rec.source} ({rec.reason}): {state}"]))
+    return out
 
 
 def _dir_size(p: Path) -> int:

@@ -38,7 +38,7 @@ from datamgr.calendar.sessions import calendar_for
 from datamgr.core.config import Settings
 from datamgr.core.errors import ConfigError, DataMgrError
 from datamgr.core.progress import Progress, report
-from datamgr.core.timefmt import now_utc, to_et_iso
+from datamgr.core.timefmt import fmt_time, now_utc, to_et_iso
 from datamgr.derived.regenerate import regenerate
 from datamgr.ingest.base import BarSource
 from datamgr.ingest.validate import Validation, validate_incoming, write_quarantine
@@ -99,7 +99,7 @@ class UpdateResult:
         if self.needs_import:
             a, b = self.needs_import
             needs = {"start": to_et_iso(a), "end": to_et_iso(b),
-                     "message": f"needs a NinjaTrader import: {to_et_iso(a)} .. {to_et_iso(b)} is beyond Yahoo's reach"}
+                     "message": f"needs a NinjaTrader import: {fmt_time(a)} .. {fmt_time(b)} is beyond Yahoo's reach"}
         return {
             "fetched": v.fetched, "accepted": v.accepted.height, "quarantined": v.rejected.height,
             "new": p.new if p else 0, "identical": p.identical if p else 0, "conflicts": p.conflicts if p else 0,

@@ -132,19 +132,60 @@ def list_backups(settings: Settings, source: str | None = None) -> list[BackupRe
     return out
 
 
-def verify_backups(settings: Settings, source: str | None = None) -> list[BackupRecord]:
-    """Re-hash and re-read every backup; ``ok`` is False for a missing or altered copy."""
+#: (absolute path, size, mtime_ns, sha256) -> verified: a copy is re-hashed only when it changed
+_VERIFIED: dict[tuple[str, int, int, str], bool] = {}
+
+
+def _cache_key(p: Path, rec: BackupRecord) -> tuple[str, int, int, str] | None:
+    try:
+        st = p.stat()
+    except OSError:
+        return None
+    return (str(p.resolve()), st.st_size, st.st_mtime_ns, rec.sha256)
+
+
+def _verify_one(p: Path, rec: BackupRecord) -> bool:
+    ok = p.is_file() and sha256_file(p) == rec.sha256
+    if ok and rec.rows is not None:
+        try:
+            ok = parquet_rows(p) == rec.rows
+        except Exception:  # noqa: BLE001 - any unreadable copy is simply not ok
+            ok = False
+    return ok
+
+
+def verify_backups(settings: Settings, source: str | None = None, *, cached: bool = False) -> list[BackupRecord]:
+    """Re-hash and re-read every backup; ``ok`` is False for a missing or altered copy.
+
+    Parameters
+    ----------
+    cached : bool
+        Reuse the verdict of a copy whose size and mtime have not changed since it was last
+        verified in this process (the app's Backups page); False re-hashes every copy.
+    """
     out = []
     for rec in list_backups(settings, source):
         p = settings.data_dir / rec.path
-        ok = p.is_file() and sha256_file(p) == rec.sha256
-        if ok and rec.rows is not None:
-            try:
-                ok = parquet_rows(p) == rec.rows
-            except Exception:  # noqa: BLE001 - any unreadable copy is simply not ok
-                ok = False
+        key = _cache_key(p, rec)
+        if cached and key is not None and key in _VERIFIED:
+            ok = _VERIFIED[key]
+        else:
+            ok = _verify_one(p, rec)
+            if key is not None:
+                _VERIFIED[key] = ok
         out.append(BackupRecord(**{**rec.to_json(), "ok": ok}))
     return out
+
+
+def verification_state(settings: Settings, rec: BackupRecord) -> str:
+    """``verified`` / ``FAILED`` / ``missing`` / ``not verified yet``, from the cache only (no hashing)."""
+    p = settings.data_dir / rec.path
+    key = _cache_key(p, rec)
+    if key is None:
+        return "missing"
+    if key not in _VERIFIED:
+        return "not verified yet"
+    return "verified" if _VERIFIED[key] else "FAILED"
 
 
 def _discard(tmp: Path) -> None:
@@ -174,7 +215,7 @@ def prune_plan(settings: Settings, now: dt.datetime | None = None) -> PrunePlan:
     """Retention: per source file keep the newest ``backup_keep_last`` copies and the newest copy
     of each day of the last ``backup_keep_daily_days`` days; never the newest verified copy."""
     now = now or now_utc()
-    checked = verify_backups(settings)
+    checked = verify_backups(settings, cached=True)
     keep: list[BackupRecord] = []
     delete: list[BackupRecord] = []
     by_source: dict[str, list[BackupRecord]] = {}

@@ -60,3 +60,28 @@ def read(settings: Settings, limit: int | None = None) -> list[dict[str, Any]]:
                 out.append({"id": f"line {n}", "op": "?", "file": "?", "outcome": "unreadable"})
     out.reverse()
     return out[:limit] if limit else out
+
+
+#: the columns of :func:`flat`, in display order (``details`` holds the operation's own fields)
+FLAT_COLUMNS = ("time", "op", "file", "outcome", "rows_before", "rows_after", "added", "replaced", "backup",
+                "details", "sha256_before", "sha256_after", "id")
+
+
+def flat(entry: dict[str, Any]) -> dict[str, Any]:
+    """One entry as a flat row for a table: every recorded field; ``details`` (source file, zone,
+    stamp, forced, range...) as ``key: value`` text; hashes shortened to 12 characters."""
+    row: dict[str, Any] = {k: entry.get(k) for k in FLAT_COLUMNS}
+    details = entry.get("details") or {}
+    row["details"] = "; ".join(f"{k}: {_short(v)}" for k, v in details.items()) if isinstance(details, dict) else str(details)
+    for k in ("sha256_before", "sha256_after"):
+        row[k] = (row[k] or "")[:12]
+    extra = {k: v for k, v in entry.items() if k not in FLAT_COLUMNS}
+    if extra:  # fields written by other versions: never hidden
+        row["details"] = "; ".join(x for x in (row["details"], *(f"{k}: {_short(v)}" for k, v in extra.items())) if x)
+    return row
+
+
+def _short(v: Any) -> str:
+    if isinstance(v, (dict, list)):
+        return json.dumps(v, default=str, separators=(",", ":"))[:200]
+    return str(v)

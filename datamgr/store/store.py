@@ -152,6 +152,25 @@ def read_footer(path: Path) -> FileMeta:
     )
 
 
+def parquet_size(df: pl.DataFrame) -> int:
+    """Bytes ``df`` would take as a bar file written by :meth:`Store.write` (encoded in memory,
+    footer metadata aside): the file size change a dry run prints."""
+    df = conform(df)
+    info = {  # the footer metadata Store.write adds, same shape and length
+        "schema_version": SCHEMA_VERSION, "ticker": "TICKER", "timeframe": "1m", "rows": df.height,
+        "start": _iso(df, 0) if df.height else None, "end": _iso(df, -1) if df.height else None, "generation": 1,
+        "content_sha256": "0" * 64, "written_at": now_utc().isoformat(), "operation_id": "0" * 22,
+        "datamgr_version": __version__, "sources": dict(sorted(df.group_by("source").len().iter_rows())),
+    }
+    schema = arrow_schema("bars" in df.columns).with_metadata({META_KEY: json.dumps(info).encode()})
+    table = df.to_arrow().cast(schema.remove_metadata()).replace_schema_metadata(schema.metadata)
+    sink = pa.BufferOutputStream()
+    with pq.ParquetWriter(sink, schema, compression="zstd", write_statistics=True,
+                          write_page_checksum=True, use_dictionary=["source"]) as w:
+        w.write_table(table, row_group_size=ROW_GROUP)
+    return sink.getvalue().size
+
+
 def read_parquet_once(path: Path) -> pa.Table:
     """Read a whole Parquet file through one memory map, verifying page checksums."""
     with pa.memory_map(str(path), "r") as src:
@@ -258,6 +277,25 @@ class Store:
             return read_columns_once(p, columns)
         except (OSError, pa.ArrowException) as err:
             raise StoreError(f"{p}: cannot be read: {err}") from err
+    def read_range(self, ticker: str, timeframe: str, start: dt.datetime, end: dt.datetime) -> pl.DataFrame:
+        """The bars with open times in ``[start, end)`` (aware datetimes): row groups outside the
+        range are skipped by their statistics, so a short range of a long file reads little."""
+        p = self.path(ticker, timeframe)
+        if not p.is_file():
+            return empty_bars(with_bars=timeframe in ("5m", "15m", "1h", "4h"))
+        try:
+            with pa.memory_map(str(p), "r") as src:
+                pf = pq.ParquetFile(src, page_checksum_verification=True)
+                col = pf.schema_arrow.get_field_index("datetime")
+                groups = []
+                for i in range(pf.num_row_groups):
+                    st = pf.metadata.row_group(i).column(col).statistics
+                    if st is None or not st.has_min_max or (_aware(st.max) >= start and _aware(st.min) < end):
+                        groups.append(i)
+                table = pf.read_row_groups(groups) if groups else pf.schema_arrow.empty_table()
+        except (OSError, pa.ArrowException) as err:
+            raise StoreError(f"{p}: cannot be read: {err}") from err
+        return table_to_bars(table).filter(pl.col("datetime").is_between(start, end, closed="left"))
 
     def read_meta(self, ticker: str, timeframe: str) -> FileMeta | None:
         p = self.path(ticker, timeframe)
@@ -408,12 +446,22 @@ class Store:
                 sha256_before=None, sha256_after=hashlib.sha256(data).hexdigest(), details=details or {}))
         return path
 
-    def write_json(self, path: Path, obj: Any, *, operation: str) -> Path:
-        """Write a derived JSON output atomically (no backup: derived files are regenerable)."""
+    def write_json(self, path: Path, obj: Any, *, operation: str, op_id: str | None = None) -> Path:
+        """Write a derived JSON output atomically and journal it (no backup: derived files are
+        regenerable from the master)."""
         data = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
+        path = Path(path)
+        try:
+            name = path.resolve().relative_to(self.root.resolve()).as_posix()
+        except ValueError:
+            name = str(path)
         with self.lock(f"{operation} {path.name}"):
-            atomic_write_bytes(Path(path), data)
-        return Path(path)
+            before = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+            atomic_write_bytes(path, data)
+            journal.append(self.settings, journal.JournalEntry(
+                id=op_id or journal.new_op_id(), op=operation, file=name, sha256_before=before,
+                sha256_after=hashlib.sha256(data).hexdigest(), details={"kind": "json", "bytes": len(data)}))
+        return path
 
 
 def _decoded(table: pa.Table) -> pa.Table:

@@ -83,9 +83,10 @@ def test_demo_writes_demo_bars_and_the_journal_lists_the_write(tmp_path):
     (entry,) = [e for e in entries if e["op"] == "demo"]
     assert (entry["op"], entry["file"], entry["rows_after"], entry["outcome"]) == (
         "demo", "ES1_1m.parquet", res["rows"], "ok")
-    # demo also brings the derived outputs up to date (upsampled bars are journaled writes too)
+    # demo also brings the derived outputs up to date (upsampled bars and analysis JSON are journaled too)
     assert {e["file"] for e in entries if e["op"] == "regenerate"} == {
-        "ES1_5m.parquet", "ES1_15m.parquet", "ES1_1h.parquet", "ES1_4h.parquet"}
+        "ES1_5m.parquet", "ES1_15m.parquet", "ES1_1h.parquet", "ES1_4h.parquet", "ES1_daily_hod_lod.json",
+        "ES1_profiler.json", "ES1_level_touches.json", "web/ES1/index.json"}
     assert et_offset(entry["time"]) in ("-0500", "-0400")
 
 

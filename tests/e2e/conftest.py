@@ -11,6 +11,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("DATAMGR_CHROMIUM", "/usr/bin/chromium")
@@ -92,5 +93,6 @@ def page(browser):
     ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
     pg = ctx.new_page()
     pg.set_default_timeout(30_000)
+    expect.set_options(timeout=30_000)  # expect() waits as long as the page's own calls (not 5 s)
     yield pg
     ctx.close()
