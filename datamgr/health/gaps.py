@@ -161,6 +161,23 @@ def _empty(start, end, min_gap) -> Continuity:
                       cov, min_gap)
 
 
+def classify_like(ranged: Continuity, wide: Continuity) -> Continuity:
+    """Give the gaps of a range check the classes the wider check found for the same gaps.
+
+    The quiet-minute model learns from the bars it is given: a three-day window knows too little
+    to call a 45-minute gap in liquid hours a hole. Callers that check a range (``--year``, the
+    chart's window) also run :func:`continuity` over the whole file (or a wide margin around the
+    range) and take each gap's class and ``p_no_trade`` from there, so a gap is classed the same
+    wherever it is looked at. Edge gaps of the range keep their class (they are cut by the range).
+    """
+    by_span = {(g.start, g.end): g for g in wide.gaps}
+    for i, g in enumerate(ranged.gaps):
+        w = by_span.get((g.start, g.end))
+        if w is not None and g.cls != "edge" and (w.cls, w.p_no_trade, w.sessions) != (g.cls, g.p_no_trade, g.sessions):
+            ranged.gaps[i] = replace(g, cls=w.cls, p_no_trade=w.p_no_trade, sessions=w.sessions, clock=w.clock)
+    return ranged
+
+
 def continuity(bars: pl.DataFrame | pl.Series, cal: SessionCalendar, *,
                start: dt.date | None = None, end: dt.date | None = None, min_gap: int = 1,
                acknowledged: tuple = (), recurring_ratio: float = 0.5,

@@ -26,7 +26,7 @@ from datamgr.core.config import Settings
 from datamgr.core.errors import CheckFailed, ConfigError, StoreError
 from datamgr.core.progress import Progress, report
 from datamgr.core.timefmt import ET, to_et_text
-from datamgr.health.gaps import Continuity, Gap, Staleness, continuity, staleness
+from datamgr.health.gaps import Continuity, Gap, Staleness, classify_like, continuity, staleness
 from datamgr.health.integrity import IntegrityReport, scan
 from datamgr.store.store import Store
 
@@ -276,6 +276,8 @@ def check_continuity(settings: Settings, ticker: str, *, year: int | None = None
         raise ConfigError(f"{settings.bar_path(ticker, '1m')}: no 1m bars for {ticker}; "
                           "import or update first, or give --from and --to")
     res = continuity(bars, cal, start=lo, end=hi, min_gap=min_gap, acknowledged=acks)
+    if (lo is not None or hi is not None) and bars.height and res.gaps:  # classes learnt from the whole file
+        res = classify_like(res, continuity(bars, cal, min_gap=min_gap, acknowledged=acks))
     if (year is not None or start is not None or end is not None) and res.present == 0 \
             and res.outside_session == 0:
         what = (f"in {year}" if year is not None and start is None and end is None

@@ -37,7 +37,7 @@ from datamgr.core.layout import bar_name as layout_name
 from datamgr.core.progress import Progress, report
 from datamgr.core.timefmt import to_et_iso
 from datamgr.derived.regenerate import regenerate
-from datamgr.health.gaps import continuity
+from datamgr.health.gaps import classify_like, continuity
 from datamgr.store.atomic import atomic_write_bytes
 from datamgr.store.store import Store, parquet_size
 
@@ -108,6 +108,10 @@ def range_bars(settings: Settings, ticker: str, timeframe: str, start: dt.dateti
 
 
 # ---------------------------------------------------------------------- export
+#: days of bars on each side of a chart window that the quiet-minute model learns from
+GAP_MODEL_DAYS = 120
+
+
 @dataclass(frozen=True)
 class ExportResult:
     ticker: str
@@ -365,7 +369,7 @@ def chart_data(settings: Settings, ticker: str, timeframe: str, start: dt.date, 
             lo, hi = seg["start"].min(), seg["end"].max()
     bars = store.read_range(ticker, timeframe, lo, hi).select(
         "datetime", "open", "high", "low", "close", "volume", pl.col("source").cast(pl.String))
-    stored, raw = bars.height, bars
+    stored = bars.height
     candle = timeframe
     if bars.height > max_candles:
         base = _minutes(timeframe if timeframe != "1w" else "1w")
@@ -381,9 +385,13 @@ def chart_data(settings: Settings, ticker: str, timeframe: str, start: dt.date, 
     out = ChartData(ticker, timeframe, candle, bars, meta.generation if meta else None, stored, start, end,
                     intraday=intraday, lo=lo, hi=hi)
     if gaps and intraday and store.path(ticker, "1m").is_file():
-        master = raw if timeframe == "1m" else store.read_range(ticker, "1m", lo, hi)
+        # the quiet model learns from a wide margin around the window (a few days know too little)
+        margin = dt.timedelta(days=GAP_MODEL_DAYS)
+        master = store.read_range(ticker, "1m", lo - margin, hi + margin)
         if master.height:
             cont = continuity(master, cal, start=start, end=end)
+            if cont.gaps:
+                cont = classify_like(cont, continuity(master, cal))
             found = sorted(cont.gaps, key=lambda g: -g.missing)[:MAX_GAP_SHAPES]
             out.gaps = [{"start": g.start, "end": g.end, "missing": g.missing, "cls": g.cls} for g in found]
     return out

@@ -20,7 +20,7 @@ from datamgr.plots.health import rangebreaks
 
 #: gap class -> shading colour
 GAP_COLORS = {"hole": "rgba(211, 47, 47, 0.22)", "recurring": "rgba(245, 124, 0, 0.18)",
-              "edge": "rgba(120, 120, 120, 0.15)"}
+              "quiet": "rgba(66, 133, 244, 0.10)", "edge": "rgba(120, 120, 120, 0.15)"}
 
 
 def _daily_breaks(cal: SessionCalendar, start: dt.date, end: dt.date) -> list[dict]:
