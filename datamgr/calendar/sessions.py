@@ -42,6 +42,8 @@ Findings (checked 2026-11 with pandas_market_calendars 5.5 and the real MES expo
 
 * ``"NYSE extended"``: NYSE 04:00-20:00 ET (pre-market to post-market), for ETFs such as SPY.
 * ``"NYSE"``: regular 09:30-16:00 ET.
+* ``"XNSE"`` (alias ``"NSE"``): National Stock Exchange of India, 09:15-15:30 IST, NSE holidays
+  (pandas_market_calendars "XNSE"); NIFTY and BANKNIFTY.
 
 The central representation is a frame of *open segments*: contiguous runs of minutes in which
 bars are expected, one or two per session (two when a break splits it)::
@@ -68,7 +70,9 @@ MINUTE_US = 60_000_000
 HALT_END_DAY = dt.date(2021, 6, 28)  # first trading day without the 15:15-15:30 CT halt
 ERA_2012_DAY = dt.date(2012, 11, 19)  # first trading day ending 16:15 CT (halt 15:15-15:30)
 _UTC = pl.Datetime("us", "UTC")
-CALENDARS = ("CME Globex Equity", "NYSE extended", "NYSE")
+CALENDARS = ("CME Globex Equity", "NYSE extended", "NYSE", "XNSE")
+#: other names accepted for a calendar
+ALIASES = {"NSE": "XNSE"}
 
 
 @dataclass(frozen=True)
@@ -178,6 +182,7 @@ def get_calendar(name: str, closed: tuple[tuple[dt.datetime, dt.datetime], ...] 
     opened : tuple of (start, end, trading_day or None)
         Extra open periods added to the sessions (trading day: given, or the next session's).
     """
+    name = ALIASES.get(name, name)
     if name not in CALENDARS:
         raise ConfigError(f"unknown calendar {name!r}; expected one of {', '.join(CALENDARS)}")
     return SessionCalendar(name, tuple(closed), tuple(opened))

@@ -18,6 +18,7 @@ from datamgr.cli import (
     demo,
     export,
     health,
+    history,
     import_,
     journal,
     live,
@@ -32,7 +33,7 @@ from datamgr.store.store import Store
 
 # One line per command module (datamgr/cli/<name>.py), in the order of the help text.
 COMMANDS = [status, demo, journal, backup, verify, import_, continuity, health, regenerate, live, update, export,
-            delete_range]
+            delete_range, history]
 
 log = logging.getLogger("datamgr")
 
