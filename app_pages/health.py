@@ -11,7 +11,7 @@ import streamlit as st
 from app_pages._common import job, job_panel, settings, start_job, ticker
 from datamgr.calendar.overrides import overrides_fingerprint
 from datamgr.calendar.sessions import calendar_for
-from datamgr.core.timefmt import to_et_text
+from datamgr.core.timefmt import to_et_text, zone_label
 from datamgr.health.report import ACK_CLASSES, GAP_CLASSES, HealthReport, check_health, select_gaps
 from datamgr.ops.acknowledge import acknowledge_gaps
 from datamgr.plots import health as plots
@@ -23,9 +23,11 @@ CLASS_HELP = {"hole": "missing data: improbable without an outage", "quiet": "li
 
 s = settings()
 tk = ticker()
+tz = s.display_tz_for(tk)
+zl = zone_label(tz)
 st.title(f"Health · {tk}")
 st.caption("Checked against the exchange session calendar: weekends, the daily break, the pre-2021 "
-           "15:15 CT halt and holiday early closes are never gaps. All times US Eastern (ET).")
+           f"15:15 CT halt and holiday early closes are never gaps. All times in {tk}'s zone: {tz} ({zl}).")
 
 store = Store(s)
 meta = store.read_meta(tk, "1m")
@@ -64,7 +66,7 @@ c4.metric("Quiet gaps", f"{counts.get('quiet', 0):,}", help=CLASS_HELP["quiet"])
 c5.metric("Stray bars", f"{cont.outside_session:,}")
 c6.metric("Integrity findings", len(rep.integrity.findings))
 (st.error if rep.stale_problem else st.success if stale.expected_bars == 0 else st.warning)(
-    f"Freshness: {stale.verdict}. Last bar {to_et_text(stale.last_bar)}.", icon=":material/schedule:")
+    f"Freshness: {stale.verdict}. Last bar {to_et_text(stale.last_bar, tz)}.", icon=":material/schedule:")
 if rep.ok:
     st.success("No problems: no holes, no integrity errors, freshness within tolerance.",
                icon=":material/check_circle:")
@@ -99,14 +101,14 @@ if not gaps:
 else:
     st.table(pl.DataFrame({
         "class": [g.cls for g in shown],
-        "start (ET)": [to_et_text(g.start) for g in shown],
-        "end (ET)": [to_et_text(g.end) for g in shown],
+        f"start ({zl})": [to_et_text(g.start, tz) for g in shown],
+        f"end ({zl})": [to_et_text(g.end, tz) for g in shown],
         "missing minutes": [g.missing for g in shown],
         "p_no_trade": ["" if g.p_no_trade is None else f"{g.p_no_trade:.3g}" for g in shown],
         "sessions": [g.sessions for g in shown],
         "clock": [g.clock or "" for g in shown],
         "acknowledged": ["yes" if g.acknowledged else "" for g in shown],
-    }, schema={"class": pl.String, "start (ET)": pl.String, "end (ET)": pl.String, "missing minutes": pl.Int64,
+    }, schema={"class": pl.String, f"start ({zl})": pl.String, f"end ({zl})": pl.String, "missing minutes": pl.Int64,
                "p_no_trade": pl.String, "sessions": pl.Int64, "clock": pl.String,
                "acknowledged": pl.String}).to_pandas())
     st.caption(f"Gaps {(page - 1) * PAGE_SIZE + 1:,}–{(page - 1) * PAGE_SIZE + len(shown):,} of {len(gaps):,}. "
@@ -115,7 +117,7 @@ else:
 
 
 def _label(g) -> str:
-    return f"{g.cls} · {to_et_text(g.start)} → {to_et_text(g.end)} · {g.missing:,} min"
+    return f"{g.cls} · {to_et_text(g.start, tz)} → {to_et_text(g.end, tz)} · {g.missing:,} min"
 
 
 # ---- acknowledge: a selection of this page, or a rule ------------------------------------------

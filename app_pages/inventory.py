@@ -38,7 +38,7 @@ c3.metric("Bars (all market files)", f"{sum(f.rows or 0 for f in market):,}")
 c4.metric("Size on disk", f"{sum(f.size_bytes for f in files) / 1e6:,.1f} MB")
 c5.metric("Flagged", len(flagged))
 if newest is not None:
-    st.caption(f"Newest 1m bar: {when(newest)} · all times US Eastern (ET)")
+    st.caption(f"Newest 1m bar: {when(newest)} · times in each instrument's zone (ET; IST for NSE)")
 if any("demo data" in fl for f in masters for fl in f.flags):
     st.warning("Demo data: the bars labelled `source=demo` are synthetic, not market prices. Import a "
                "NinjaTrader export to work with real data.", icon=":material/science:")
@@ -69,7 +69,8 @@ for tab, cat in zip(tabs, ("market", "derived", "other")):
             continue
         if cat == "other" and any(f.role == "backup" for f in subset):
             st.caption("Backups: the verification state is from the last **Verify** on the Backups page.")
-        ev = show_table(to_frame(subset, s.display_tz), width="stretch", column_config=COLS, key=f"inv_{cat}",
+        zones = {f.ticker: s.display_tz_for(f.ticker) for f in subset if f.ticker}
+        ev = show_table(to_frame(subset, s.display_tz, zones), width="stretch", column_config=COLS, key=f"inv_{cat}",
                         on_select="rerun", selection_mode="single-row")
         rows = ev.selection.rows if ev is not None and hasattr(ev, "selection") else []
         if rows:

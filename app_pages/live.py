@@ -12,7 +12,9 @@ import streamlit as st
 
 from app_pages._common import settings, show_error, show_table, ticker, when
 from datamgr.core.errors import DataMgrError
+from datamgr.core.timefmt import fmt_time
 from datamgr.live.controller import LiveDataFeed
+from datamgr.live.files import feed_time
 
 REFRESH_SECONDS = 1.0
 s = settings()
@@ -84,8 +86,9 @@ def _live() -> None:
         st.info("No live data yet. Start the feed: a replay of the stored 1m master works without a network.",
                 icon=":material/info:")
         return
+    zone = data.get("timezone") or settings().display_tz  # the feed's zone: IST for NSE instruments
     if not status.fresh:
-        st.warning(f"Prices are stale: last update {when(data['timestamp'], seconds=True)} (the feed is {status.state}).",
+        st.warning(f"Prices are stale: last update {fmt_time(feed_time(data), zone, seconds=True)} (the feed is {status.state}).",
                    icon=":material/schedule:")
     quotes = data["data"][:8]
     for col, q in zip(st.columns(max(len(quotes), 1)), quotes):
@@ -94,7 +97,7 @@ def _live() -> None:
                    delta=f"{price - day_open:+.2f}" if day_open is not None else None)
     show_table(pd.DataFrame(data["data"]), seconds=True, width="stretch",
                column_config={"last_traded_price": st.column_config.NumberColumn("last", format="%.2f")})
-    st.caption(f"Last update {when(data['timestamp'], seconds=True, date=False)} · {data.get('source', '')}")
+    st.caption(f"Last update {fmt_time(feed_time(data), zone, seconds=True, date=False)} · {data.get('source', '')}")
 
 
 _live()

@@ -38,3 +38,17 @@ yfinance, websockets, pandas), each with a one-line reason.
 from __future__ import annotations
 
 __version__ = "0.1.0"
+_FACTORIES = ("get_live_feed", "get_historical_manager", "get_data_processor")
+
+
+def __getattr__(name: str):
+    """``from datamgr import get_live_feed, get_historical_manager, get_data_processor``, imported on first
+    use so that ``import datamgr`` stays light (no pandas, no polars) and no package imports its parent."""
+    if name in _FACTORIES:
+        import importlib  # the data module loads pandas and polars: only when a factory is asked for
+
+        return getattr(importlib.import_module("datamgr.data_module"), name)
+    raise AttributeError(f"module 'datamgr' has no attribute {name!r}")
+
+
+__all__ = ["__version__", *_FACTORIES]

@@ -49,7 +49,9 @@ log = logging.getLogger(__name__)
 MINUTE_US = 60_000_000
 HALT_END_DAY = dt.date(2021, 6, 28)  # first trading day without the 15:15-15:30 CT halt
 ERA_2012_DAY = dt.date(2012, 11, 19)  # first trading day ending 16:15 CT (halt 15:15-15:30)
-CALENDARS = ("CME Globex Equity", "NYSE extended", "NYSE")
+CALENDARS = ("CME Globex Equity", "NYSE extended", "NYSE", "XNSE")
+#: other names accepted for a calendar
+ALIASES = {"NSE": "XNSE"}
 FIRST_YEAR = 2000
 #: bump when the era table or the segment rules change (selects new cache files)
 SESSIONS_ALGO = 2  # 2: an [[opened]] period's day is looked up around its own end
@@ -88,6 +90,7 @@ def spec_for(settings, ticker: str) -> CalendarSpec:
         The overrides file is malformed.
     """
     name = settings.instrument(ticker).calendar
+    name = ALIASES.get(name, name)
     if name not in CALENDARS:
         raise ConfigError(f"unknown calendar {name!r}; expected one of {', '.join(CALENDARS)}")
     ov = load_overrides(settings.overrides_path)

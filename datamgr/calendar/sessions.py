@@ -42,6 +42,8 @@ Findings (checked 2026-11 with pandas_market_calendars 5.5 and the real MES expo
 
 * ``"NYSE extended"``: NYSE 04:00-20:00 ET (pre-market to post-market), for ETFs such as SPY.
 * ``"NYSE"``: regular 09:30-16:00 ET.
+* ``"XNSE"`` (alias ``"NSE"``): National Stock Exchange of India, 09:15-15:30 IST, NSE holidays
+  (pandas_market_calendars "XNSE"); NIFTY and BANKNIFTY.
 
 The central representation is a frame of *open segments*: contiguous runs of minutes in which
 bars are expected, one or two per session (two when a break splits it)::
@@ -63,6 +65,7 @@ import numpy as np
 import polars as pl
 
 from datamgr.calendar.cache import (
+    ALIASES,
     CALENDARS,
     ERA_2012_DAY,
     HALT_END_DAY,
@@ -77,7 +80,7 @@ from datamgr.calendar.cache import (
 from datamgr.calendar.cache import cut as _cut
 from datamgr.core.errors import ConfigError
 
-__all__ = ["CALENDARS", "ERA_2012_DAY", "HALT_END_DAY", "MINUTE_US", "SessionCalendar", "calendar_for",
+__all__ = ["ALIASES", "CALENDARS", "ERA_2012_DAY", "HALT_END_DAY", "MINUTE_US", "SessionCalendar", "calendar_for",
            "get_calendar"]
 _UTC = pl.Datetime("us", "UTC")
 
@@ -190,6 +193,7 @@ def get_calendar(name: str, closed: tuple[tuple[dt.datetime, dt.datetime], ...] 
     data_dir : Path, optional
         Serve segments from this data folder's session cache (built there when cold).
     """
+    name = ALIASES.get(name, name)
     if name not in CALENDARS:
         raise ConfigError(f"unknown calendar {name!r}; expected one of {', '.join(CALENDARS)}")
     return SessionCalendar(name, tuple(closed), tuple(opened), Path(data_dir) if data_dir is not None else None)

@@ -39,7 +39,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     head = (f"{args.ticker} {res.first_day} .. {res.last_day}: {res.present:,} of {res.expected:,} "
             f"expected 1m bars ({pct:.2f} %), {res.outside_session:,} outside the sessions, "
             f"{len(gaps)} gap(s) of >= {args.gap} min ({counts})")
-    rows = [[to_et_text(g.start), to_et_text(g.end), f"{g.missing:,}",
+    tz = settings.display_tz_for(args.ticker)
+    rows = [[to_et_text(g.start, tz), to_et_text(g.end, tz), f"{g.missing:,}",
              g.cls + (" (ack)" if g.acknowledged else ""),
              "" if g.p_no_trade is None else f"{g.p_no_trade:.3g}",
              g.clock or "", str(g.sessions) if g.cls == "recurring" else ""] for g in gaps]
@@ -48,5 +49,5 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         lines.append(table(rows, ["start", "end", "missing", "class", "p_no_trade", "clock", "sessions"]))
     if res.holes:
         lines.append(f"FAIL: {len(res.holes)} hole(s)")
-    emit(args, res.to_json(), "\n".join(lines))
+    emit(args, res.to_json(tz=tz), "\n".join(lines))
     return 0 if res.ok else 1

@@ -11,7 +11,7 @@ import argparse
 from datamgr.cli.output import emit
 from datamgr.core.config import Settings
 
-DEFAULT_SYMBOLS = {"replay": "ES1", "yahoo": "ES=F"}
+DEFAULT_SYMBOLS = {"replay": "ES1", "yahoo": "ES=F", "smartapi": "NIFTY,BANKNIFTY"}
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -19,7 +19,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     lsub = p.add_subparsers(dest="live_command", metavar="ACTION", required=True)
     start = lsub.add_parser("start", help="start the feed process (detached)")
     start.add_argument("--source", choices=["replay", "yahoo", "smartapi"], default="replay")
-    start.add_argument("--symbols", help="comma-separated (replay default ES1, yahoo ES=F, smartapi EXCH:TOKEN)")
+    start.add_argument("--symbols", help="comma-separated (replay default ES1, yahoo ES=F, smartapi NIFTY,BANKNIFTY or EXCH:TOKEN)")
     start.add_argument("--interval", type=float, default=2.0, help="seconds between feed-file writes")
     start.add_argument("--speed", type=float, default=60.0, help="replay speed factor (60: one 1m bar per second)")
     start.add_argument("--url", help="WebSocket URL (default env DATAMGR_YAHOO_WS_URL / DATAMGR_SMARTAPI_WS_URL or the provider's)")
@@ -41,7 +41,7 @@ def _symbols(args: argparse.Namespace) -> list[str]:
 
 
 def run_start(args: argparse.Namespace, settings: Settings) -> int:
-    from datamgr.live.controller import LiveDataFeed  # heavy: polars, only when this command runs
+    from datamgr.data_module.live_feed import LiveDataFeed as DataModuleFeed  # heavy: polars, on run only
     from datamgr.live.feed import FeedOptions, run_feed  # heavy: polars, only when this command runs
 
     if args.foreground:
@@ -49,8 +49,9 @@ def run_start(args: argparse.Namespace, settings: Settings) -> int:
                            speed=args.speed, url=args.url, backoff_base=args.backoff_base,
                            backoff_max=args.backoff_max, token=args.token, log_file=not args.no_log_file)
         return run_feed(settings, opts)
-    feed = LiveDataFeed(settings, args.source, _symbols(args), interval=args.interval, speed=args.speed,
-                        url=args.url, backoff_base=args.backoff_base, backoff_max=args.backoff_max)
+    # the data module's feed: for SmartAPI it logs in by client code + PIN + TOTP when no JWT is set
+    feed = DataModuleFeed(settings, args.source, _symbols(args), interval=args.interval, speed=args.speed,
+                          url=args.url, backoff_base=args.backoff_base, backoff_max=args.backoff_max)
     started = feed.start_feed()
     st = feed.status()
     text = (f"live feed started: pid {st.pid}, {st.source} {','.join(st.symbols)}" if started

@@ -24,8 +24,11 @@ def _coverage(settings: Settings, ticker: str):
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     files = scan(settings, coverage=_coverage)
-    payload = {"data_dir": str(settings.data_dir), "files": [f.to_json(settings.display_tz) for f in files]}
-    rows = [[f.name, f.category, to_et_text(f.start), to_et_text(f.end), to_et_text(f.last_updated),
+    def tz(f) -> str:
+        return settings.display_tz_for(f.ticker) if f.ticker else settings.display_tz
+
+    payload = {"data_dir": str(settings.data_dir), "files": [f.to_json(tz(f)) for f in files]}
+    rows = [[f.name, f.category, to_et_text(f.start, tz(f)), to_et_text(f.end, tz(f)), to_et_text(f.last_updated, tz(f)),
              fmt_size(f.size_bytes), f"{f.rows:,}" if f.rows is not None else "—",
              f"{f.coverage:.2%}" if f.coverage is not None else "—", "; ".join(f.flags)] for f in files]
     text = (table(rows, ["file", "category", "start", "end", "updated", "size", "rows", "coverage", "flags"])

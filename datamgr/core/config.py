@@ -36,8 +36,16 @@ Where no ``--config`` / ``DATAMGR_CONFIG`` / ``./datamgr.toml`` is given, a ``da
 to the data folder (``<data_dir>/../datamgr.toml``) is read: that is where a remembered zone is
 written when no configuration file exists yet (:func:`config_file_for`).
 
+    [instruments.NIFTY]     # preconfigured: NSE indices for Angel One SmartAPI
+    calendar = "XNSE"
+    exchange = "NSE"        # SmartAPI exchange of getCandleData
+    token = "99926000"      # SmartAPI symbol token
+    display_tz = "Asia/Kolkata"
+    source = "smartapi"     # what ``datamgr update`` fetches from
+
 A ticker that is not configured gets the ES1 defaults (CME equity-index futures schedule) with
-its own name; ``SPY`` is preconfigured on the NYSE extended-hours calendar.
+its own name; ``SPY`` is preconfigured on the NYSE extended-hours calendar, ``NIFTY`` (99926000)
+and ``BANKNIFTY`` (99926009) on the NSE calendar (09:15-15:30 IST) with SmartAPI history.
 """
 
 from __future__ import annotations
@@ -82,6 +90,13 @@ class Instrument:
     sessions: tuple[tuple[str, str, str], ...] = DEFAULT_SESSIONS
     roll: str = "volume"  # contract roll rule: "volume" or "after-old" (datamgr.store.roll)
     stale_after_sessions: int | None = None  # health fails when the file is more sessions behind
+    exchange: str | None = None
+    token: str | None = None
+    display_tz: str | None = None
+    source: str = "yahoo"
+
+
+IST = "Asia/Kolkata"
 
 
 def _default_instruments() -> dict[str, Instrument]:
@@ -96,6 +111,9 @@ def _default_instruments() -> dict[str, Instrument]:
         out[t] = replace(out[t], tick_size=1.0)
     out["SPY"] = Instrument("SPY", yahoo_symbol="SPY", calendar="NYSE extended",
                             tick_size=0.01, import_tz="America/New_York")
+    for t, token in (("NIFTY", "99926000"), ("BANKNIFTY", "99926009")):
+        out[t] = Instrument(t, yahoo_symbol="", calendar="XNSE", tick_size=0.05, import_tz=IST,
+                            exchange="NSE", token=token, display_tz=IST, source="smartapi")
     return out
 
 
@@ -154,6 +172,13 @@ class Settings:
         if ticker in self.instruments:
             return self.instruments[ticker]
         return replace(self.instruments.get("ES1", Instrument("ES1")), ticker=ticker)
+
+    def display_tz_for(self, ticker: str) -> str:
+        """The zone in which times of ``ticker`` are shown (its ``display_tz``, else the folder's)."""
+        try:
+            return self.instrument(ticker).display_tz or self.display_tz
+        except ConfigError:
+            return self.display_tz
 
     def expanded_destinations(self) -> tuple[Path, ...]:
         user = _user()
@@ -290,11 +315,12 @@ def _instrument_from(ticker: str, table: Mapping[str, Any], known: Mapping[str, 
     check_ticker(ticker)
     base = known.get(ticker) or replace(known["ES1"], ticker=ticker)
     allowed = {"yahoo_symbol", "calendar", "tick_size", "import_tz", "import_stamp", "sessions", "roll",
-               "stale_after_sessions"}
+               "stale_after_sessions", "exchange", "token", "display_tz", "source"}
     bad = set(table) - allowed
     if bad:
         raise ConfigError(f"{source}: [instruments.{ticker}] unknown key(s) {sorted(bad)}")
     kw: dict[str, Any] = {k: table[k] for k in ("yahoo_symbol", "calendar") if k in table}
+    kw.update(_provider_keys(ticker, table, source))
     if "tick_size" in table:
         kw["tick_size"] = float(_typed(table["tick_size"], (int, float), f"{source}: [instruments.{ticker}] tick_size"))
         if kw["tick_size"] <= 0:
@@ -315,6 +341,19 @@ def _instrument_from(ticker: str, table: Mapping[str, Any], known: Mapping[str, 
             raise ConfigError(f"{source}: [instruments.{ticker}] sessions: expected {{name = [\"HH:MM\", \"HH:MM\"]}}")
         kw["sessions"] = tuple((name, str(w[0]), str(w[1])) for name, w in sess.items())
     return replace(base, **kw)
+
+
+def _provider_keys(ticker: str, table: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """``exchange``, ``token``, ``source`` and ``display_tz`` of an ``[instruments.X]`` table."""
+    kw: dict[str, Any] = {}
+    for k in ("exchange", "token", "source"):
+        if k in table:
+            kw[k] = str(_typed(table[k], str, f"{source}: [instruments.{ticker}] {k}"))
+    if kw.get("source", "yahoo") not in ("yahoo", "smartapi", "none"):
+        raise ConfigError(f"{source}: [instruments.{ticker}] source must be yahoo, smartapi or none, got {kw['source']!r}")
+    if "display_tz" in table:
+        kw["display_tz"] = _zone(table["display_tz"], f"{source}: [instruments.{ticker}] display_tz")
+    return kw
 
 
 def _choice(value: Any, options: tuple[str, ...], where: str) -> str:

@@ -72,8 +72,8 @@ class Gap:
     clock: str | None = None
     p_no_trade: float | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        d = {"start": to_et_iso(self.start), "end": to_et_iso(self.end), "missing": self.missing,
+    def to_json(self, tz: str = ET) -> dict[str, Any]:
+        d = {"start": to_et_iso(self.start, tz), "end": to_et_iso(self.end, tz), "missing": self.missing,
              "class": self.cls, "sessions": self.sessions, "acknowledged": self.acknowledged,
              "p_no_trade": None if self.p_no_trade is None else float(f"{self.p_no_trade:.4g}")}
         if self.clock:
@@ -123,7 +123,7 @@ class Continuity:
             out[g.cls] = out.get(g.cls, 0) + 1
         return out
 
-    def to_json(self, max_strays: int = 100) -> dict[str, Any]:
+    def to_json(self, max_strays: int = 100, tz: str = ET) -> dict[str, Any]:
         head = self.strays.head(max_strays)
         return {
             "from": self.first_day.isoformat() if self.first_day else None,
@@ -133,8 +133,8 @@ class Continuity:
             "coverage": None if self.coverage_ratio is None else round(self.coverage_ratio, 6),
             "holes": len(self.holes), "gap_counts": self.class_counts(),
             "ok": self.ok, "findings": list(self.findings),
-            "gaps": [g.to_json() for g in self.reported],
-            "strays": [{"row": int(r), "datetime": to_et_iso(t)}
+            "gaps": [g.to_json(tz) for g in self.reported],
+            "strays": [{"row": int(r), "datetime": to_et_iso(t, tz)}
                        for r, t in zip(head["row"].to_list(), head["datetime"].to_list(), strict=True)],
         }
 

@@ -110,6 +110,7 @@ class HealthReport:
     min_gap: int = 1
 
     stale_after: int | None = None
+    tz: str = ET  # the instrument's display zone (IST for NSE)
 
     @property
     def coverage(self) -> CoverageSummary:
@@ -125,7 +126,7 @@ class HealthReport:
     @property
     def problems(self) -> list[str]:
         out = list(self.continuity.findings)
-        out += [f"hole {to_text(g.start)} .. {to_text(g.end)}: {g.missing} missing minutes"
+        out += [f"hole {to_text(g.start, self.tz)} .. {to_text(g.end, self.tz)}: {g.missing} missing minutes"
                 for g in self.continuity.holes]
         out += [f"{f.rule}: {f.count} row(s)" for f in self.integrity.errors]
         if self.stale_problem:
@@ -139,17 +140,17 @@ class HealthReport:
         out = []
         if c.outside_session:
             out.append(Note("stray", f"{c.outside_session:,} bar(s) outside the sessions (stray prints)",
-                            c.outside_session, [to_text(t) for t in c.strays["datetime"].head(200).to_list()]))
+                            c.outside_session, [to_text(t, self.tz) for t in c.strays["datetime"].head(200).to_list()]))
         for cls, what in (("quiet", "quiet gap(s): minutes that likely had no trade"),
                           ("recurring", "recurring gap(s): the same clock minutes on >= 3 sessions"),
                           ("edge", "edge gap(s): before the first or after the last bar")):
             gs = [g for g in c.reported if g.cls == cls]
             if gs:
-                out.append(Note(cls, f"{len(gs):,} {what}", len(gs), [_gap_text(g) for g in gs[:200]]))
+                out.append(Note(cls, f"{len(gs):,} {what}", len(gs), [_gap_text(g, self.tz) for g in gs[:200]]))
         acked = [g for g in c.reported if g.acknowledged]
         if acked:
             out.append(Note("acknowledged", f"{len(acked):,} acknowledged gap(s)", len(acked),
-                            [_gap_text(g) for g in acked[:200]]))
+                            [_gap_text(g, self.tz) for g in acked[:200]]))
         for f in self.integrity.findings:
             if f.severity == "warning":
                 out.append(Note(f.rule, f"{f.rule}: {f.count} row(s), first at {f.times[0] if f.times else '?'}",
@@ -168,12 +169,12 @@ class HealthReport:
         return not self.problems
 
     def to_json(self) -> dict[str, Any]:
-        c = self.continuity.to_json()
-        return {"ticker": self.ticker, "file": self.file, "rows": self.rows,
+        c = self.continuity.to_json(tz=self.tz)
+        return {"ticker": self.ticker, "file": self.file, "rows": self.rows, "timezone": self.tz,
                 "calendar": self.calendar, "ok": self.ok, "problems": self.problems,
                 "warnings": self.warnings, "notes": [n.to_json() for n in self.notes],
                 "coverage": self.coverage.to_json(),
-                "staleness": self.staleness.to_json(), "continuity": c,
+                "staleness": self.staleness.to_json(self.tz), "continuity": c,
                 "integrity": self.integrity.to_json()}
 
 
@@ -190,10 +191,10 @@ class Note:
         return {"kind": self.kind, "text": self.text, "count": self.count, "items": self.items}
 
 
-def _gap_text(g) -> str:
+def _gap_text(g, tz: str = ET) -> str:
     extra = f" ({g.clock}, {g.sessions} sessions)" if g.clock else ""
     p = "" if g.p_no_trade is None else f", p_no_trade {g.p_no_trade:.3g}"
-    return f"{to_text(g.start)} .. {to_text(g.end)}: {g.missing:,} min{extra}{p}"
+    return f"{to_text(g.start, tz)} .. {to_text(g.end, tz)}: {g.missing:,} min{extra}{p}"
 
 
 _ET = ZoneInfo(ET)
@@ -234,8 +235,8 @@ def select_gaps(cont: Continuity, classes: tuple[str, ...] | list[str] = GAP_CLA
     return out
 
 
-def to_text(t: dt.datetime) -> str:
-    return to_et_text(t)
+def to_text(t: dt.datetime, tz: str = ET) -> str:
+    return to_et_text(t, tz)
 
 
 def _load(settings: Settings, ticker: str, columns: list[str] | None = None
@@ -321,6 +322,7 @@ def check_health(settings: Settings, ticker: str, *, min_gap: int = 1,
     integ = scan(bars, settings.instrument(ticker).tick_size)
     report(progress, 4, 4, "done")
     rep = HealthReport(ticker, settings.bar_path(ticker, "1m").name, bars.height, cal.name,
-                       cont, stale, integ, min_gap, settings.instrument(ticker).stale_after_sessions)
+                       cont, stale, integ, min_gap, settings.instrument(ticker).stale_after_sessions,
+                       settings.display_tz_for(ticker))
     log.info("health %s: %d problems, %d warnings", ticker, len(rep.problems), len(rep.warnings))
     return rep

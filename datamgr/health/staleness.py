@@ -15,7 +15,7 @@ import numpy as np
 import polars as pl
 
 from datamgr.calendar.sessions import MINUTE_US, SessionCalendar
-from datamgr.core.timefmt import to_et_iso
+from datamgr.core.timefmt import ET, to_et_iso
 
 _DAY_MARGIN = dt.timedelta(days=3)
 
@@ -52,10 +52,10 @@ class Staleness:
     next_bar: dt.datetime | None
     verdict: str = field(default="")
 
-    def to_json(self) -> dict[str, Any]:
-        return {"last_bar": to_et_iso(self.last_bar), "now": to_et_iso(self.now),
+    def to_json(self, tz: str = ET) -> dict[str, Any]:
+        return {"last_bar": to_et_iso(self.last_bar, tz), "now": to_et_iso(self.now, tz),
                 "expected_bars_behind": self.expected_bars, "sessions_behind": self.sessions,
-                "next_bar": to_et_iso(self.next_bar), "verdict": self.verdict}
+                "next_bar": to_et_iso(self.next_bar, tz), "verdict": self.verdict}
 
 
 def staleness(last_bar: dt.datetime | None, cal: SessionCalendar,

@@ -11,6 +11,7 @@ is reported (``FeedStatus.pid_file_problem``) and removed, never a traceback.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -22,12 +23,13 @@ from typing import Any
 
 from datamgr.core.config import Settings
 from datamgr.core.errors import SourceError
-from datamgr.core.timefmt import now_utc
+from datamgr.core.timefmt import now_utc, to_et_iso
 from datamgr.live import files
 from datamgr.live.feed import check_timing
 from datamgr.live.quotes.factory import make_source
 
 POLL = 0.05
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -124,7 +126,7 @@ class LiveDataFeed:
         if self.is_running():
             return False
         check_timing(self.interval, self.speed, self.backoff_base, self.backoff_max)
-        make_source(self.settings, self.source, self.symbols, speed=self.speed, url=self.url).check()
+        make_source(self.settings, self.source, self.symbols, speed=self.speed, url=self.url, env=self._env()).check()
         self.settings.live_dir.mkdir(parents=True, exist_ok=True)
         token = files.new_token()
         log_path = files.live_path(self.settings, files.LOG_FILE)
@@ -202,11 +204,16 @@ class LiveDataFeed:
                 "--backoff-base", str(self.backoff_base), "--backoff-max", str(self.backoff_max), "--token", token]
         return cmd + (["--url", self.url] if self.url else [])
 
-    @staticmethod
-    def _env() -> dict[str, str]:
+    def _env(self) -> dict[str, str]:
         root = str(Path(__file__).resolve().parents[2])
         path = os.environ.get("PYTHONPATH")
         return {**os.environ, "PYTHONPATH": root + (os.pathsep + path if path else "")}
+
+    @property
+    def feed_process(self) -> subprocess.Popen | None:
+        """The feed process this controller started (``None`` after a restart of the caller)."""
+        self._reap()
+        return self._proc
 
     # ------------------------------------------------------------------ data
     def get_feed_data(self) -> dict[str, Any] | None:
@@ -214,7 +221,17 @@ class LiveDataFeed:
         obj = files.read_json(files.live_path(self.settings, files.FEED_FILE))
         return obj if obj is not None and not files.validate_feed_payload(obj) else None
 
-    def validate_feed_file(self) -> list[str]:
+    def validate_feed_file(self) -> bool:
+        """Whether the feed file exists and is well formed (its problems: :meth:`feed_problems`).
+
+        Its age is :meth:`is_data_fresh`'s business: the last prices of a stopped feed stay valid.
+        """
+        problems = self.feed_problems()
+        for p in problems:
+            log.warning("live feed file: %s", p)
+        return not problems
+
+    def feed_problems(self) -> list[str]:
         """Every problem of the feed file (missing, not JSON, missing fields); empty when valid."""
         path = files.live_path(self.settings, files.FEED_FILE)
         if not path.is_file():
@@ -229,28 +246,32 @@ class LiveDataFeed:
         data = self.get_feed_data()
         if data is None:
             return None
-        return max(0.0, (now_utc() - files.parse_time(data["timestamp"])).total_seconds())
+        return max(0.0, (now_utc() - files.feed_time(data)).total_seconds())
 
-    def is_data_fresh(self, max_age_seconds: float = 10.0) -> bool:
+    def is_data_fresh(self, max_age_seconds: float = 5.0) -> bool:
         """Whether the feed wrote data within ``max_age_seconds``."""
         age = self.data_age_seconds()
         return age is not None and age <= max_age_seconds
 
-    def get_live_price(self, symbol: str) -> float | None:
-        """Last traded price of ``symbol`` in the feed file (check :meth:`is_data_fresh` for its age)."""
-        for q in (self.get_feed_data() or {}).get("data", []):
-            if q.get("trading_symbol") == symbol:
+    def get_live_price(self, symbol: str | None = None) -> float | None:
+        """Last traded price of ``symbol`` (default: the first instrument of the feed file), or ``None``.
+
+        Check :meth:`is_data_fresh` for its age.
+        """
+        quotes = (self.get_feed_data() or {}).get("data", [])
+        for q in quotes:
+            if symbol is None or q.get("trading_symbol") == symbol:
                 return q.get("last_traded_price")
         return None
 
-    def wait_for_data(self, timeout: float = 10.0) -> bool:
+    def wait_for_data(self, timeout: float = 30.0) -> bool:
         """Wait until the running feed has written data (written after it started). Bounded by ``timeout``."""
         deadline = time.monotonic() + timeout
         while True:
             data, info = self.get_feed_data(), self._pid_info()
             if data and data["data"]:
                 started = files.parse_time(str((info or {}).get("started")))
-                if started is None or files.parse_time(data["timestamp"]) >= started:
+                if started is None or files.feed_time(data) >= started:
                     return True
             if time.monotonic() >= deadline:
                 return False
@@ -273,7 +294,8 @@ class LiveDataFeed:
                           if isinstance(info.get("symbols"), list) else [], started_at=info.get("started"),
                           state=(hb.get("state") if pid is not None else "stopped"),
                           last_error=hb.get("last_error") or None,
-                          data_timestamp=data["timestamp"] if data else None,
+                          data_timestamp=to_et_iso(files.feed_time(data), data.get("timezone") or self.settings.display_tz)
+                          if data else None,
                           data_age_seconds=round(age, 3) if age is not None else None,
                           fresh=age is not None and age <= limit and pid is not None,
                           stale_pid_removed=had_pid_file and pid is None,

@@ -105,9 +105,19 @@ def _source_loop(source: Any, st: _State, stop: threading.Event, opts: FeedOptio
                 st.connected = False
 
 
+def feed_zone(settings: Settings, symbols: tuple[str, ...] | list[str]) -> str:
+    """The display zone of a feed: its first symbol's instrument zone (IST for NIFTY), else the folder's."""
+    for s in symbols:
+        if s in settings.instruments:
+            return settings.display_tz_for(s)
+    return settings.display_tz
+
+
 def _write_tick(settings: Settings, st: _State, opts: FeedOptions) -> bool:
     """Write the heartbeat, and the feed file while connected with quotes (then return True)."""
-    now = to_et_iso(now_utc(), settings.display_tz)
+    t = now_utc()
+    now = to_et_iso(t, settings.display_tz)
+    zone = feed_zone(settings, opts.symbols)
     with st.lock:
         quotes = [st.quotes[s] for s in opts.symbols if s in st.quotes]
         connected, hb = st.connected, {"time": now, "pid": os.getpid(), "state": st.state,
@@ -117,7 +127,8 @@ def _write_tick(settings: Settings, st: _State, opts: FeedOptions) -> bool:
     files.write_json(files.live_path(settings, files.HEARTBEAT_FILE), hb)
     if connected and quotes:
         files.write_json(files.live_path(settings, files.FEED_FILE),
-                         {"timestamp": now, "source": opts.source, "data": quotes})
+                         {"timestamp": files.doc_stamp(t, zone), "timezone": zone,
+                          "timestamp_utc": t.isoformat(), "source": opts.source, "data": quotes})
         return True
     return False
 

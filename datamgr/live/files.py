@@ -2,8 +2,9 @@
 
 ``live/`` holds::
 
-    live_feed_data.json   {"timestamp", "source", "data": [{"trading_symbol", "last_traded_price",
-                          "open", "high", "low", "close", "volume", "exchange_timestamp"}]}
+    live_feed_data.json   {"timestamp", "timezone", "timestamp_utc", "source", "data": [{"trading_symbol",
+                          "last_traded_price", "open", "high", "low", "close", "volume",
+                          "exchange_timestamp", "exchange_time_iso"}]}
                           rewritten atomically every interval while the source is connected
     feed.pid              {"pid", "token", "token_in_argv", "proc_start", "source", "symbols",
                           "started", "interval"}
@@ -11,8 +12,13 @@
     feed.log              the feed process's log
     .feed.lock            held by the running feed for its whole life (never two feeds at once)
 
-All times are ISO 8601 in ET with their offset. Readers never see a torn file: every JSON file
-is written with :func:`datamgr.store.atomic.atomic_write_bytes`.
+The feed file keeps the second requirements document's keys and time style: ``timestamp`` is the
+wall-clock time of the write in the feed's display zone (``timezone``: IST for NSE instruments,
+ET otherwise) as ``2024-01-01T09:15:30.123456``, ``exchange_timestamp`` the quote's exchange time
+as ``01-Jan-2024 09:15:30`` in the instrument's zone; the extra keys ``timestamp_utc`` and
+``exchange_time_iso`` carry the same instants unambiguously (ISO 8601 with offset). The pid file
+and the heartbeat use ISO 8601 with offset. Readers never see a torn file: every JSON file is
+written with :func:`datamgr.store.atomic.atomic_write_bytes`.
 
 Process identity (:func:`is_our_feed`): a pid is the feed only when the process is alive, its
 start time (``/proc/<pid>/stat`` field 22) equals the one the feed recorded, and -- when the feed
@@ -31,6 +37,7 @@ import secrets
 import sys
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from datamgr.core.config import Settings
 from datamgr.store.atomic import atomic_write_bytes
@@ -79,8 +86,9 @@ def validate_feed_payload(obj: Any, where: str = FEED_FILE) -> list[str]:
         return [f"{where}: top level is not a JSON object"]
     problems = []
     ts = obj.get("timestamp")
-    if not isinstance(ts, str) or parse_time(ts) is None:
-        problems.append(f"{where}: field 'timestamp' is missing or not an ISO 8601 time with offset")
+    if not isinstance(ts, str) or feed_time(obj) is None:
+        problems.append(f"{where}: field 'timestamp' is missing or not an ISO 8601 time "
+                        "(with an offset, or with a 'timezone' field)")
     data = obj.get("data")
     if not isinstance(data, list):
         return [*problems, f"{where}: field 'data' is missing or not a list"]
@@ -96,6 +104,35 @@ def validate_feed_payload(obj: Any, where: str = FEED_FILE) -> list[str]:
             if q[f] is not None and not isinstance(q[f], (int, float)):
                 problems.append(f"{where}: data[{i}].{f} is not a number: {q[f]!r}")
     return problems
+
+
+def doc_stamp(t: dt.datetime, tz: str) -> str:
+    """``2024-01-01T09:15:30.123456``: the document's ``timestamp`` style (wall clock in ``tz``)."""
+    return t.astimezone(ZoneInfo(tz)).replace(tzinfo=None).isoformat(timespec="microseconds")
+
+
+def exchange_stamp(t: dt.datetime, tz: str) -> str:
+    """``01-Jan-2024 09:15:30``: the document's ``exchange_timestamp`` style (wall clock in ``tz``)."""
+    return t.astimezone(ZoneInfo(tz)).strftime("%d-%b-%Y %H:%M:%S")
+
+
+def feed_time(obj: dict[str, Any]) -> dt.datetime | None:
+    """The aware time of a feed file's write: ``timestamp_utc``, else ``timestamp`` (with its offset,
+    or in ``timezone``); ``None`` when neither reads."""
+    t = parse_time(str(obj.get("timestamp_utc") or ""))
+    if t is not None:
+        return t
+    text = obj.get("timestamp")
+    try:
+        t = dt.datetime.fromisoformat(str(text))
+    except ValueError:
+        return None
+    if t.tzinfo is not None:
+        return t
+    try:
+        return t.replace(tzinfo=ZoneInfo(str(obj.get("timezone"))))
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
 
 
 def parse_time(text: str) -> dt.datetime | None:

@@ -137,18 +137,19 @@ def flag_icon(flag: str) -> str:
     return next((icon for key, icon in FLAG_ICONS if key.lower() in low), "⚠")
 
 
-def to_frame(files: list[FileInfo], tz: str):
+def to_frame(files: list[FileInfo], tz: str, zones: dict[str, str] | None = None):
     """The inventory as a pandas frame for display (fits 1280 px): times as ``2025-07-14 00:36 ET``
-    text in ``tz``, sizes in MB, flags as icons (their words are in ``FileInfo.flags``), never a
-    None cell (``—`` or blank)."""
+    text in ``tz`` (or, with ``zones`` = ticker -> zone, in each instrument's zone: ``... IST`` for
+    NIFTY), sizes in MB, flags as icons (their words are in ``FileInfo.flags``), never a None cell
+    (``—`` or blank)."""
     import pandas as pd  # heavy: only for the page's table
 
-    def text(v: dt.datetime | None) -> str:
-        return fmt_time(v, tz) if v is not None else EMPTY
+    def text(v: dt.datetime | None, ticker: str | None = None) -> str:
+        return fmt_time(v, (zones or {}).get(ticker or "", tz)) if v is not None else EMPTY
 
     rows = [{
         "file": f.name, "rows": EMPTY if f.rows is None else f"{f.rows:,}",
-        "start": text(f.start), "end": text(f.end), "updated": text(f.last_updated),
+        "start": text(f.start, f.ticker), "end": text(f.end, f.ticker), "updated": text(f.last_updated, f.ticker),
         "size MB": round(f.size_bytes / 1e6, 3),
         "coverage": EMPTY if f.coverage is None else f"{100 * f.coverage:.2f} %",
         "flags": " ".join(dict.fromkeys(flag_icon(x) for x in f.flags)),
@@ -192,7 +193,8 @@ def preview(settings: Settings, name: str, n: int = 5) -> dict[str, Any]:
     def et(df: pl.DataFrame | None):
         if df is None:
             return None
-        return df.with_columns(pl.col("datetime").dt.convert_time_zone(settings.display_tz)).to_pandas()
+        tz = settings.display_tz_for(meta.ticker) if meta.ticker else settings.display_tz
+        return df.with_columns(pl.col("datetime").dt.convert_time_zone(tz)).to_pandas()
     return {"name": name, "schema": schema, "meta": meta, "head": et(head), "tail": et(tail)}
 
 

@@ -16,12 +16,13 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import secrets
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from datamgr.core.config import Settings
-from datamgr.core.timefmt import now_utc
+from datamgr.core.timefmt import fmt_time, now_utc
 from datamgr.store.atomic import append_line
 
 log = logging.getLogger(__name__)
@@ -170,7 +171,12 @@ def flat(entry: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:\d{2}|Z)$")
+
+
 def _short(v: Any) -> str:
     if isinstance(v, (dict, list)):
         return json.dumps(v, default=str, separators=(",", ":"))[:200]
+    if isinstance(v, str) and _ISO.match(v):  # a recorded time: the one human time style
+        return fmt_time(v)
     return str(v)

@@ -64,7 +64,7 @@ from datamgr.store.atomic import (
     replace_with_retry,
     temp_path,
 )
-from datamgr.store.backup import BackupRecord, adopt_orphans, backup_file, list_backups, sha256_file
+from datamgr.store.backup import BackupRecord, adopt_orphans, backup_file, has_orphan_backups, list_backups, sha256_file
 from datamgr.store.footer import (
     META_KEY,
     FileMeta,
@@ -438,6 +438,12 @@ class Store:
                     f"(python -m datamgr backup restore {Path(rec.path).name}, or the Backups page).")
         return ("Nothing was written. No intact backup of it is listed in backups/manifest.jsonl: "
                 "re-import the data from its source (NinjaTrader export).")
+    def read_path(self, p: Path) -> pl.DataFrame:
+        """The bars of the Parquet file ``p`` (a file under ``historical/``); StoreError if unreadable."""
+        try:
+            return table_to_bars(read_parquet_once(Path(p)))
+        except (OSError, pa.ArrowException) as err:
+            raise StoreError(f"{p}: cannot be read: {err}") from err
 
     def read_columns(self, ticker: str, timeframe: str, columns: list[str]) -> pl.DataFrame:
         """Only ``columns`` of one file (those it has); an empty frame when the file does not exist.
@@ -496,7 +502,7 @@ class Store:
               details: dict[str, Any] | None = None, backup: bool = True, op_id: str | None = None,
               dry_run: bool = False, built_from: dict[str, Any] | None = None,
               contracts: list[dict[str, Any]] | None = None, replace_damaged: bool | None = None,
-              expect_generation: int | None = None) -> WriteResult:
+              expect_generation: int | None = None, path: Path | None = None) -> WriteResult:
         """Replace the file of ``ticker``/``timeframe`` with ``df``, safely (see module doc).
 
         Parameters
@@ -522,6 +528,9 @@ class Store:
         expect_generation : int, optional
             Refuse (StoreError) unless the file's generation is still this one (``0``: no file),
             e.g. a restore whose diff was shown before.
+        path : Path, optional
+            Write this file instead of ``<data>/<ticker>_<timeframe>.parquet`` (the data module's
+            interval files under ``historical/``); ``timeframe`` is then only a label.
 
         Raises
         ------
@@ -529,7 +538,7 @@ class Store:
             Nothing on disk has changed when any of these is raised.
         """
         op_id = op_id or journal.new_op_id()
-        p = self.path(ticker, timeframe)
+        p = Path(path) if path is not None else self.path(ticker, timeframe)
         refuse_symlink(p)
         df = conform(df)
         check_bars(df, f"new content of {p.name}")
@@ -546,6 +555,8 @@ class Store:
                 msg = (f"{p.name} changed since the plan was made (generation {expect_generation} -> {now_gen}); "
                        f"nothing was written. Look at the new plan and try again.")
                 raise StoreError(msg)
+            if path is not None:
+                p.parent.mkdir(parents=True, exist_ok=True)
             rows_before = meta.rows if meta else 0
             old_hash = meta.content_sha256 if meta else None
             damaged = False
@@ -652,7 +663,7 @@ class Store:
         repair is needed; a folder locked by a running writer is left to that writer.
         """
         try:
-            if not journal.pending(self.settings) and not _has_orphan_backups(self.settings):
+            if not journal.pending(self.settings) and not has_orphan_backups(self.settings):
                 return []
             with self.lock("recover", timeout=0.5):
                 return self._reconciled
@@ -696,6 +707,21 @@ class Store:
             raise ReadBackError(f"{tmp.name}: schema changed on read-back")
         if not same_values(back, table):
             raise ReadBackError(f"{tmp.name}: content read back differs from what was written")
+
+    def write_export(self, path: Path, data: bytes, *, operation: str, details: dict[str, Any] | None = None) -> Path:
+        """Write an export (CSV beside a Parquet file) atomically under the lock, with a journal line.
+
+        No backup: an export is a copy of a Parquet file and is rewritten from it.
+        """
+        path = Path(path)
+        with self.lock(f"{operation} {path.name}"):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(path, data)
+            journal.append(self.settings, journal.JournalEntry(
+                id=journal.new_op_id(), op=operation, file=str(path.relative_to(self.root)) if path.is_relative_to(self.root)
+                else path.name, rows_before=None, rows_after=(details or {}).get("rows"), backup=None,
+                sha256_before=None, sha256_after=hashlib.sha256(data).hexdigest(), details=details or {}))
+        return path
 
     def write_json(self, path: Path, obj: Any, *, operation: str, op_id: str | None = None) -> Path:
         """Write a derived JSON output atomically and journal it (no backup: derived files are
@@ -774,13 +800,6 @@ def _check_values(df: pl.DataFrame, timeframe: str, name: str) -> None:
 
 def _iso(df: pl.DataFrame, i: int) -> str | None:
     return df["datetime"][i].isoformat() if df.height else None
-
-
-def _has_orphan_backups(settings: Settings) -> bool:
-    from_manifest = {Path(r.path).name for r in list_backups(settings)}
-    bdir = settings.backups_dir
-    return bdir.is_dir() and any(p.name not in from_manifest for p in bdir.iterdir()
-                                 if p.name != "manifest.jsonl" and not p.name.startswith("."))
 
 
 def _write_owner(lock_path: Path, what: str) -> None:

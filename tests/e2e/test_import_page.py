@@ -29,6 +29,26 @@ _DROP_JS = """
 """
 
 
+def _idle(page) -> None:
+    """Wait until the script run started by the last action has finished (no running indicator)."""
+    expect(page.locator('[data-testid="stStatusWidget"]')).to_have_count(0, timeout=WAIT)
+
+
+def _pick(page, label: str, option: str) -> None:
+    """Open a selectbox and pick ``option``; a rerun that lands while the list is open closes it,
+    so the list is opened again until the option shows (a condition, not a sleep)."""
+    for _ in range(5):
+        _idle(page)
+        page.locator('[data-testid="stSelectbox"]').filter(has_text=label).click()
+        try:
+            expect(page.get_by_role("option", name=option)).to_be_visible(timeout=5_000)
+        except AssertionError:
+            continue
+        page.get_by_role("option", name=option).click()
+        return
+    raise AssertionError(f"the {label!r} list never showed {option!r}")
+
+
 def test_drag_and_drop_real_export_verify_import_and_inventory_row_count_changes(app_factory, page, tmp_path,
                                                                                    real_data_dir):
     src = real_data_dir / "MES 09-25.Last.txt"
@@ -68,8 +88,7 @@ def test_drag_and_drop_real_export_verify_import_and_inventory_row_count_changes
     assert 'import_tz = "UTC"' in (tmp_path / "datamgr.toml").read_text()
 
     # a wrong zone, imported despite the FAIL verdict, is a guarded plan: the typed count is needed
-    page.locator('[data-testid="stSelectbox"]').filter(has_text="Export time zone").click()
-    page.get_by_role("option", name="America/Chicago").click()
+    _pick(page, "Export time zone", "America/Chicago")
     expect(page.get_by_text("FAIL: the bars fit UTC")).to_be_visible(timeout=WAIT)
     expect(page.get_by_text('press "Use UTC (close stamps)"')).to_be_visible(timeout=WAIT)
     importer = page.get_by_role("button", name="Import", exact=True)

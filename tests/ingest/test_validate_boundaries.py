@@ -66,9 +66,11 @@ def test_yahoo_revising_yahoo_is_not_a_disagreement_but_smartapi_is_a_higher_sou
     assert check(new, flat(t, source="demo")).rejected.height == 0  # a lower source never blocks
     v = check(new, flat(t, source="smartapi"))
     assert v.rejected.height == 1 and v.rejected["reason"][0].startswith("disagrees with smartapi")
-    # a source missing from the precedence list is below every listed one: everything listed blocks it
-    w = check(new, flat(t, source="yahoo"), source="legacy")
-    assert w.rejected.height == 1 and "disagrees with yahoo" in w.rejected["reason"][0]
+    # a source missing from the precedence list counts as the user's own (issue 11): nothing listed blocks it,
+    # and it blocks every listed source
+    assert check(new, flat(t, source="yahoo"), source="legacy").rejected.height == 0
+    w = check(new, flat(t, source="legacy"))
+    assert w.rejected.height == 1 and "disagrees with legacy" in w.rejected["reason"][0]
 
 
 @pytest.mark.parametrize(("ticks", "spike"), [(15, False), (16, False), (17, True)])

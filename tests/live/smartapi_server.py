@@ -29,8 +29,9 @@ def quote_packet(exchange: int, token: str, ltp_paise: int, n: int) -> bytes:
 
 
 class SmartStream:
-    def __init__(self, drop_after: int | None = None, period: float = 0.02) -> None:
+    def __init__(self, drop_after: int | None = None, period: float = 0.02, creds: dict[str, str] | None = None) -> None:
         self.drop_after, self.period = drop_after, period
+        self.creds = creds or CREDS
         self.subscriptions: list[dict] = []
         self.rejected = 0
         self.pings = 0
@@ -52,7 +53,7 @@ class SmartStream:
         self._thread.join(10)
 
     def _process_request(self, connection, request):
-        if any(request.headers.get(k) != v for k, v in CREDS.items()):
+        if any(request.headers.get(k) != v for k, v in self.creds.items()):
             self.rejected += 1
             return connection.respond(HTTPStatus.UNAUTHORIZED, "Invalid headers\n")
         return None

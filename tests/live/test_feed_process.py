@@ -26,7 +26,7 @@ def test_replay_feed_subprocess_writes_feed_files_the_controller_reads(master, f
     feed = feeds(settings)
     assert feed.start_feed() is True
     assert feed.wait_for_data(timeout=10)
-    assert feed.validate_feed_file() == []
+    assert feed.validate_feed_file() is True
     data = feed.get_feed_data()
     assert [q["trading_symbol"] for q in data["data"]] == ["ES1"]
     price = feed.get_live_price("ES1")
@@ -34,7 +34,7 @@ def test_replay_feed_subprocess_writes_feed_files_the_controller_reads(master, f
     assert feed.get_live_price("NQ1") is None
     quote = data["data"][0]
     assert quote["low"] <= quote["last_traded_price"] <= quote["high"]
-    assert files.parse_time(quote["exchange_timestamp"]).utcoffset() is not None
+    assert files.parse_time(quote["exchange_time_iso"]).utcoffset() is not None
     info = files.read_json(files.live_path(settings, files.PID_FILE))
     assert info["pid"] == feed.running_pid() and info["pid"] != os.getpid()
     heartbeat = files.read_json(files.live_path(settings, files.HEARTBEAT_FILE))
@@ -83,11 +83,11 @@ def test_restart_runs_a_new_feed_process_that_writes_new_data(master, feeds):
     feed = feeds(settings)
     feed.start_feed()
     assert feed.wait_for_data(timeout=10)
-    first_pid, first_stamp = feed.running_pid(), feed.get_feed_data()["timestamp"]
+    first_pid, first_stamp = feed.running_pid(), feed.get_feed_data()["timestamp_utc"]
     assert feed.restart_feed() is True
     assert feed.wait_for_data(timeout=10)
     assert feed.running_pid() not in (None, first_pid)
-    assert files.parse_time(feed.get_feed_data()["timestamp"]) > files.parse_time(first_stamp)
+    assert files.feed_time(feed.get_feed_data()) > files.feed_time({"timestamp_utc": first_stamp})
     assert not files.pid_alive(first_pid)
 
 
@@ -147,7 +147,7 @@ def test_a_killed_feed_is_reported_stopped_and_leaves_the_data_folder_untouched(
     st = feed.status()
     assert not st.running and not st.fresh
     assert not files.live_path(settings, files.PID_FILE).exists()  # the stale pid file was cleared
-    assert feed.validate_feed_file() == []  # the last complete file, never a torn one
+    assert feed.validate_feed_file() is True  # the last complete file, never a torn one
     assert _market_files(settings) == before
     assert feed.start_feed() is True  # the lock died with the process
     assert feed.wait_for_data(timeout=10)
@@ -158,7 +158,7 @@ def test_replaying_a_ticker_without_a_master_is_refused_before_anything_starts(s
     with pytest.raises(ConfigError, match=r"no 1m master for 'NQ1'.*NQ1_1m.parquet"):
         feed.start_feed()
     assert not settings.live_dir.exists()
-    assert feed.validate_feed_file()[0].endswith("does not exist (no feed has delivered data yet)")
+    assert feed.feed_problems()[0].endswith("does not exist (no feed has delivered data yet)")
 
 
 def test_replay_accepts_the_yahoo_symbol_of_a_stored_master(master, feeds):
@@ -180,14 +180,15 @@ def test_a_broken_feed_file_is_reported_field_by_field_and_never_served(settings
     quote = {"trading_symbol": "ES1", "last_traded_price": "6000", "open": 1.0, "high": 1.0, "low": 1.0,
              "close": 1.0, "exchange_timestamp": None}
     files.write_json(path, {"timestamp": "yesterday", "data": [quote]})
-    problems = feed.validate_feed_file()
-    assert problems == [f"{path}: field 'timestamp' is missing or not an ISO 8601 time with offset",
+    problems = feed.feed_problems()
+    assert problems == [f"{path}: field 'timestamp' is missing or not an ISO 8601 time "
+                        "(with an offset, or with a 'timezone' field)",
                         f"{path}: data[0] lacks field(s) volume"]
     assert feed.get_feed_data() is None and feed.get_live_price("ES1") is None and not feed.is_data_fresh(60)
     files.write_json(path, {"timestamp": "2025-11-21T10:00:00-05:00", "data": [{**quote, "volume": 1}]})
-    assert feed.validate_feed_file() == [f"{path}: data[0].last_traded_price is not a number: '6000'"]
+    assert feed.feed_problems() == [f"{path}: data[0].last_traded_price is not a number: '6000'"]
     path.write_bytes(b"{not json")
-    assert feed.validate_feed_file() == [f"{path}: not a JSON object"]
+    assert feed.feed_problems() == [f"{path}: not a JSON object"]
 
 
 def test_two_controllers_starting_at_the_same_moment_run_exactly_one_feed(master, feeds):

@@ -37,11 +37,11 @@ def test_smartapi_feed_streams_quotes_decoded_from_binary_packets(settings, feed
         assert sub["action"] == 1 and sub["params"]["mode"] == 2
         assert sorted((g["exchangeType"], tuple(g["tokens"])) for g in sub["params"]["tokenList"]) == [
             (1, ("26000",)), (2, ("35001",))]
-        assert feed.validate_feed_file() == []
+        assert feed.validate_feed_file() is True
         q = {x["trading_symbol"]: x for x in feed.get_feed_data()["data"]}["NSE_FO:35001"]
         assert q["last_traded_price"] > 24_000.0 and (q["last_traded_price"] * 100) % 25 == 0
         assert (q["open"], q["high"], q["low"]) == (24_000.0, 24_500.0, 23_900.0) and q["volume"] > 10_000
-        assert files.parse_time(q["exchange_timestamp"]).timestamp() * 1000 > BASE_MS
+        assert files.parse_time(q["exchange_time_iso"]).timestamp() * 1000 > BASE_MS
         assert server.rejected == 0
 
 

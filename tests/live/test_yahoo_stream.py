@@ -25,11 +25,11 @@ def test_yahoo_feed_streams_prices_decoded_from_pricing_protobuf(settings, feeds
         assert feed.wait_for_data(timeout=10)
         assert _wait(lambda: len((feed.get_feed_data() or {"data": []})["data"]) == 2)
         assert sorted(server.subscriptions[0]) == ["ES=F", "NQ=F"]
-        assert feed.validate_feed_file() == []
+        assert feed.validate_feed_file() is True
         quote = {q["trading_symbol"]: q for q in feed.get_feed_data()["data"]}["ES=F"]
         assert (quote["last_traded_price"] - 6000.0) % 0.25 == 0 and quote["last_traded_price"] > 6000.0
         assert quote["open"] == 6000.0 and quote["low"] == 5990.0 and quote["volume"] > 1000
-        assert files.parse_time(quote["exchange_timestamp"]).timestamp() * 1000 > BASE_MS
+        assert files.parse_time(quote["exchange_time_iso"]).timestamp() * 1000 > BASE_MS
         assert feed.status().state == "connected"
 
 

@@ -58,23 +58,31 @@ def test_a_volume_difference_alone_is_a_conflict():
     assert plan.result["volume"].to_list() == [8]
 
 
-def test_an_unlisted_existing_source_ranks_below_every_listed_one():
+def test_an_unlisted_existing_source_counts_as_the_users_own_and_ranks_above_every_listed_one():
+    # issue 11: bars of unknown source (a legacy master) are the user's own unless configured
     ex = flat([0, 1], price=100.0, source="legacy")
-    inc = flat([0, 1], price=100.25, source="demo")  # the lowest listed source still wins
+    inc = flat([0, 1], price=100.25, source="ninjatrader")  # even the highest listed source loses
     plan = plan_merge(ex, inc, precedence=PREC)
-    assert (plan.conflicts, plan.replaced, plan.kept) == (2, 2, 0)
-    assert plan.result["source"].to_list() == ["demo", "demo"]
-    assert plan.conflict_rows["winner"].to_list() == ["incoming", "incoming"]
+    assert (plan.conflicts, plan.replaced, plan.kept) == (2, 0, 2)
+    assert plan.result.equals(ex)
+    assert plan.conflict_rows["winner"].to_list() == ["existing", "existing"]
 
 
-def test_an_unlisted_incoming_source_never_beats_a_listed_existing_one():
+def test_an_unlisted_incoming_source_beats_a_listed_existing_one():
     ex = flat([0], price=100.0, source="demo")
     inc = flat([0], price=100.25, source="legacy")
     plan = plan_merge(ex, inc, precedence=PREC)
-    assert (plan.conflicts, plan.replaced, plan.kept) == (1, 0, 1)
-    assert plan.result.equals(ex)
-    assert plan.conflict_rows["winner"].to_list() == ["existing"]
+    assert (plan.conflicts, plan.replaced, plan.kept) == (1, 1, 0)
+    assert plan.result["source"].to_list() == ["legacy"]
+    assert plan.conflict_rows["winner"].to_list() == ["incoming"]
     assert plan.conflict_rows["source_in"].to_list() == ["legacy"]
+
+
+def test_a_configured_position_for_an_unknown_source_is_respected():
+    ex = flat([0], price=100.0, source="legacy")
+    inc = flat([0], price=100.25, source="ninjatrader")
+    plan = plan_merge(ex, inc, precedence=(*PREC, "legacy"))  # listed last: below every other source
+    assert (plan.replaced, plan.kept) == (1, 0) and plan.result["source"].to_list() == ["ninjatrader"]
 
 
 @pytest.mark.parametrize("src", ["ninjatrader", "yahoo", "legacy"])

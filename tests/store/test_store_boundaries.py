@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from datamgr.core.errors import ReadBackError
+from datamgr.core.errors import DamagedFileError, ReadBackError
 from datamgr.store.store import META_KEY, read_footer, read_parquet_once
 from tests.conftest import folder_hash
 
@@ -124,14 +124,17 @@ def test_a_footer_row_count_that_disagrees_with_the_datamgr_metadata_is_a_proble
     assert read_footer(same).problems == ()
 
 
-def test_a_damaged_footer_metadata_master_is_backed_up_whole_before_it_is_replaced(store, settings, week_bars):
+def test_a_damaged_footer_metadata_master_is_refused_and_only_a_restore_replaces_it(store, settings, week_bars):
     store.write("ES1", "1m", week_bars, operation="test")
     p = settings.bar_path("ES1", "1m")
     _with_meta(p, p, rows=week_bars.height + 5)  # the footer now contradicts the metadata
     damaged = p.read_bytes()
-    res = store.write("ES1", "1m", week_bars.with_columns(pl.col("volume") + 1), operation="test")
+    with pytest.raises(DamagedFileError, match="6905|footer"):
+        store.write("ES1", "1m", week_bars.with_columns(pl.col("volume") + 1), operation="test")
+    assert p.read_bytes() == damaged  # issue 11: never a write over a damaged file
+    res = store.write("ES1", "1m", week_bars, operation="restore")  # a restore may replace it
     assert res.written and res.backup is not None
-    assert (settings.data_dir / res.backup.path).read_bytes() == damaged
+    assert (settings.data_dir / res.backup.path).read_bytes() == damaged  # its exact bytes kept
     assert read_footer(p).problems == ()
 
 

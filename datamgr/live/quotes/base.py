@@ -10,8 +10,12 @@ Sources: :mod:`.replay` (a stored 1m master), :mod:`.yahoo` (Yahoo streaming), :
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import Any
+
+from datamgr.core.timefmt import to_et_iso
+from datamgr.live.files import exchange_stamp
 
 log = logging.getLogger(__name__)
 Quote = dict[str, Any]
@@ -37,3 +41,11 @@ def _num(v: Any) -> float | None:
     return float(v) if v is not None else None
 
 
+
+
+def quote_times(t: dt.datetime | None, tz: str) -> dict[str, str | None]:
+    """A quote's exchange time in the document's style (``01-Jan-2024 09:15:30`` in ``tz``) and as
+    ISO 8601 with offset (``exchange_time_iso``)."""
+    if t is None:
+        return {"exchange_timestamp": None, "exchange_time_iso": None}
+    return {"exchange_timestamp": exchange_stamp(t, tz), "exchange_time_iso": to_et_iso(t, tz)}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 
 from datamgr.core.config import Settings
 from datamgr.core.errors import ConfigError
@@ -14,8 +15,9 @@ SOURCES = ("replay", "yahoo", "smartapi")
 
 
 def make_source(settings: Settings, name: str, symbols: list[str], *, speed: float = 60.0,
-                url: str | None = None, start: dt.datetime | None = None):
-    """The source called ``name`` (``replay``, ``yahoo`` or ``smartapi``)."""
+                url: str | None = None, start: dt.datetime | None = None, env: Mapping[str, str] | None = None):
+    """The source called ``name`` (``replay``, ``yahoo`` or ``smartapi``); ``env``: the environment the feed
+    process will get (SmartAPI credentials are checked in it)."""
     if not symbols:
         raise ConfigError("live feed: give at least one symbol (--symbols)")
     if name == "replay":
@@ -23,5 +25,5 @@ def make_source(settings: Settings, name: str, symbols: list[str], *, speed: flo
     if name == "yahoo":
         return YahooSource(settings, symbols, url=url)
     if name == "smartapi":
-        return SmartApiSource(settings, symbols, url=url)
+        return SmartApiSource(settings, symbols, url=url, env=env)
     raise ConfigError(f"unknown live source {name!r}; expected one of {', '.join(SOURCES)}")

@@ -9,8 +9,7 @@ from collections.abc import Callable
 
 from datamgr.core.config import Settings
 from datamgr.core.errors import ConfigError, SourceError
-from datamgr.core.timefmt import to_et_iso
-from datamgr.live.quotes.base import Quote
+from datamgr.live.quotes.base import Quote, quote_times
 from datamgr.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -70,6 +69,7 @@ class ReplaySource:
                on_connected: Callable[[], None] = lambda: None) -> None:
         """Emit one bar per symbol every ``60 / speed`` seconds until ``stop`` is set."""
         rows = {s: self._rows(s) for s in self.symbols}
+        zones = {s: self.settings.display_tz_for(self._ticker(s)) for s in self.symbols}
         on_connected()
         day: dict[str, list] = {}
         i = 0
@@ -82,7 +82,7 @@ class ReplaySource:
                 agg[1], agg[2], agg[3] = max(agg[1], h), min(agg[2], lo), agg[3] + v
                 on_quote({"trading_symbol": s, "last_traded_price": c, "open": agg[0], "high": agg[1],
                           "low": agg[2], "close": c, "volume": agg[3],
-                          "exchange_timestamp": to_et_iso(t + dt.timedelta(minutes=1), self.tz)})
+                          **quote_times(t + dt.timedelta(minutes=1), zones[s])})
             i += 1
             if stop.wait(60.0 / self.speed):
                 return

@@ -15,7 +15,10 @@ Protocol (Angel One's SmartAPI WebSocket V2, as their ``smartapi-python`` client
 Credentials come from the environment (never from the command line, which other users can see):
 ``DATAMGR_SMARTAPI_JWT``, ``DATAMGR_SMARTAPI_API_KEY``, ``DATAMGR_SMARTAPI_CLIENT_CODE``,
 ``DATAMGR_SMARTAPI_FEED_TOKEN``; the URL from ``--url`` or ``DATAMGR_SMARTAPI_WS_URL``.
-Symbols are ``EXCHANGE:TOKEN`` (``NSE_FO:35001`` or ``2:35001``) and appear as given in the feed.
+Symbols are configured instrument names with a SmartAPI token (``NIFTY`` -> ``NSE_CM:99926000``)
+or ``EXCHANGE:TOKEN`` (``NSE_FO:35001`` or ``2:35001``); a quote shows the instrument's name when
+one is configured for its exchange and token (``NIFTY``, never ``NSE_CM:99926000``), else the
+symbol as given. Exchange times are shown in the instrument's display zone (IST for NSE).
 """
 
 from __future__ import annotations
@@ -26,19 +29,21 @@ import logging
 import os
 import struct
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from datamgr.core.config import Settings
 from datamgr.core.errors import ConfigError, SourceError
-from datamgr.core.timefmt import to_et_iso
-from datamgr.live.quotes.base import WebSocketSource
+from datamgr.live.quotes.base import WebSocketSource, quote_times
 
 log = logging.getLogger(__name__)
 SMARTAPI_WS_URL = "wss://smartapisocket.angelone.in/smart-stream"
 URL_ENV = "DATAMGR_SMARTAPI_WS_URL"
 CREDENTIALS = {"Authorization": "DATAMGR_SMARTAPI_JWT", "x-api-key": "DATAMGR_SMARTAPI_API_KEY",
                "x-client-code": "DATAMGR_SMARTAPI_CLIENT_CODE", "x-feed-token": "DATAMGR_SMARTAPI_FEED_TOKEN"}
+#: an instrument's ``exchange`` setting (getCandleData's exchange) -> WebSocket exchange segment
+SEGMENT_OF = {"NSE": "NSE_CM", "NFO": "NSE_FO", "BSE": "BSE_CM", "BFO": "BSE_FO", "MCX": "MCX_FO",
+              "NCDEX": "NCX_FO", "CDS": "CDE_FO"}
 EXCHANGES = {"NSE_CM": 1, "NSE_FO": 2, "BSE_CM": 3, "BSE_FO": 4, "MCX_FO": 5, "NCX_FO": 7, "CDE_FO": 13}
 QUOTE_MODE = 2
 HEARTBEAT_SECONDS = 10.0
@@ -76,38 +81,57 @@ class SmartApiSource(WebSocketSource):
     name = "smartapi"
 
     def __init__(self, settings: Settings, symbols: list[str], url: str | None = None,
-                 heartbeat: float = HEARTBEAT_SECONDS) -> None:
-        self.symbols, self.heartbeat = symbols, heartbeat
+                 heartbeat: float = HEARTBEAT_SECONDS, env: Mapping[str, str] | None = None) -> None:
+        self.settings, self.symbols, self.heartbeat = settings, symbols, heartbeat
+        self.env = env if env is not None else os.environ
         self.url = url or os.environ.get(URL_ENV) or SMARTAPI_WS_URL
         self.tz = settings.display_tz
         self._ws: Any = None
 
+    def resolve(self, symbol: str) -> tuple[tuple[int, str], str, str]:
+        """``((exchange type, token), display name, zone)`` of ``symbol`` (a name or ``EXCH:TOKEN``)."""
+        ins = self.settings.instruments.get(symbol)
+        if ins is not None and ins.token and ins.exchange:
+            key = parse_symbol(f"{SEGMENT_OF.get(ins.exchange, ins.exchange)}:{ins.token}")
+            return key, symbol, self.settings.display_tz_for(symbol)
+        if ":" not in symbol:
+            known = sorted(t for t, i in self.settings.instruments.items() if i.token)
+            msg = (f"smartapi: symbol {symbol!r} is neither a configured instrument with a SmartAPI token "
+                   f"({', '.join(known)}) nor EXCHANGE:TOKEN (e.g. NSE_CM:99926000)")
+            raise ConfigError(msg)
+        key = parse_symbol(symbol)
+        for t, i in self.settings.instruments.items():
+            if i.token and i.exchange and parse_symbol(f"{SEGMENT_OF.get(i.exchange, i.exchange)}:{i.token}") == key:
+                return key, t, self.settings.display_tz_for(t)
+        return key, symbol, self.tz
+
     def check(self) -> None:
         """Raise :class:`ConfigError` for bad symbols or missing credentials (naming the variables)."""
         for s in self.symbols:
-            parse_symbol(s)
-        missing = [env for env in CREDENTIALS.values() if not os.environ.get(env)]
+            self.resolve(s)
+        missing = [env for env in CREDENTIALS.values() if not self.env.get(env)]
         if missing:
             raise ConfigError(f"smartapi: set the credentials in the environment: {', '.join(missing)} missing")
 
     def _subscription(self) -> str:
         by_exchange: dict[int, list[str]] = {}
         for s in self.symbols:
-            code, token = parse_symbol(s)
+            code, token = self.resolve(s)[0]
             by_exchange.setdefault(code, []).append(token)
         return json.dumps({"correlationID": "datamgr", "action": 1, "params": {
             "mode": QUOTE_MODE, "tokenList": [{"exchangeType": e, "tokens": t} for e, t in by_exchange.items()]}})
 
     def quote(self, packet: dict[str, Any]) -> dict[str, Any] | None:
         """A feed quote from a decoded packet (``None`` for a token we did not subscribe)."""
-        names = {parse_symbol(s): s for s in self.symbols}
-        symbol = names.get((packet["exchange_type"], packet["token"]))
-        if symbol is None:
+        if getattr(self, "_names", None) is None:
+            self._names = {key: (name, zone) for key, name, zone in map(self.resolve, self.symbols)}
+        found = self._names.get((packet["exchange_type"], packet["token"]))
+        if found is None:
             return None
         t = dt.datetime.fromtimestamp(packet["exchange_ms"] / 1000, dt.UTC)
-        return {"trading_symbol": symbol, "last_traded_price": packet["ltp"], "open": packet.get("open"),
+        return {"trading_symbol": found[0], "last_traded_price": packet["ltp"], "open": packet.get("open"),
                 "high": packet.get("high"), "low": packet.get("low"), "close": packet["ltp"],
-                "volume": packet.get("volume"), "exchange_timestamp": to_et_iso(t, self.tz)}
+                "volume": packet.get("volume"), **quote_times(t, found[1])}
 
     def stream(self, on_quote: Callable[[dict[str, Any]], None], stop: threading.Event,
                on_connected: Callable[[], None] = lambda: None) -> None:

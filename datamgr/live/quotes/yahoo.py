@@ -16,8 +16,7 @@ from typing import Any
 
 from datamgr.core.config import Settings
 from datamgr.core.errors import ConfigError, SourceError
-from datamgr.core.timefmt import to_et_iso
-from datamgr.live.quotes.base import Quote, WebSocketSource, _num
+from datamgr.live.quotes.base import Quote, WebSocketSource, _num, quote_times
 
 log = logging.getLogger(__name__)
 YAHOO_WS_URL = "wss://streamer.finance.yahoo.com/?version=2"
@@ -63,7 +62,7 @@ class YahooSource(WebSocketSource):
                 "open": _num(msg.get("open_price")), "high": _num(msg.get("day_high")),
                 "low": _num(msg.get("day_low")), "close": price,
                 "volume": int(msg["day_volume"]) if "day_volume" in msg else None,
-                "exchange_timestamp": to_et_iso(ts, self.tz) if ts else None}
+                **quote_times(ts, self.tz)}
 
     def stream(self, on_quote: Callable[[Quote], None], stop: threading.Event,
                on_connected: Callable[[], None] = lambda: None) -> None:
