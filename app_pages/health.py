@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import polars as pl
 import streamlit as st
 
 from app_pages._common import job, job_panel, settings, start_job, ticker
@@ -48,7 +47,7 @@ def _report(cache_key: tuple) -> HealthReport:
 
 
 @st.cache_resource(max_entries=2)
-def _bars(cache_key: tuple) -> pl.DataFrame:
+def _bars(cache_key: tuple):
     return store.read(tk, "1m")
 
 
@@ -99,18 +98,7 @@ shown = gaps[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
 if not gaps:
     st.success("No gaps with these filters.", icon=":material/check_circle:")
 else:
-    st.table(pl.DataFrame({
-        "class": [g.cls for g in shown],
-        f"start ({zl})": [to_et_text(g.start, tz) for g in shown],
-        f"end ({zl})": [to_et_text(g.end, tz) for g in shown],
-        "missing minutes": [g.missing for g in shown],
-        "p_no_trade": ["" if g.p_no_trade is None else f"{g.p_no_trade:.3g}" for g in shown],
-        "sessions": [g.sessions for g in shown],
-        "clock": [g.clock or "" for g in shown],
-        "acknowledged": ["yes" if g.acknowledged else "" for g in shown],
-    }, schema={"class": pl.String, f"start ({zl})": pl.String, f"end ({zl})": pl.String, "missing minutes": pl.Int64,
-               "p_no_trade": pl.String, "sessions": pl.Int64, "clock": pl.String,
-               "acknowledged": pl.String}).to_pandas())
+    st.table(plots.gap_table(shown, tz))
     st.caption(f"Gaps {(page - 1) * PAGE_SIZE + 1:,}–{(page - 1) * PAGE_SIZE + len(shown):,} of {len(gaps):,}. "
                "p_no_trade: the probability that every minute of the gap had no trade, learned from "
                "this instrument's own bars.")
@@ -193,14 +181,7 @@ if not rep.integrity.findings:
     st.success(f"All {rep.rows:,} rows pass the invariants, the tick grid, the spike and zero-volume checks.",
                icon=":material/verified:")
 else:
-    st.table(pl.DataFrame({
-        "severity": [f.severity for f in rep.integrity.findings],
-        "rule": [f.rule for f in rep.integrity.findings],
-        "rows": [f.count for f in rep.integrity.findings],
-        "first rows": [", ".join(map(str, f.rows[:5])) for f in rep.integrity.findings],
-        "first times": [", ".join(to_et_text(dt.datetime.fromisoformat(t)) for t in f.times[:3])
-                        for f in rep.integrity.findings],
-    }).to_pandas())
+    st.table(plots.integrity_table(rep.integrity.findings))
 
 # ---- notes: one line per kind, the items behind an expander -----------------------------------
 st.subheader("Notes")

@@ -175,8 +175,9 @@ def pid_alive(pid: int) -> bool:
 
 
 def new_token() -> str:
-    """A fresh feed token: 32 random URL-safe characters."""
-    return secrets.token_urlsafe(24)
+    """A fresh feed token: 32 random hex characters (never starting with ``-``, which the command
+    line of the feed process would read as an option: a URL-safe token does so 1 time in 32)."""
+    return secrets.token_hex(16)
 
 
 def proc_start(pid: int) -> int | None:

@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from datamgr.calendar.sessions import SessionCalendar
+from datamgr.core.timefmt import to_et_text, zone_label
 
 ET = "America/New_York"
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri")
@@ -115,3 +116,31 @@ def candles(bars: pl.DataFrame, cal: SessionCalendar, start: dt.date, end: dt.da
                       margin={"l": 40, "r": 10, "t": 40, "b": 30})
     fig.update_xaxes(rangebreaks=rangebreaks(cal, start, end, tz))
     return fig
+
+
+def gap_table(gaps: list, tz: str):
+    """The Health page's gap table (pandas, every cell text or a number; times in ``tz``)."""
+    zl = zone_label(tz)
+    return pl.DataFrame({
+        "class": [g.cls for g in gaps],
+        f"start ({zl})": [to_et_text(g.start, tz) for g in gaps],
+        f"end ({zl})": [to_et_text(g.end, tz) for g in gaps],
+        "missing minutes": [g.missing for g in gaps],
+        "p_no_trade": ["" if g.p_no_trade is None else f"{g.p_no_trade:.3g}" for g in gaps],
+        "sessions": [g.sessions for g in gaps],
+        "clock": [g.clock or "" for g in gaps],
+        "acknowledged": ["yes" if g.acknowledged else "" for g in gaps],
+    }, schema={"class": pl.String, f"start ({zl})": pl.String, f"end ({zl})": pl.String, "missing minutes": pl.Int64,
+               "p_no_trade": pl.String, "sessions": pl.Int64, "clock": pl.String,
+               "acknowledged": pl.String}).to_pandas()
+
+
+def integrity_table(findings: list):
+    """The Health page's integrity findings as a table (pandas)."""
+    return pl.DataFrame({
+        "severity": [f.severity for f in findings],
+        "rule": [f.rule for f in findings],
+        "rows": [f.count for f in findings],
+        "first rows": [", ".join(map(str, f.rows[:5])) for f in findings],
+        "first times": [", ".join(to_et_text(dt.datetime.fromisoformat(t)) for t in f.times[:3]) for f in findings],
+    }).to_pandas()

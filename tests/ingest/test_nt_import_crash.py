@@ -8,7 +8,6 @@ part of the write's duration, the other half strike at a random moment of the wh
 from __future__ import annotations
 
 import datetime as dt
-import os
 import random
 import signal
 import subprocess
@@ -85,7 +84,7 @@ def test_sigkill_during_import_leaves_the_master_old_or_new_never_broken(setting
             time.sleep(rng.uniform(0, write_time * 0.8))
         elif kills % 2 == 1:
             time.sleep(rng.uniform(0.3, duration * 1.1))
-        os.kill(proc.pid, signal.SIGKILL)
+        proc.send_signal(signal.SIGKILL)  # a no-op when poll() already reaped a finished import
         proc.wait()
         kills += 1
         torn += bool(master_temps(settings.data_dir))

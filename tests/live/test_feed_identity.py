@@ -124,3 +124,9 @@ def test_a_corrupt_pid_file_is_replaced_by_the_next_start(master, feeds):
     assert feed.start_feed() is True
     info, problem = files.read_pid_file(files.live_path(settings, files.PID_FILE))
     assert problem is None and info["pid"] == feed.running_pid()
+
+
+def test_tokens_never_look_like_a_command_line_option():
+    tokens = {files.new_token() for _ in range(2000)}
+    assert len(tokens) == 2000
+    assert all(len(t) == 32 and not t.startswith("-") and t.isalnum() for t in tokens)
