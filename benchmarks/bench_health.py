@@ -36,6 +36,7 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from datamgr.calendar import cache as calcache  # noqa: E402
 from datamgr.calendar import sessions as calmod  # noqa: E402
 from datamgr.calendar.sessions import get_calendar  # noqa: E402
 from datamgr.health.gaps import continuity  # noqa: E402
@@ -107,7 +108,7 @@ def main() -> None:
     print(f"planted {n_planted} holes; {bars.height:,} bars left")
 
     def clear() -> None:
-        for cache in (calmod._pmc, calmod._schedule, calmod._sessions, calmod._segments):
+        for cache in (calcache._pmc, calmod._schedule, calmod._sessions, calmod._segments):
             cache.cache_clear()
 
     cme = "CME Globex Equity"

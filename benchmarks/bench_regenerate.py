@@ -1,13 +1,18 @@
-"""Benchmark: full and incremental regeneration vs a naive per-trading-day pandas loop.
+"""Benchmark (issue 13, rows 5-6): full and incremental regeneration vs a naive per-day loop.
 
-Usage (full size = 18 years of ES 1m, about 6.3 M bars)::
+Usage (full size = 18 years of ES 1m, about 6.4 M bars)::
 
     python benchmarks/bench_regenerate.py                       # 2008-2025
     python benchmarks/bench_regenerate.py --start 2024-01-02    # small run
+    BENCH_CODE=/work/main python benchmarks/bench_regenerate.py # "before" figures of another checkout
 
-Prints one line per figure. The naive baseline does the same work (upsample 4 timeframes,
-HOD/LOD, profiler sessions, level touches, web chunks as JSON) with a Python loop over trading
-days (``groupby`` + per-day pandas work), in the same process on the same data.
+In one process, ``--repeat`` rounds of: write the master without its last week, full rebuild
+(timed), write the whole master (the week's import), incremental run (timed); then one check that
+the incremental outputs are byte-identical to a full rebuild (JSON apart from ``built_at``,
+Parquet content hashes), and the naive baseline once: the same work (upsample 4 timeframes,
+HOD/LOD, profiler sessions, level touches, web chunks as JSON) as a Python loop over trading days
+(``groupby`` + per-day pandas work). Medians are compared. Goals: full >= 10x naive;
+incremental >= 10x faster than full, bytes identical.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from pathlib import Path
 
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, os.environ.get("BENCH_CODE") or str(Path(__file__).resolve().parent.parent))
 
 from datamgr.core.config import DEFAULT_SESSIONS, Settings  # noqa: E402
 from datamgr.derived.regenerate import regenerate  # noqa: E402
@@ -95,13 +100,26 @@ def _len(s: str, e: str) -> pd.Timedelta:
     return pd.Timedelta(minutes=((_off(e) - _off(s)).total_seconds() // 60) % 1440 or 1440)
 
 
+def _outputs(data_dir: Path, store: Store) -> tuple[dict, dict]:
+    import re
+
+    blank = re.compile(rb'"built_at":"[^"]*"')
+    files = sorted(list(data_dir.glob("ES1_*.json")) + list((data_dir / "web").rglob("*.json")))
+    js = {str(p.relative_to(data_dir)): blank.sub(b"", p.read_bytes()) for p in files}
+    return js, {tf: store.read_meta("ES1", tf).content_sha256 for tf in TFS}
+
+
 def main() -> None:
+    import statistics
+
     ap = argparse.ArgumentParser()
     ap.add_argument("--start", type=dt.date.fromisoformat, default=dt.date(2008, 1, 2))
     ap.add_argument("--end", type=dt.date.fromisoformat, default=dt.date(2025, 12, 31))
+    ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--skip-naive", action="store_true")
     a = ap.parse_args()
-    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
+    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start; "
+          f"datamgr from {sys.path[0]}")
     with tempfile.TemporaryDirectory() as tmp:
         s = Settings.load(data_dir=Path(tmp) / "data", env={})
         store = Store(s)
@@ -109,25 +127,32 @@ def main() -> None:
         bars = make_demo_bars(a.start, a.end)
         week_ago = bars["datetime"].max() - dt.timedelta(days=7)
         older = bars.filter(bars["datetime"] <= week_ago)
-        store.write("ES1", "1m", older, operation="import", backup=False)
         print(f"data: {bars.height:,} 1m bars {a.start}..{a.end} (built in {time.perf_counter() - t:.1f} s)")
+        store.write("ES1", "1m", older, operation="import", backup=False)
         t = time.perf_counter()
         rep = regenerate(s, "ES1", full=True)
-        cold = time.perf_counter() - t
-        print(f"full regeneration (cold, first run): {cold:.2f} s  " +
-              " ".join(f"{x.step}={x.seconds:.2f}" for x in rep.steps))
-        t = time.perf_counter()
-        rep = regenerate(s, "ES1", full=True)
-        full = time.perf_counter() - t
-        print(f"full regeneration (warm): {full:.2f} s  read+fingerprint={rep.prepare_seconds:.2f} " + " ".join(f"{x.step}={x.seconds:.2f}" for x in rep.steps))
-        store.write("ES1", "1m", bars, operation="import", backup=False)   # the one-week import
-        t = time.perf_counter()
-        rep = regenerate(s, "ES1")
-        inc = time.perf_counter() - t
-        print(f"incremental after a one-week import: {inc:.2f} s ({rep.changed_days} changed days)  " +
-              f"read+fingerprint={rep.prepare_seconds:.2f} " +
-              " ".join(f"{x.step}={x.seconds:.2f}/{x.mode}" for x in rep.steps))
-        print(f"full / incremental = {full / inc:.1f}x")
+        print(f"full regeneration (cold, first run of the process): {time.perf_counter() - t:.2f} s")
+        fulls, incs = [], []
+        for i in range(a.repeat):
+            store.write("ES1", "1m", older, operation="import", backup=False)
+            t = time.perf_counter()
+            rep = regenerate(s, "ES1", full=True)
+            fulls.append(time.perf_counter() - t)
+            print(f"  round {i + 1}: full {fulls[-1]:.2f} s  read+fingerprint={rep.prepare_seconds:.2f} "
+                  + " ".join(f"{x.step}={x.seconds:.2f}" for x in rep.steps))
+            store.write("ES1", "1m", bars, operation="import", backup=False)   # the one-week import
+            t = time.perf_counter()
+            rep = regenerate(s, "ES1")
+            incs.append(time.perf_counter() - t)
+            print(f"  round {i + 1}: incremental {incs[-1]:.2f} s ({rep.changed_days} changed days)  "
+                  f"read+fingerprint={rep.prepare_seconds:.2f} "
+                  + " ".join(f"{x.step}={x.seconds:.2f}/{x.mode}" for x in rep.steps))
+        inc_out = _outputs(s.data_dir, store)
+        regenerate(s, "ES1", full=True)
+        same = _outputs(s.data_dir, store) == inc_out
+        full, inc = statistics.median(fulls), statistics.median(incs)
+        print(f"\nmedian full {full:.2f} s, median incremental {inc:.2f} s: incremental is {full / inc:.1f}x faster "
+              f"(goal 10x); incremental bytes identical to a full rebuild: {'yes' if same else 'NO'}")
         if not a.skip_naive:
             pdf = bars.to_pandas()
             out = Path(tmp) / "naive"
@@ -135,7 +160,7 @@ def main() -> None:
             t = time.perf_counter()
             naive(pdf, out)
             nv = time.perf_counter() - t
-            print(f"naive per-day pandas loop: {nv:.2f} s; full regeneration is {nv / full:.1f}x faster")
+            print(f"naive per-day pandas loop: {nv:.2f} s; full regeneration is {nv / full:.1f}x faster (goal 10x)")
         print(f"load average {os.getloadavg()[0]:.1f} at the end")
 
 

@@ -60,11 +60,12 @@ def pytest_report_header(config) -> str | None:
 def folder_hash(path: Path) -> dict[str, str]:
     """sha256 of every file below ``path`` (relative name -> digest): "nothing changed" checks.
 
-    The lock files (``.datamgr.lock``, ``.datamgr.lock.owner``) are bookkeeping, not data.
+    The lock files (``.datamgr.lock``, ``.datamgr.lock.owner``) and the regenerable caches in
+    ``.cache/`` (session calendars, written by any reader on a cold cache) are bookkeeping, not data.
     """
     out = {}
     for p in sorted(Path(path).rglob("*")):
-        if p.is_file() and not p.name.startswith(".datamgr.lock"):
+        if p.is_file() and not p.name.startswith(".datamgr.lock") and ".cache" not in p.relative_to(path).parts[:1]:
             out[str(p.relative_to(path))] = hashlib.sha256(p.read_bytes()).hexdigest()
     return out
 

@@ -169,8 +169,12 @@ def test_imports_point_down_the_house_plan_only():
 
 
 def test_no_function_local_imports_of_datamgr_modules():
+    """Except in the CLI's command modules: ``python -m datamgr status`` must start without polars,
+    pandas or pandas_market_calendars (issue 13), and cli/main.py imports every command module, so a
+    command imports its (heavy) use case inside ``run`` — with a reason, checked below, and still
+    subject to the layer and cycle checks (``import_graph`` sees function-local imports too)."""
     local = [f"{module_name(p)}:{line} imports {t}" for p in LIBRARY for t, line, top in datamgr_imports(p)
-             if not top]
+             if not top and not module_name(p).startswith("datamgr.cli.")]
     assert local == []
 
 

@@ -57,22 +57,32 @@ Everything is vectorised (numpy ``searchsorted`` / ``repeat``); no Python loop o
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import polars as pl
 
-from datamgr.calendar.overrides import load_overrides
+from datamgr.calendar.cache import (
+    ALIASES,
+    CALENDARS,
+    ERA_2012_DAY,
+    HALT_END_DAY,
+    MINUTE_US,
+    CalendarSpec,
+    add_opened,
+    base_segments,
+    cached_segments,
+    schedule,
+    spec_for,
+)
+from datamgr.calendar.cache import cut as _cut
 from datamgr.core.errors import ConfigError
 
-MINUTE_US = 60_000_000
-HALT_END_DAY = dt.date(2021, 6, 28)  # first trading day without the 15:15-15:30 CT halt
-ERA_2012_DAY = dt.date(2012, 11, 19)  # first trading day ending 16:15 CT (halt 15:15-15:30)
+__all__ = ["ALIASES", "CALENDARS", "ERA_2012_DAY", "HALT_END_DAY", "MINUTE_US", "SessionCalendar", "calendar_for",
+           "get_calendar"]
 _UTC = pl.Datetime("us", "UTC")
-CALENDARS = ("CME Globex Equity", "NYSE extended", "NYSE", "XNSE")
-#: other names accepted for a calendar
-ALIASES = {"NSE": "XNSE"}
 
 
 @dataclass(frozen=True)
@@ -82,6 +92,8 @@ class SessionCalendar:
     name: str
     closed: tuple[tuple[dt.datetime, dt.datetime], ...] = ()
     opened: tuple[tuple[dt.datetime, dt.datetime, dt.date | None], ...] = ()
+    #: data folder whose session cache serves :meth:`segments` (None: built in this process)
+    data_dir: Path | None = field(default=None, compare=False, repr=False)
 
     # ------------------------------------------------------------------ sessions
     def sessions(self, start: dt.date, end: dt.date) -> pl.DataFrame:
@@ -95,7 +107,13 @@ class SessionCalendar:
 
     def segments(self, start: dt.date, end: dt.date) -> pl.DataFrame:
         """Open segments (``trading_day``, ``start``, ``end``) of trading days in ``[start, end]``,
-        with the closed periods of the overrides cut out."""
+        with the closed periods of the overrides cut out.
+
+        With a ``data_dir`` the answer comes from the folder's session cache
+        (:mod:`datamgr.calendar.cache`; the same segments, without building a schedule)."""
+        if self.data_dir is not None:
+            spec = CalendarSpec(self.name, self.closed, self.opened)
+            return segments_frame(cached_segments(self.data_dir, spec, start, end).between(start, end))
         seg = _segments(self.name, start, end)
         for c_start, c_end in self.closed:
             seg = _cut(seg, c_start, c_end)
@@ -105,17 +123,7 @@ class SessionCalendar:
 
     def _add_opened(self, seg: pl.DataFrame, start: dt.date, end: dt.date) -> pl.DataFrame:
         """Add the ``[[opened]]`` periods as segments of their (or the next) trading day."""
-        rows = []
-        for o_start, o_end, day in self.opened:  # a handful of override entries, not days
-            seg = _cut(seg, o_start, o_end)
-            if day is None:
-                day = _day_closing_at_or_after(self.name, o_end)
-            if start <= day <= end:
-                rows.append({"trading_day": day, "start": o_start, "end": o_end})
-        if not rows:
-            return seg
-        add = pl.DataFrame(rows).with_columns(pl.col("start", "end").cast(_UTC))
-        return pl.concat([seg, add.select(seg.columns)]).sort("start")
+        return add_opened(seg, self.name, self.opened, start, end)
 
     # ------------------------------------------------------------------ minutes
     def expected_minutes(self, start: dt.date, end: dt.date) -> pl.Series:
@@ -143,13 +151,14 @@ class SessionCalendar:
         ts = ts.cast(_UTC)
         lo, hi = ts.min(), ts.max()
         seg = self.segments(lo.date() - dt.timedelta(days=2), hi.date() + dt.timedelta(days=3))
-        starts = seg["start"].to_numpy().astype("int64")
-        ends = seg["end"].to_numpy().astype("int64")
+        starts = seg["start"].to_physical().to_numpy()
+        ends = seg["end"].to_physical().to_numpy()
         days = seg["trading_day"]
-        t = ts.to_numpy().astype("datetime64[us]").astype("int64")
+        t = ts.to_physical().to_numpy()  # int64 microseconds, no datetime64 round trip
         idx = np.searchsorted(starts, t, side="right") - 1
-        ok = (idx >= 0) & (t < ends[np.clip(idx, 0, None)] if len(ends) else False)
-        td = days.gather(np.clip(idx, 0, None)) if len(days) else pl.Series([None] * len(t), dtype=pl.Date)
+        at = np.maximum(idx, 0)
+        ok = (idx >= 0) & (t < ends[at]) if len(ends) else np.zeros(len(t), bool)
+        td = days.gather(at) if len(days) else pl.Series([None] * len(t), dtype=pl.Date)
         return pl.DataFrame({"trading_day": td, "in_session": pl.Series(ok, dtype=pl.Boolean)}).with_columns(
             pl.when(pl.col("in_session")).then(pl.col("trading_day")).otherwise(None).alias("trading_day")
         )
@@ -169,8 +178,8 @@ class SessionCalendar:
 
 
 def get_calendar(name: str, closed: tuple[tuple[dt.datetime, dt.datetime], ...] = (),
-                 opened: tuple[tuple[dt.datetime, dt.datetime, dt.date | None], ...] = ()
-                 ) -> SessionCalendar:
+                 opened: tuple[tuple[dt.datetime, dt.datetime, dt.date | None], ...] = (),
+                 data_dir: Path | None = None) -> SessionCalendar:
     """The calendar called ``name`` (an instrument's ``calendar`` setting).
 
     Parameters
@@ -181,11 +190,13 @@ def get_calendar(name: str, closed: tuple[tuple[dt.datetime, dt.datetime], ...] 
         Extra closed periods ``[start, end)`` (aware datetimes) cut out of the sessions.
     opened : tuple of (start, end, trading_day or None)
         Extra open periods added to the sessions (trading day: given, or the next session's).
+    data_dir : Path, optional
+        Serve segments from this data folder's session cache (built there when cold).
     """
     name = ALIASES.get(name, name)
     if name not in CALENDARS:
         raise ConfigError(f"unknown calendar {name!r}; expected one of {', '.join(CALENDARS)}")
-    return SessionCalendar(name, tuple(closed), tuple(opened))
+    return SessionCalendar(name, tuple(closed), tuple(opened), Path(data_dir) if data_dir is not None else None)
 
 
 def calendar_for(settings, ticker: str) -> SessionCalendar:
@@ -201,21 +212,11 @@ def calendar_for(settings, ticker: str) -> SessionCalendar:
     InputError
         The overrides file is malformed (names file, line or entry and field).
     """
-    name = settings.instrument(ticker).calendar
-    ov = load_overrides(settings.overrides_path)
-    closed = tuple((p.start, p.end) for p in ov.closed if p.applies(ticker, name))
-    opened = tuple((p.start, p.end, p.trading_day) for p in ov.opened if p.applies(ticker, name))
-    return get_calendar(name, closed, opened)
+    spec = spec_for(settings, ticker)
+    return get_calendar(spec.name, spec.closed, spec.opened, data_dir=settings.data_dir)
 
 
 # ---------------------------------------------------------------------- internals
-@lru_cache(maxsize=8)
-def _pmc(name: str):
-    import pandas_market_calendars as mcal  # heavy (~0.7 s): only when a schedule is built
-
-    return mcal.get_calendar("NYSE" if name.startswith("NYSE") else name)
-
-
 @lru_cache(maxsize=64)
 def _sessions(name: str, start: dt.date, end: dt.date) -> pl.DataFrame:
     # one library schedule per process covers 2000 .. two years ahead (a schedule call costs
@@ -228,25 +229,9 @@ def _sessions(name: str, start: dt.date, end: dt.date) -> pl.DataFrame:
 
 @lru_cache(maxsize=8)
 def _schedule(name: str, lo_year: int, hi_year: int) -> pl.DataFrame:
-    cal = _pmc(name)
-    start, end = dt.date(lo_year, 1, 1), dt.date(hi_year, 12, 31)
-    if name == "NYSE extended":
-        sched = cal.schedule(start, end, start="pre", end="post")
-        o, c = sched["pre"], sched["post"]
-    else:
-        sched = cal.schedule(start, end)
-        o, c = sched["market_open"], sched["market_close"]
-    df = pl.DataFrame({
-        "trading_day": pl.Series([d.date() for d in sched.index], dtype=pl.Date),
-        "open": pl.Series(o.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy().astype("datetime64[us]")),
-        "close": pl.Series(c.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy().astype("datetime64[us]")),
-    }).with_columns(pl.col("open", "close").dt.replace_time_zone("UTC"))
-    if name == "CME Globex Equity":
-        df = _cme_equity_eras(df)
-    else:
-        df = df.with_columns(pl.lit(None, _UTC).alias("break_start"), pl.lit(None, _UTC).alias("break_end"))
-    df = df.with_columns(pl.col("open", "close", "break_start", "break_end").cast(_UTC))
-    return _mark_early_closes(df, name)
+    """The library schedule with the era table (one implementation: :func:`datamgr.calendar.cache.schedule`,
+    also behind the cache files) and the ``early_close`` flag."""
+    return _mark_early_closes(schedule(name, lo_year, hi_year), name)
 
 
 def _mark_early_closes(df: pl.DataFrame, name: str) -> pl.DataFrame:
@@ -264,67 +249,18 @@ def _mark_early_closes(df: pl.DataFrame, name: str) -> pl.DataFrame:
     return df.with_columns(pl.Series("early_close", hm < regular, dtype=pl.Boolean))
 
 
-def _cme_equity_eras(df: pl.DataFrame) -> pl.DataFrame:
-    """Apply the regular-day hours of each era (module docstring) to library sessions."""
-    day_ct = pl.col("trading_day").cast(pl.Datetime("us")).dt.replace_time_zone(
-        "America/Chicago", ambiguous="earliest")
-
-    def at(h: int, m: int) -> pl.Expr:
-        return (day_ct + pl.duration(hours=h, minutes=m)).dt.convert_time_zone("UTC")
-
-    df = df.with_columns(pl.col("open", "close").cast(_UTC))
-    regular = pl.col("close") == at(16, 0)
-    era_a = pl.col("trading_day") < ERA_2012_DAY
-    era_b = ~era_a & (pl.col("trading_day") < HALT_END_DAY)
-    df = df.with_columns(
-        pl.when(regular & era_a).then(at(15, 15))
-        .when(regular & era_b).then(at(16, 15))
-        .otherwise(pl.col("close")).alias("close"))
-    halt = era_b & (pl.col("close") > at(15, 30))
-    # before 2012: after a regular close at 15:15 CT the next session reopened at 15:30 CT the
-    # same afternoon, then paused for maintenance 16:30-17:00 CT
-    prev = pl.col("close").shift(1)
-    ext = era_a & (prev == pl.col("open") - pl.duration(minutes=105))
-    return df.with_columns(
-        pl.when(ext).then(prev + pl.duration(minutes=15)).otherwise(pl.col("open")).alias("open"),
-        pl.when(ext).then(pl.col("open") - pl.duration(minutes=30))
-        .when(halt).then(at(15, 15)).otherwise(None).alias("break_start"),
-        pl.when(ext).then(pl.col("open"))
-        .when(halt).then(at(15, 30)).otherwise(None).alias("break_end"),
-    )
-
-
 @lru_cache(maxsize=64)
 def _segments(name: str, start: dt.date, end: dt.date) -> pl.DataFrame:
-    s = _sessions(name, start, end)
-    first = s.select("trading_day", pl.col("open").alias("start"),
-                     pl.coalesce("break_start", "close").alias("end"))
-    second = s.filter(pl.col("break_end").is_not_null()).select(
-        "trading_day", pl.col("break_end").alias("start"), pl.col("close").alias("end"))
-    return pl.concat([first, second]).sort("start")
+    return base_segments(_sessions(name, start, end))
 
 
-def _day_closing_at_or_after(name: str, t: dt.datetime) -> dt.date:
-    """Trading day of the first session closing at or after ``t`` (an ``[[opened]]`` period's end).
-
-    Looked up around ``t`` itself, not from the first day of the requested range: a period before
-    the range belongs to its own (earlier) session, never to the range's first day."""
-    d = t.astimezone(dt.UTC).date()
-    sess = _sessions(name, d - dt.timedelta(days=1), d + dt.timedelta(days=10))
-    closes = sess["close"].to_numpy().astype("datetime64[us]").astype("int64")
-    i = int(np.searchsorted(closes, np.datetime64(t.astimezone(dt.UTC).replace(tzinfo=None), "us")
-                            .astype("int64"), side="left"))
-    return sess["trading_day"][i] if i < sess.height else d
-
-
-def _cut(seg: pl.DataFrame, c_start: dt.datetime, c_end: dt.datetime) -> pl.DataFrame:
-    """Remove the closed period ``[c_start, c_end)`` from the segments."""
-    cs, ce = pl.lit(c_start).cast(_UTC), pl.lit(c_end).cast(_UTC)
-    left = seg.filter(pl.col("start") < cs).with_columns(pl.min_horizontal("end", cs).alias("end"))
-    right = seg.filter(pl.col("end") > ce).with_columns(pl.max_horizontal("start", ce).alias("start"))
-    untouched = seg.filter((pl.col("end") <= cs) | (pl.col("start") >= ce))
-    out = pl.concat([untouched, left, right]).unique(maintain_order=False)
-    return out.filter(pl.col("end") > pl.col("start")).sort("start")
+def segments_frame(seg) -> pl.DataFrame:
+    """Cached :class:`~datamgr.calendar.cache.Segments` as the segments frame."""
+    return pl.DataFrame({
+        "trading_day": pl.Series(seg.day.astype("datetime64[D]"), dtype=pl.Date),
+        "start": pl.Series(seg.start, dtype=pl.Int64).cast(_UTC),
+        "end": pl.Series(seg.end, dtype=pl.Int64).cast(_UTC),
+    })
 
 
 def _expand(seg: pl.DataFrame) -> np.ndarray:

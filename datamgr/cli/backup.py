@@ -9,9 +9,7 @@ from datamgr.core.config import Settings
 from datamgr.core.errors import CheckFailed
 from datamgr.core.timefmt import to_et_iso
 from datamgr.ops.cloud_backup import cloud_backup
-from datamgr.ops.restore import plan_restore, prune_backups, restore
 from datamgr.store.backup import list_backups, verify_backups
-from datamgr.store.store import Store
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -47,16 +45,21 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             raise CheckFailed(f"{sum(not r.ok for r in recs)} backup(s) failed verification")
         return 0
     if args.action == "prune":
+        from datamgr.ops.restore import prune_backups  # heavy: polars, only when pruning
+
         plan = prune_backups(settings, apply=args.yes)
         verb = "deleted" if args.yes else "would delete (dry run; --yes to apply)"
         emit(args, plan.to_json() | {"dry_run": not args.yes},
              f"{verb} {len(plan.delete)} backup(s), keeping {len(plan.keep)}\n" + table(_rows(plan.delete), hdr))
         return 0
     if args.action == "restore":
+        from datamgr.ops.restore import plan_restore, restore  # heavy: polars, only for restore
+        from datamgr.store.store import Store  # heavy: polars, only to hold the lock for a restore
+
         if args.yes and not args.dry_run:
             with Store(settings).lock("backup restore"):  # the diff shown is the diff applied
-                return _restore(args, settings)
-        return _restore(args, settings)
+                return _restore(args, settings, plan_restore, restore)
+        return _restore(args, settings, plan_restore, restore)
     results = cloud_backup(settings, args.dest, dry_run=args.dry_run, progress=progress_printer(args))
     def line(r) -> str:
         tag = "OK  " if r.ok else "SKIP" if r.missing else "ERR "
@@ -75,7 +78,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _restore(args: argparse.Namespace, settings: Settings) -> int:
+def _restore(args: argparse.Namespace, settings: Settings, plan_restore, restore) -> int:
+    """Show the restore diff; with ``--yes`` apply it (``plan_restore``/``restore`` from ops.restore,
+    imported by ``run`` on demand)."""
     plan = plan_restore(settings, args.backup)
     text = (f"restore {plan.backup} -> {plan.target}\n"
             f"  current: {plan.current_rows:,} bars {plan.current_range[0]} .. {plan.current_range[1]}\n"

@@ -11,7 +11,6 @@ import argparse
 from datamgr.cli.output import emit, table
 from datamgr.core.config import Settings
 from datamgr.core.timefmt import to_et_text
-from datamgr.health.report import check_continuity
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -30,6 +29,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from datamgr.health.report import check_continuity  # heavy: polars + calendar, on run only
+
     res = check_continuity(settings, args.ticker, year=args.year, start=args.start, end=args.end,
                            min_gap=args.gap)
     gaps = res.reported

@@ -10,7 +10,8 @@ from datamgr.cli.output import emit, flagged, fmt_size_change
 from datamgr.core.config import Settings
 from datamgr.core.errors import InputError
 from datamgr.core.timefmt import fmt_time
-from datamgr.ops.ranges import DELETABLE, delete_range
+
+DELETABLE = ("1m", "1d", "1w")  # = datamgr.ops.ranges.DELETABLE (checked by tests/cli/test_cli_imports.py)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -33,6 +34,8 @@ def _text(r) -> str:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from datamgr.ops.ranges import delete_range  # heavy: polars, only when this command runs
+
     try:
         plan = delete_range(settings, args.ticker, args.start, args.end, timeframe=args.timeframe, dry_run=True)
     except InputError as err:

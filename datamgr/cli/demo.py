@@ -7,7 +7,6 @@ import datetime as dt
 
 from datamgr.cli.output import emit, progress_printer
 from datamgr.core.config import Settings
-from datamgr.ops.demo import write_demo
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -23,6 +22,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from datamgr.ops.demo import write_demo  # heavy: polars + calendar, on run only
+
     res = write_demo(settings, args.ticker, months=args.months, end=args.end, seed=args.seed,
                      refresh=args.refresh, dry_run=args.dry_run, derived=not args.no_derived, progress=progress_printer(args))
     emit(args, res.to_json(), res.message)

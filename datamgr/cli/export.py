@@ -10,7 +10,8 @@ from datamgr.cli.output import emit, flagged, fmt_size
 from datamgr.core.config import Settings
 from datamgr.core.errors import InputError
 from datamgr.core.timefmt import fmt_time
-from datamgr.ops.ranges import FORMATS, export_range
+
+FORMATS = ("csv", "parquet")  # = datamgr.ops.ranges.FORMATS (checked by tests/cli/test_cli_imports.py)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -27,6 +28,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from datamgr.ops.ranges import export_range  # heavy: polars, only when this command runs
+
     try:
         res = export_range(settings, args.ticker, args.timeframe, args.start, args.end, args.fmt, args.out,
                            overwrite=args.overwrite, dry_run=args.dry_run)

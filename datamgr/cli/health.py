@@ -11,7 +11,6 @@ import argparse
 
 from datamgr.cli.output import emit, progress_printer
 from datamgr.core.config import Settings
-from datamgr.health.report import check_health
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -23,6 +22,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from datamgr.health.report import check_health  # heavy: polars + calendar, on run only
+
     rep = check_health(settings, args.ticker, min_gap=args.gap, progress=progress_printer(args))
     c = rep.continuity
     lines = [f"{rep.ticker} ({rep.file}, {rep.rows:,} rows, calendar {rep.calendar})",

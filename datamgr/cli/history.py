@@ -14,14 +14,13 @@ import os
 
 from datamgr.cli.output import emit
 from datamgr.core.config import Settings
-from datamgr.data_module import INTERVALS, HistoricalDataManager
-from datamgr.ingest.smartapi import ENV, URL_ENV
+from datamgr.ingest.smartapi_names import ENV, INTERVAL_MINUTES, URL_ENV
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("history", help="Angel One SmartAPI candle history (fetch / update / intraday / backfill)")
     hsub = p.add_subparsers(dest="history_command", metavar="ACTION", required=True)
-    choices = list(INTERVALS)
+    choices = list(INTERVAL_MINUTES)  # the intervals of data_module.INTERVALS
     f = hsub.add_parser("fetch", help="fetch DAYS days of candles and store them")
     f.add_argument("symbol")
     f.add_argument("token")
@@ -68,6 +67,8 @@ def _text(j: dict, verb: str) -> str:
 
 
 def run_fetch(args, settings: Settings) -> int:
+    from datamgr.data_module import HistoricalDataManager  # heavy: polars, only when this command runs
+
     mgr = HistoricalDataManager(settings=settings)
     df = mgr.fetch_and_save_historical_data(args.symbol, args.token, exchange=args.exchange, interval=args.interval,
                                             days=args.days)
@@ -78,6 +79,8 @@ def run_fetch(args, settings: Settings) -> int:
 
 
 def run_update(args, settings: Settings) -> int:
+    from datamgr.data_module import HistoricalDataManager  # heavy: polars, only when this command runs
+
     mgr = HistoricalDataManager(settings=settings)
     df = mgr.update_historical_data(args.symbol, args.token, exchange=args.exchange, interval=args.interval)
     j = _summary(df, args.symbol, args.interval)
@@ -86,6 +89,8 @@ def run_update(args, settings: Settings) -> int:
 
 
 def run_intraday(args, settings: Settings) -> int:
+    from datamgr.data_module import HistoricalDataManager  # heavy: polars, only when this command runs
+
     mgr = HistoricalDataManager(settings=settings)
     df = mgr.update_intraday_data(args.symbol, args.token, auto_backfill=not args.no_backfill, exchange=args.exchange)
     j = _summary(df, args.symbol, "ONE_MINUTE")
@@ -94,6 +99,8 @@ def run_intraday(args, settings: Settings) -> int:
 
 
 def run_backfill(args, settings: Settings) -> int:
+    from datamgr.data_module import HistoricalDataManager  # heavy: polars, only when this command runs
+
     mgr = HistoricalDataManager(settings=settings)
     start, end = dt.datetime.fromisoformat(args.start), dt.datetime.fromisoformat(args.end)
     df = mgr.backfill_intraday_data(args.symbol, args.token, start, end, exchange=args.exchange)
@@ -103,6 +110,8 @@ def run_backfill(args, settings: Settings) -> int:
 
 
 def run_files(args, settings: Settings) -> int:
+    from datamgr.data_module import HistoricalDataManager  # heavy: polars, only when this command runs
+
     files = HistoricalDataManager(settings=settings).get_available_data_files()
     lines = [f"{f['symbol']:<10} {f['interval']:<15} {f['rows']:>8} rows  {f['filepath']}" for f in files]
     emit(args, {"files": files}, "\n".join(lines) or "no interval files")
@@ -110,6 +119,8 @@ def run_files(args, settings: Settings) -> int:
 
 
 def run_check(args, settings: Settings) -> int:
+    from datamgr.data_module import HistoricalDataManager  # heavy: polars, only when this command runs
+
     mgr = HistoricalDataManager(settings=settings)
     inst = {t: {"exchange": i.exchange, "token": i.token, "calendar": i.calendar,
                 "display_tz": settings.display_tz_for(t)} for t, i in settings.instruments.items() if i.token}

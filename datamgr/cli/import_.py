@@ -13,7 +13,6 @@ from datamgr.cli.output import dry_run_size, emit, fmt_size_change, progress_pri
 from datamgr.cli.verify import add_remember_option, add_time_options
 from datamgr.core.config import Settings
 from datamgr.core.errors import ConfirmationRequired
-from datamgr.ops.import_export import import_export, read_input
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -70,6 +69,8 @@ def render(res) -> str:
 
 
 def run(args, settings: Settings) -> int:
+    from datamgr.ops.import_export import import_export, read_input  # heavy: polars + the calendar, only here
+
     data, name = read_input(args.file)
     progress = progress_printer(args)
     interval = args.interval or args.interval_pos

@@ -10,9 +10,6 @@ import argparse
 
 from datamgr.cli.output import emit
 from datamgr.core.config import Settings
-from datamgr.data_module.live_feed import LiveDataFeed as DataModuleFeed
-from datamgr.live.controller import LiveDataFeed
-from datamgr.live.feed import FeedOptions, run_feed
 
 DEFAULT_SYMBOLS = {"replay": "ES1", "yahoo": "ES=F", "smartapi": "NIFTY,BANKNIFTY"}
 
@@ -44,6 +41,9 @@ def _symbols(args: argparse.Namespace) -> list[str]:
 
 
 def run_start(args: argparse.Namespace, settings: Settings) -> int:
+    from datamgr.data_module.live_feed import LiveDataFeed as DataModuleFeed  # heavy: polars, on run only
+    from datamgr.live.feed import FeedOptions, run_feed  # heavy: polars, only when this command runs
+
     if args.foreground:
         opts = FeedOptions(source=args.source, symbols=tuple(_symbols(args)), interval=args.interval,
                            speed=args.speed, url=args.url, backoff_base=args.backoff_base,
@@ -61,6 +61,8 @@ def run_start(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_stop(args: argparse.Namespace, settings: Settings) -> int:
+    from datamgr.live.controller import LiveDataFeed  # heavy: polars, only when this command runs
+
     feed = LiveDataFeed(settings)
     pid = feed.running_pid()
     stopped = feed.stop_feed()
@@ -69,6 +71,8 @@ def run_stop(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_status(args: argparse.Namespace, settings: Settings) -> int:
+    from datamgr.live.controller import LiveDataFeed  # heavy: polars, only when this command runs
+
     feed = LiveDataFeed(settings)
     st = feed.status()
     quotes = (feed.get_feed_data() or {}).get("data", [])

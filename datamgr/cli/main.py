@@ -29,7 +29,8 @@ from datamgr.cli import (
 )
 from datamgr.core.config import Settings
 from datamgr.core.errors import DataMgrError
-from datamgr.store.store import Store
+from datamgr.store.backup import has_orphan_backups
+from datamgr.store.journal import pending as pending_writes
 
 # One line per command module (datamgr/cli/<name>.py), in the order of the help text.
 COMMANDS = [status, demo, journal, backup, verify, import_, continuity, health, regenerate, live, update, export,
@@ -78,7 +79,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         settings = Settings.load(data_dir=args.data_dir, config=args.config)
-        if Path(settings.data_dir).is_dir():  # every start: finish the journal of an interrupted write
+        # every start: finish the journal of an interrupted write (checked without polars: status stays light)
+        if Path(settings.data_dir).is_dir() and (pending_writes(settings) or has_orphan_backups(settings)):
+            from datamgr.store.store import Store  # heavy: polars, only when there is a write to reconcile
+
             Store(settings).recover()
         return int(args.func(args, settings))
     except DataMgrError as err:

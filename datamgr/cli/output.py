@@ -10,8 +10,6 @@ import json
 import sys
 from typing import Any
 
-from datamgr.store.store import parquet_size
-
 
 def emit(args: Any, payload: dict[str, Any], text: str) -> None:
     """Print ``payload`` as one JSON object (``--json``) or ``text`` for a person."""
@@ -84,4 +82,6 @@ def dry_run_size(settings: Any, ticker: str, timeframe: str, plan: Any) -> dict[
         return None
     path = settings.bar_path(ticker, timeframe)
     before = path.stat().st_size if path.is_file() else 0
+    from datamgr.store.store import parquet_size  # heavy (polars): only for a plan's sizes
+
     return {"size_before": before, "size_after": parquet_size(plan.result)}

@@ -7,7 +7,7 @@ import argparse
 from datamgr.cli.output import emit, progress_printer, table
 from datamgr.core.config import Settings
 from datamgr.core.errors import DataMgrError
-from datamgr.derived.regenerate import STEPS, regenerate, stale_outputs
+from datamgr.derived.stale import STEPS
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -21,6 +21,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from datamgr.derived.regenerate import regenerate, stale_outputs  # heavy: polars + calendar, on run only
+
     if args.dry_run:
         stale = stale_outputs(settings, args.ticker)
         payload = {"ticker": args.ticker, "dry_run": True, "outputs": [],

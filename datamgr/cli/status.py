@@ -7,7 +7,7 @@ import argparse
 from datamgr.cli.output import emit, fmt_size, table
 from datamgr.core.config import Settings
 from datamgr.core.timefmt import to_et_text
-from datamgr.ops.inventory import scan
+from datamgr.ops.folder_scan import scan
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -15,8 +15,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _coverage(settings: Settings, ticker: str):
+    """Health's coverage figure of a master whose figure is not remembered yet."""
+    from datamgr.health.report import master_coverage  # heavy: reads the master, only on a cold coverage cache
+
+    return master_coverage(settings, ticker)
+
+
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    files = scan(settings)
+    files = scan(settings, coverage=_coverage)
     def tz(f) -> str:
         return settings.display_tz_for(f.ticker) if f.ticker else settings.display_tz
 

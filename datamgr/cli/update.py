@@ -20,9 +20,6 @@ import sys
 from datamgr.cli.output import dry_run_size, emit, fmt_size_change, progress_printer
 from datamgr.core.config import Settings
 from datamgr.core.errors import ConfigError, DataMgrError
-from datamgr.data_module import HistoricalDataManager
-from datamgr.ingest.yahoo import read_saved_path
-from datamgr.ops.update import auto_update_message, update
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -60,6 +57,9 @@ def render(j: dict) -> str:
 
 
 def run_all(args, settings: Settings) -> int:
+    from datamgr.data_module import HistoricalDataManager  # heavy: polars + SmartAPI client, on run only
+    from datamgr.ops.update import update  # heavy: polars + the calendar, on run only
+
     results, failed = [], 0
     for ticker, ins in settings.instruments.items():
         if ins.source == "smartapi" and ins.token:
@@ -86,6 +86,9 @@ def run_all(args, settings: Settings) -> int:
 
 
 def run(args, settings: Settings) -> int:
+    from datamgr.ingest.yahoo import read_saved_path  # heavy: polars, only when this command runs
+    from datamgr.ops.update import auto_update_message, update  # heavy: polars + the calendar
+
     if args.all:
         if args.ticker or args.from_file:
             raise ConfigError("update --all takes no TICKER and no --from-file")

@@ -9,8 +9,6 @@ import argparse
 
 from datamgr.cli.output import emit
 from datamgr.core.config import Settings
-from datamgr.ops.import_export import ImportDraft, read_input
-from datamgr.ops.remember import remember_zone
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -39,8 +37,10 @@ def add_remember_option(p: argparse.ArgumentParser) -> None:
                         "is not given)")
 
 
-def remember_if_asked(args, settings: Settings, draft: ImportDraft, rep, payload: dict, lines: list[str]) -> None:
-    """``--remember``: store the verified zone (never silently; never on FAIL or for self-zoned files)."""
+def remember_if_asked(args, settings: Settings, draft, rep, payload: dict, lines: list[str]) -> None:
+    """``--remember``: store the verified zone (never silently; never on FAIL or for self-zoned files).
+
+    ``draft``: the :class:`~datamgr.ops.import_export.ImportDraft` that was verified."""
     if not getattr(args, "remember", False):
         return
     if not rep.ok:
@@ -50,6 +50,8 @@ def remember_if_asked(args, settings: Settings, draft: ImportDraft, rep, payload
         lines.append("  --remember: nothing to remember (the file's times carry their zone, or daily bars)")
         payload["remembered"] = None
     else:
+        from datamgr.ops.remember import remember_zone  # heavy (polars via the store): on --remember only
+
         r = remember_zone(settings, args.ticker, rep.tz, rep.stamp)
         payload["remembered"] = r.to_json()
         lines.append(f"  {r.message()}")
@@ -91,6 +93,8 @@ def render(rep) -> str:
 
 
 def run(args, settings: Settings) -> int:
+    from datamgr.ops.import_export import ImportDraft, read_input  # heavy: polars + calendar, on run only
+
     data, name = read_input(args.file)
     draft = ImportDraft(settings, data, name)
     rep = draft.verify(args.ticker, args.tz, args.stamp, args.interval)

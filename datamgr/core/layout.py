@@ -6,6 +6,7 @@
     <data>/ES1_daily_hod_lod.json ES1_profiler.json ES1_level_touches.json   derived analysis
     <data>/web/ES1/index.json + chunks                          web chunks
     <data>/.derived/ES1.json                                     incremental-regeneration state
+    <data>/.cache/sessions-<calendar>-<key>.parquet              session calendar cache (regenerable)
     <data>/backups/ quarantine/ live/ journal.jsonl calendar_overrides.toml .datamgr.lock
 
 It sits in ``core`` because the calendar (below the store) reads the overrides file. Pure: no I/O.
@@ -26,6 +27,7 @@ DERIVED_JSON: dict[str, str] = {"daily_hod_lod": "HOD/LOD", "profiler": "Profile
 STEP_JSON: dict[str, str] = {"hod_lod": "daily_hod_lod", "profiler": "profiler", "levels": "level_touches"}
 
 BACKUPS, QUARANTINE, LIVE, WEB, DERIVED_STATE = "backups", "quarantine", "live", "web", ".derived"
+CACHE = ".cache"
 JOURNAL, OVERRIDES, LOCK = "journal.jsonl", "calendar_overrides.toml", ".datamgr.lock"
 #: entries of the data folder that are the app's own bookkeeping, not data files
 INTERNAL = frozenset({BACKUPS, QUARANTINE, LIVE, JOURNAL, OVERRIDES, "README.md"})
@@ -82,3 +84,8 @@ def web_index(data_dir: Path, ticker: str) -> Path:
 
 def state_path(data_dir: Path, ticker: str) -> Path:
     return Path(data_dir) / DERIVED_STATE / f"{check_ticker(ticker)}.json"
+
+
+def cache_dir(data_dir: Path) -> Path:
+    """Regenerable caches of the data folder (session calendars); safe to delete."""
+    return Path(data_dir) / CACHE

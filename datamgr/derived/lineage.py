@@ -22,9 +22,7 @@ incrementally only if it was built from exactly the master that state describes.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,42 +32,34 @@ import polars as pl
 from datamgr import __version__
 from datamgr.calendar.sessions import SessionCalendar, calendar_for
 from datamgr.core import layout
-from datamgr.core.config import INTRADAY_DERIVED, Settings
+from datamgr.core.config import Settings
 from datamgr.core.timefmt import to_et_iso
+from datamgr.derived.stale import (  # re-exported: the light half of the lineage
+    ALGO_VERSION,
+    JSON_NAMES,
+    LABELS,
+    STEPS,
+    StaleOutput,
+    footer_lineage,
+    json_path,
+    output_records,
+    params,
+    read_json_meta,
+    read_meta,
+    same_daily,
+    same_master,
+    stale_outputs,
+    web_index,
+)
 from datamgr.store.atomic import atomic_write_bytes
-from datamgr.store.store import Store, read_footer
 
-ALGO_VERSION = 2  # 2: per-day ``partial`` in HOD/LOD and profiler
-STEPS = ("upsample", "hod_lod", "profiler", "levels", "web")
-LABELS = {"upsample": "Upsampled", "hod_lod": "HOD/LOD", "profiler": "Profiler",
-          "levels": "Level touches", "web": "Web chunks"}
-JSON_NAMES = layout.STEP_JSON
+__all__ = ["ALGO_VERSION", "JSON_NAMES", "LABELS", "STEPS", "StaleOutput", "calendar_of", "changed_days", "day_fingerprints", "footer_lineage", "json_path", "load_output", "load_state", "make_meta", "output_records", "params", "read_json_meta", "read_meta", "same_daily", "same_master", "save_state", "span_segments", "stale_outputs", "state_path", "web_index"]
+
 
 
 def calendar_of(settings: Settings, ticker: str) -> SessionCalendar:
     """The instrument's calendar with the folder's overrides."""
     return calendar_for(settings, ticker)
-
-
-def params(settings: Settings, ticker: str, cal: SessionCalendar) -> dict[str, Any]:
-    """Everything besides the master that shapes the outputs (a change makes them stale)."""
-    extra = [repr(getattr(cal, a, ())) for a in ("closed", "opened")]
-    inst = settings.instrument(ticker)
-    return {
-        "algo": ALGO_VERSION,
-        "calendar": cal.name,
-        "overrides": hashlib.sha256("|".join(extra).encode()).hexdigest()[:16],
-        "sessions": {n: [s, e] for n, s, e in inst.sessions},
-        "include_partial": settings.derived_include_partial,
-    }
-
-
-def json_path(settings: Settings, ticker: str, step: str) -> Path:
-    return layout.json_path(settings.data_dir, ticker, step)
-
-
-def web_index(settings: Settings, ticker: str) -> Path:
-    return layout.web_index(settings.data_dir, ticker)
 
 
 def state_path(settings: Settings, ticker: str) -> Path:
@@ -81,13 +71,6 @@ def make_meta(ticker: str, built_from: dict, prm: dict, **extra: Any) -> dict[st
     return {"ticker": ticker, "built_from": built_from,
             "built_at": to_et_iso(dt.datetime.now(dt.UTC)), "datamgr_version": __version__,
             "params": prm, **extra}
-
-
-def same_master(a: dict | None, b: dict | None) -> bool:
-    """Two ``built_from`` records describe the same master content."""
-    if not a or not b:
-        return False
-    return a.get("generation") == b.get("generation") and a.get("content_sha256") == b.get("content_sha256")
 
 
 # ---------------------------------------------------------------------- day fingerprints
@@ -143,121 +126,23 @@ def load_state(settings: Settings, ticker: str) -> dict[str, Any] | None:
         days = pl.DataFrame({"td": pl.Series(raw["dates"]).str.to_date(), "rows": raw["rows"],
                              "hash": pl.Series([int(x, 16) for x in raw["hashes"]], dtype=pl.UInt64)},
                             schema_overrides={"rows": pl.Int64})
-        return {"built_from": raw["built_from"], "days": days}
+        return {"built_from": raw["built_from"], "days": days, "row_groups": raw.get("row_groups")}
     except (OSError, ValueError, KeyError, TypeError, pl.exceptions.PolarsError):
         return None
 
 
-def save_state(settings: Settings, ticker: str, built_from: dict, days: pl.DataFrame) -> None:
-    """Write the fingerprint state atomically (regenerable bookkeeping, not listed by inventory)."""
+def save_state(settings: Settings, ticker: str, built_from: dict, days: pl.DataFrame,
+               row_groups: list[str] | tuple[str, ...] | None = None) -> None:
+    """Write the fingerprint state atomically (regenerable bookkeeping, not listed by inventory).
+
+    ``row_groups``: the master's row-group digests (footer), so the next incremental run can read
+    only the row groups that changed (:mod:`datamgr.derived.partial`)."""
 
     obj = {"algo": ALGO_VERSION, "polars": pl.__version__, "built_from": built_from,
            "dates": days["td"].dt.strftime("%Y-%m-%d").to_list(), "rows": days["rows"].to_list(),
-           "hashes": [f"{x:016x}" for x in days["hash"].to_list()]}
+           "hashes": [f"{x:016x}" for x in days["hash"].to_list()],
+           "row_groups": list(row_groups) if row_groups else None}
     atomic_write_bytes(state_path(settings, ticker), json.dumps(obj, separators=(",", ":")).encode())
-
-
-# ---------------------------------------------------------------------- staleness
-@dataclass(frozen=True)
-class StaleOutput:
-    """One derived output that does not follow its master."""
-
-    step: str
-    path: str
-    reason: str    # missing | lineage | params | daily | legacy-mtime
-    message: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {"step": self.step, "path": self.path, "reason": self.reason, "message": self.message}
-
-
-def read_json_meta(p: Path, limit: int = 65536) -> dict[str, Any] | None:
-    """The ``meta`` object of a derived JSON file, read from its first ``limit`` bytes."""
-    try:
-        with open(p, "rb") as f:
-            head = f.read(limit).decode("utf-8", errors="replace")
-    except OSError:
-        return None
-    i = head.find('"meta"')
-    if i < 0:
-        return None
-    j = head.find("{", i)
-    try:
-        obj, _ = json.JSONDecoder().raw_decode(head, j)
-    except (json.JSONDecodeError, ValueError):
-        return None
-    return obj if isinstance(obj, dict) else None
-
-
-read_meta = read_json_meta
-
-
-def output_records(settings: Settings, ticker: str) -> list[tuple[str, Path, dict | None, bool]]:
-    """``(step, path, meta-or-None, exists)`` for every output of ``ticker``."""
-    out: list[tuple[str, Path, dict | None, bool]] = []
-    for tf in INTRADAY_DERIVED:
-        p = settings.bar_path(ticker, tf)
-        meta = None
-        if p.is_file():
-            fm = read_footer(p)
-            meta = {"built_from": fm.built_from, "params": (fm.built_from or {}).get("params")} \
-                if fm.built_from else None
-        out.append(("upsample", p, meta, p.is_file()))
-    for step in ("hod_lod", "profiler", "levels"):
-        p = json_path(settings, ticker, step)
-        out.append((step, p, read_meta(p) if p.is_file() else None, p.is_file()))
-    p = web_index(settings, ticker)
-    out.append(("web", p, read_meta(p) if p.is_file() else None, p.is_file()))
-    return out
-
-
-def stale_outputs(settings: Settings, ticker: str, store=None) -> list[StaleOutput]:
-    """Derived outputs of ``ticker`` that are missing or do not follow the current master.
-
-    Reads Parquet footers and the first bytes of JSON files only. Returns an empty list when
-    there is no 1m master (nothing to derive from).
-
-    Parameters
-    ----------
-    settings : Settings
-    ticker : str
-    store : Store, optional
-    """
-    store = store or Store(settings)
-    mmeta = store.read_meta(ticker, "1m")
-    if mmeta is None or mmeta.rows == 0:
-        return []
-    master = store.lineage(ticker, "1m")
-    daily = store.lineage(ticker, "1d")
-    prm = params(settings, ticker, calendar_of(settings, ticker))
-    out: list[StaleOutput] = []
-    for step, path, meta, exists in output_records(settings, ticker):
-        label = LABELS[step] + (f" {path.stem.split('_')[-1]}" if step == "upsample" else "")
-        rel = str(path.relative_to(settings.data_dir)) if path.is_relative_to(settings.data_dir) else str(path)
-        if not exists:
-            out.append(StaleOutput(step, rel, "missing", f"{label} data is missing"))
-            continue
-        bf = (meta or {}).get("built_from")
-        if not bf:
-            if path.stat().st_mtime < mmeta.mtime.timestamp():
-                out.append(StaleOutput(step, rel, "legacy-mtime", f"{label} data is older than Parquet data"))
-            continue
-        if not same_master(bf, master):
-            out.append(StaleOutput(step, rel, "lineage",
-                                   f"{label} data is older than Parquet data (built from generation "
-                                   f"{bf.get('generation')}, master is at generation {master.get('generation')})"))
-        elif (meta or {}).get("params") != prm:
-            out.append(StaleOutput(step, rel, "params", f"{label} data was built with other settings "
-                                   "(calendar, overrides or session windows changed)"))
-        elif step == "levels" and not same_daily((meta or {}).get("daily_from"), daily):
-            out.append(StaleOutput(step, rel, "daily", f"{label} data is older than the daily file"))
-    return out
-
-
-def same_daily(a: dict | None, b: dict) -> bool:
-    if b.get("generation") is None and b.get("content_sha256") is None:
-        return not a or a.get("content_sha256") is None
-    return bool(a) and same_master(a, b)
 
 
 def load_output(settings: Settings, ticker: str, step: str) -> dict[str, Any] | None:

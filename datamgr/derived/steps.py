@@ -14,10 +14,10 @@ import polars as pl
 
 from datamgr.calendar.sessions import SessionCalendar
 from datamgr.core.config import INTRADAY_DERIVED, Settings
-from datamgr.derived import hod_lod, levels, profiler, web_chunks
+from datamgr.derived import hod_lod, levels, partial, profiler, web_chunks
 from datamgr.derived import lineage as lin
 from datamgr.derived.resample import label_minutes, upsample_all
-from datamgr.store.store import Store
+from datamgr.store.store import ROW_GROUP, Store
 
 _US = pl.Datetime("us", "UTC")
 
@@ -58,10 +58,63 @@ class Ctx:
     _ext: pl.DataFrame | None = None
     note: Any = None  # callable(message) for progress within a step
     _t: np.ndarray | None = None
+    digests: tuple[str, ...] | None = None  # the master's row-group digests (footer, verified)
+    partial: bool = False  # ``bars`` is the master's changed tail only (:mod:`datamgr.derived.partial`)
 
     @classmethod
     def open(cls, settings: Settings, ticker: str, store: Store, *, full: bool) -> Ctx:
         cal = lin.calendar_of(settings, ticker)
+        meta = store.read_meta(ticker, "1m")
+        digests = partial.trusted_digests(meta) if meta is not None else None
+        state = None if full else lin.load_state(settings, ticker)
+        if state is not None and digests is not None:
+            ctx = cls._open_tail(settings, ticker, store, cal, state, meta, digests)
+            if ctx is not None:
+                return ctx
+        ctx = cls._open_all(settings, ticker, store, cal, full=full)
+        ctx.digests = digests
+        return ctx
+
+    @classmethod
+    def _open_tail(cls, settings: Settings, ticker: str, store: Store, cal: SessionCalendar, state: dict,
+                   meta, digests: tuple[str, ...]) -> Ctx | None:
+        """Incremental context from the master's changed row groups only; None when that cannot
+        be proven sufficient (:func:`datamgr.derived.partial.read_tail`)."""
+        tail = partial.read_tail(store.path(ticker, "1m"), meta, state)
+        if tail is None or tail.bars.height == 0:
+            return None
+        bars = tail.bars
+        old = state["days"]
+        fp_tail = lin.day_fingerprints(bars, cal, lin.span_segments(bars, cal))
+        cut_day = None
+        if tail.first_row > 0 and fp_tail.height:
+            # the first day of the tail may have bars before it: that day lies in unchanged row
+            # groups (checked below), so the state's fingerprint stays
+            cut_day = fp_tail["td"][0]
+            seg_d = cal.segments(cut_day, cut_day)
+            t = bars["datetime"].dt.replace_time_zone(None).cast(pl.Int64).to_numpy()
+            end_us = int(seg_d["end"].dt.replace_time_zone(None).cast(pl.Int64).max())
+            if int(np.searchsorted(t, end_us, "left")) > (tail.changed_group - tail.first_group) * ROW_GROUP:
+                return None  # the cut day reaches into a changed row group
+            fp_tail = fp_tail.filter(pl.col("td") > cut_day)
+        keep = old.filter(pl.col("td") <= cut_day) if cut_day is not None else old.head(0)
+        fp = pl.concat([keep, fp_tail]).sort("td")
+        changed = lin.changed_days(old, fp)
+        lo = bars["datetime"].min().date() - dt.timedelta(days=10)
+        hi = max([bars["datetime"].max().date(), *changed]) + dt.timedelta(days=10)
+        seg = cal.segments(lo, hi)
+        ctx = cls(settings, ticker, store, cal, lin.params(settings, ticker, cal), bars, store.lineage(ticker, "1m"),
+                  fp, state, changed, False, seg, digests=digests, partial=True)
+        ctx.cdays = seg["trading_day"].unique().sort().to_numpy().astype("datetime64[D]")
+        if changed and cut_day is not None:
+            first = min(changed)
+            need = min(ctx.shift_days({first}, -1) | {first} | ctx.days_in({first}, "Y"))
+            if need <= cut_day:
+                return None  # a step looks back to days before the rows read
+        return ctx
+
+    @classmethod
+    def _open_all(cls, settings: Settings, ticker: str, store: Store, cal: SessionCalendar, *, full: bool) -> Ctx:
         bars = store.read(ticker, "1m")
         master = store.lineage(ticker, "1m")
         seg = lin.span_segments(bars, cal)
@@ -83,6 +136,13 @@ class Ctx:
 
     # ------------------------------------------------------------------ labelled bars
     def lab_all(self) -> pl.DataFrame:
+        if self.partial:  # a step rebuilds in full (e.g. a missing output): it needs every bar
+            self.bars = self.store.read(self.ticker, "1m")
+            self.seg = lin.span_segments(self.bars, self.cal) if not self.changed else self.cal.segments(
+                min(self.bars["datetime"].min().date(), *self.changed) - dt.timedelta(days=10),
+                max(self.bars["datetime"].max().date(), *self.changed) + dt.timedelta(days=10))
+            self.cdays = self.seg["trading_day"].unique().sort().to_numpy().astype("datetime64[D]")
+            self._t, self.partial = None, False
         if self._lab is None:
             lb = label_minutes(self.bars, self.cal, self.seg)
             self._lab, self.outside = lb.frame, lb.outside
@@ -189,12 +249,26 @@ def _upsample(ctx: Ctx, res) -> None:
         ctx.say(f"writing {ctx.ticker}_{tf}.parquet")
         new = frames[tf].drop("td")
         if res.mode == "incremental":
-            old = ctx.store.read(ctx.ticker, tf)
-            new = pl.concat([old.filter(~pl.Series(_in_days(ctx, old, changed))), new]).sort("datetime")
+            new = _splice(ctx.store.read(ctx.ticker, tf), new, _in_days_of(ctx, changed))
         w = ctx.store.write(ctx.ticker, tf, new, operation="regenerate", backup=False, built_from=built_from,
                             details={"mode": res.mode, "days": res.days})
         _out(res, Path(w.path), new.height, t0, w.written)
         t0 = time.perf_counter()
+
+
+def _in_days_of(ctx: Ctx, days: set[dt.date]):
+    return lambda frame: _in_days(ctx, frame, days)
+
+
+def _splice(old: pl.DataFrame, tail: pl.DataFrame, in_changed) -> pl.DataFrame:
+    """The upsampled file's unchanged rows plus the recomputed ones, in time order.
+
+    The usual incremental run changes only the last days: the kept rows are then the file's own
+    prefix and the recomputed rows follow them, so no sort is needed (checked, not assumed)."""
+    kept = old.filter(~pl.Series(in_changed(old)))
+    if kept.height == 0 or tail.height == 0 or kept["datetime"][-1] < tail["datetime"][0]:
+        return pl.concat([kept, tail]).with_columns(pl.col("datetime").set_sorted())
+    return pl.concat([kept, tail]).sort("datetime")
 
 
 def _in_days(ctx: Ctx, frame: pl.DataFrame, days: set[dt.date]) -> np.ndarray:

@@ -50,6 +50,7 @@ import polars as pl
 from datamgr.core.errors import ConfigError, InputError, SourceError
 from datamgr.core.progress import Progress, report
 from datamgr.core.schema import conform
+from datamgr.ingest.smartapi_names import ENV, INTERVAL_MINUTES, URL_ENV
 
 log = logging.getLogger(__name__)
 NAME = "smartapi"
@@ -57,13 +58,6 @@ BASE_URL = "https://apiconnect.angelone.in"
 LOGIN_ROUTE = "/rest/auth/angelbroking/user/v1/loginByPassword"
 CANDLE_ROUTE = "/rest/secure/angelbroking/historical/v1/getCandleData"
 IST = ZoneInfo("Asia/Kolkata")
-#: environment variable of each credential / setting
-ENV = {"api_key": "DATAMGR_SMARTAPI_API_KEY", "client_code": "DATAMGR_SMARTAPI_CLIENT_CODE",
-       "pin": "DATAMGR_SMARTAPI_PIN", "totp_secret": "DATAMGR_SMARTAPI_TOTP_SECRET"}
-URL_ENV = "DATAMGR_SMARTAPI_URL"
-#: interval -> minutes per candle
-INTERVAL_MINUTES = {"ONE_MINUTE": 1, "THREE_MINUTE": 3, "FIVE_MINUTE": 5, "TEN_MINUTE": 10,
-                    "FIFTEEN_MINUTE": 15, "THIRTY_MINUTE": 30, "ONE_HOUR": 60, "ONE_DAY": 1440}
 #: interval -> most calendar days one getCandleData request may span
 MAX_DAYS = {"ONE_MINUTE": 30, "THREE_MINUTE": 60, "FIVE_MINUTE": 100, "TEN_MINUTE": 100,
             "FIFTEEN_MINUTE": 200, "THIRTY_MINUTE": 200, "ONE_HOUR": 400, "ONE_DAY": 2000}

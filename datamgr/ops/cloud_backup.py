@@ -22,7 +22,7 @@ from typing import Any
 from datamgr.core.config import Settings
 from datamgr.core.progress import Progress, report
 from datamgr.core.timefmt import utc_stamp
-from datamgr.ops.inventory import scan
+from datamgr.ops.folder_scan import scan  # file list only: no coverage needed
 from datamgr.store.atomic import atomic_write_bytes, fsync_dir, replace_with_retry, temp_path
 from datamgr.store.backup import sha256_file
 

@@ -321,3 +321,12 @@ def find_backup(settings: Settings, path: str) -> BackupRecord:
         if rec.path == path or Path(rec.path).name == Path(path).name:
             return rec
     raise BackupError(f"{path}: no such backup in {settings.backups_dir / MANIFEST}")
+
+
+def has_orphan_backups(settings: Settings) -> bool:
+    """A file in the backups folder that the manifest does not list (a backup whose manifest line
+    was never written): :meth:`~datamgr.store.store.Store.recover` adopts it."""
+    from_manifest = {Path(r.path).name for r in list_backups(settings)}
+    bdir = settings.backups_dir
+    return bdir.is_dir() and any(p.name not in from_manifest for p in bdir.iterdir()
+                                 if p.name != "manifest.jsonl" and not p.name.startswith("."))

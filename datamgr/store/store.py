@@ -37,6 +37,7 @@ import mmap
 import os
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -63,11 +64,20 @@ from datamgr.store.atomic import (
     replace_with_retry,
     temp_path,
 )
-from datamgr.store.backup import BackupRecord, adopt_orphans, backup_file, list_backups, sha256_file
+from datamgr.store.backup import BackupRecord, adopt_orphans, backup_file, has_orphan_backups, list_backups, sha256_file
+from datamgr.store.footer import (
+    META_KEY,
+    FileMeta,
+    _aware,
+    _column_stats,
+    _footer_vs_metadata,
+    read_footer,
+    remember_damage,
+)
 
 SCHEMA_VERSION = 1
 ROW_GROUP = 1_000_000
-META_KEY = b"datamgr"
+CONTENT_HASH_VERSION = b"datamgr content v2: sha256 of row-group sha256s"
 LEGACY_SOURCE = "legacy"
 
 # Per data folder: a thread lock (one writer thread per process; the app runs jobs in threads)
@@ -77,35 +87,11 @@ _locks_guard = threading.Lock()
 # Files whose content matched their footer: path -> (dev, inode, size, mtime_ns, content hash).
 _verified: dict[str, tuple[int, int, int, int, str]] = {}
 _verified_guard = threading.Lock()
-# Files a read found damaged: path -> (dev, inode, size, mtime_ns, what). The inventory (footer
+# Files a read found damaged live in datamgr.store.footer (known_damage): the inventory (footer
 # only) flags them while they are unchanged.
-_damaged: dict[str, tuple[int, int, int, int, str]] = {}
 # Never turned into "file damaged": the user or the interpreter asked to stop.
 _PASS_THROUGH = (KeyboardInterrupt, SystemExit, GeneratorExit)
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class FileMeta:
-    """What the Parquet footer says about a bar file (no data pages read)."""
-
-    path: str
-    rows: int
-    start: dt.datetime | None
-    end: dt.datetime | None
-    size_bytes: int
-    mtime: dt.datetime
-    generation: int | None = None
-    content_sha256: str | None = None
-    written_at: str | None = None
-    operation_id: str | None = None
-    ticker: str | None = None
-    timeframe: str | None = None
-    columns: tuple[str, ...] = ()
-    problems: tuple[str, ...] = ()
-    built_from: dict[str, Any] | None = None
-    sources: dict[str, int] | None = None
-    contracts: list[dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -126,8 +112,57 @@ class WriteResult:
         return d
 
 
+def _digest(df: pl.DataFrame) -> bytes:
+    """sha256 of one slice: column names and values in order (strings by run-length)."""
+    h = hashlib.sha256()
+    for name in df.columns:
+        s = df[name]
+        h.update(name.encode())
+        if s.dtype == pl.String or isinstance(s.dtype, pl.Categorical):
+            r = s.cast(pl.String).rle()
+            h.update(np.ascontiguousarray(r.struct.field("len").to_numpy()))
+            h.update("\x00".join(r.struct.field("value").fill_null("").to_list()).encode())
+        else:
+            h.update(np.ascontiguousarray(s.to_physical().to_numpy()))
+    return h.digest()
+
+
+def row_group_digests(df: pl.DataFrame) -> list[str]:
+    """sha256 of each :data:`ROW_GROUP`-row slice of ``df`` — the row groups the store writes.
+
+    Hashed on two threads (``hashlib`` releases the GIL on large buffers). Kept in the footer
+    (``row_groups``), so a reader can tell which row groups changed between two generations
+    without reading them (incremental regeneration)."""
+    slices = [df.slice(o, ROW_GROUP) for o in range(0, df.height, ROW_GROUP)] or [df]
+    if len(slices) == 1:
+        return [_digest(slices[0]).hex()]
+    with ThreadPoolExecutor(max_workers=2) as ex:
+        return [d.hex() for d in ex.map(_digest, slices)]
+
+
+def combine_digests(digests: list[str]) -> str:
+    """The content hash of a file from its row-group digests (:func:`content_sha256`)."""
+    h = hashlib.sha256(CONTENT_HASH_VERSION)
+    for d in digests:
+        h.update(bytes.fromhex(d))
+    return h.hexdigest()
+
+
 def content_sha256(df: pl.DataFrame) -> str:
-    """Hash of the bar content (column values in order), independent of Parquet encoding."""
+    """Hash of the bar content (column values in order), independent of Parquet encoding.
+
+    sha256 over the sha256 of each :data:`ROW_GROUP`-row slice (:func:`row_group_digests`): one
+    pass gives the file's hash and the per-row-group digests. Files written before this
+    definition carry the older whole-column hash; the first rewrite of such a file is therefore
+    never taken for "unchanged" (one extra backup, no other effect).
+    """
+    return combine_digests(row_group_digests(df))
+
+
+def content_sha256_v1(df: pl.DataFrame) -> str:
+    """The content hash of files written before per-row-group digests (no ``row_groups`` in
+    their footer metadata): sha256 of the whole columns. The integrity check on read verifies
+    such a file against this definition, so files written by earlier versions stay readable."""
     h = hashlib.sha256()
     for name in df.columns:
         s = df[name]
@@ -139,106 +174,6 @@ def content_sha256(df: pl.DataFrame) -> str:
         else:
             h.update(np.ascontiguousarray(s.to_physical().to_numpy()))
     return h.hexdigest()
-
-
-def read_footer(path: Path) -> FileMeta:
-    """Metadata of a Parquet file from its footer only (one open handle). Never raises for a
-    damaged file: what is wrong is in ``problems``."""
-    try:
-        return _read_footer(path)
-    except (*_PASS_THROUGH, OSError):
-        raise
-    except BaseException as err:  # noqa: BLE001 - any footer a flipped bit made unreadable
-        st = path.stat()
-        return FileMeta(str(path), 0, None, None, st.st_size, _mtime(st), problems=(f"damaged footer: {err}",))
-
-
-def _read_footer(path: Path) -> FileMeta:
-    st = path.stat()
-    problems: list[str] = []
-    if (seen := known_damage(path, st)) is not None:
-        problems.append(f"damaged: {seen}")
-    with open(path, "rb") as f:
-        try:
-            md = pq.ParquetFile(f).metadata
-        except Exception as err:  # noqa: BLE001 - any unreadable footer is a finding
-            return FileMeta(str(path), 0, None, None, st.st_size, _mtime(st), problems=(f"unreadable footer: {err}",))
-    kv = md.metadata or {}
-    info: dict[str, Any] = {}
-    if META_KEY in kv:
-        try:
-            info = json.loads(kv[META_KEY])
-        except json.JSONDecodeError:
-            problems.append("corrupt datamgr metadata")
-    cols = tuple(md.schema.names)  # Parquet names: no Arrow/pandas schema conversion
-    start = end = None
-    tcol = next((c for c in ("datetime", "timestamp", "time", "date", "__index_level_0__") if c in cols), None)
-    if tcol is None:
-        problems.append("no datetime column")
-    else:
-        idx = cols.index(tcol)
-        mins, maxs = [], []
-        try:
-            for stats in _column_stats(md, idx):
-                if stats is None or not stats.has_min_max:
-                    problems.append("no statistics on the datetime column")
-                    break
-                mins.append(stats.min)
-                maxs.append(stats.max)
-        except Exception as err:  # noqa: BLE001 - statistics a flipped bit made unreadable
-            problems.append(f"damaged footer: {err}")
-        if mins and not problems:
-            start, end = _aware(min(mins)), _aware(max(maxs))
-    if info and info.get("rows") not in (None, md.num_rows):
-        problems.append(f"footer says {md.num_rows} rows, datamgr metadata says {info.get('rows')}")
-    problems.extend(_footer_vs_metadata(info, cols, start, end))
-    return FileMeta(
-        path=str(path), rows=md.num_rows, start=start, end=end, size_bytes=st.st_size, mtime=_mtime(st),
-        generation=info.get("generation"), content_sha256=info.get("content_sha256"),
-        written_at=info.get("written_at"), operation_id=info.get("operation_id"),
-        ticker=info.get("ticker"), timeframe=info.get("timeframe"), columns=cols, problems=tuple(problems),
-        built_from=info.get("built_from"), sources=info.get("sources"), contracts=info.get("contracts"),
-    )
-
-
-def _column_stats(md: pq.FileMetaData, idx: int) -> list[Any]:
-    """Statistics of column ``idx`` in every row group.
-
-    Raises ValueError when a row group's column chunk disagrees with the schema on the physical
-    type: pyarrow would abort the whole process (an uncaught C++ exception) building statistics
-    from such a footer -- one flipped bit is enough.
-    """
-    want = md.schema.column(idx).physical_type
-    out = []
-    for g in range(md.num_row_groups):
-        chunk = md.row_group(g).column(idx)
-        if chunk.physical_type != want:
-            msg = f"row group {g} stores column {idx} as {chunk.physical_type}, the schema says {want}"
-            raise ValueError(msg)
-        out.append(chunk.statistics)
-    return out
-
-
-def _footer_vs_metadata(info: dict[str, Any], cols: tuple[str, ...], start: dt.datetime | None,
-                        end: dt.datetime | None) -> list[str]:
-    """Footer facts that contradict datamgr's own metadata (a flipped bit in the footer)."""
-    if not info:
-        return []
-    out = []
-    if "datetime" not in cols or "source" not in cols:
-        out.append(f"columns {list(cols)} are not the ones datamgr wrote")
-    for name, got in (("start", start), ("end", end)):
-        want = info.get(name)
-        if want and got is not None and _parse_iso(want) != got:
-            out.append(f"footer statistics say {name} {got.isoformat()}, datamgr metadata says {want}")
-    return out
-
-
-def _parse_iso(text: Any) -> dt.datetime | None:
-    try:
-        return _aware(dt.datetime.fromisoformat(str(text)))
-    except ValueError:
-        return None
 
 
 def _open_parquet(path: Path) -> tuple[pq.ParquetFile, os.stat_result]:
@@ -320,22 +255,9 @@ def load_bars(path: Path, *, verify: bool = True) -> pl.DataFrame:
 
 
 def _remember_damage(path: Path, what: str) -> None:
-    try:
-        st = os.lstat(path)
-    except OSError:
-        return
+    remember_damage(path, what)
     with _verified_guard:
-        _damaged[str(path)] = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, what)
         _verified.pop(str(path), None)
-
-
-def known_damage(path: Path, st: os.stat_result) -> str | None:
-    """What a read in this process found wrong with ``path``, if the file has not changed since."""
-    with _verified_guard:
-        hit = _damaged.get(str(path))
-    if hit is not None and hit[:4] == (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns):
-        return hit[4]
-    return None
 
 
 def _check_content(path: Path, md: pq.FileMetaData, df: pl.DataFrame, st: os.stat_result) -> str | None:
@@ -364,7 +286,14 @@ def _check_content(path: Path, md: pq.FileMetaData, df: pl.DataFrame, st: os.sta
     problems.extend(_footer_vs_metadata(info, cols, smin, smax))
     if df.height and (smin is not None and (smin != df["datetime"][0] or smax != df["datetime"][-1])):
         problems.append("datetime statistics do not match the bars")
-    got = content_sha256(df)
+    stored = info.get("row_groups")
+    if isinstance(stored, list):  # content hash v2: sha256 of the row-group digests
+        digests = row_group_digests(df)
+        got = combine_digests(digests)
+        if got == want and stored != digests:
+            problems.append("row-group digests in the footer do not match the bars")
+    else:  # written before per-row-group digests
+        got = content_sha256_v1(df)
     if got != want:
         problems.append(f"content hash {got[:12]}... differs from the footer's {str(want)[:12]}...")
     if problems:
@@ -534,6 +463,7 @@ class Store:
             raise DamagedFileError(f"file damaged: {err}. {self.restore_hint(p)}") from err
         except OSError as err:
             raise StoreError(f"{p}: cannot be read: {err}") from err
+
     def read_range(self, ticker: str, timeframe: str, start: dt.datetime, end: dt.datetime) -> pl.DataFrame:
         """The bars with open times in ``[start, end)`` (aware datetimes): row groups outside the
         range are skipped by their statistics, so a short range of a long file reads little."""
@@ -613,7 +543,8 @@ class Store:
         df = conform(df)
         check_bars(df, f"new content of {p.name}")
         _check_values(df, timeframe, p.name)
-        new_hash = content_sha256(df)
+        digests = row_group_digests(df)
+        new_hash = combine_digests(digests)
         if replace_damaged is None:
             replace_damaged = operation == "restore"
         with (nullcontext() if dry_run else self.lock(f"{operation} {p.name}")):
@@ -649,7 +580,7 @@ class Store:
             info = {
                 "schema_version": SCHEMA_VERSION, "ticker": ticker, "timeframe": timeframe,
                 "rows": df.height, "start": _iso(df, 0), "end": _iso(df, -1), "generation": gen,
-                "content_sha256": new_hash, "written_at": now_utc().isoformat(), "operation_id": op_id,
+                "content_sha256": new_hash, "row_groups": digests, "written_at": now_utc().isoformat(), "operation_id": op_id,
                 "datamgr_version": __version__,
                 "sources": dict(sorted(df.group_by("source").len().iter_rows())),
             }
@@ -732,7 +663,7 @@ class Store:
         repair is needed; a folder locked by a running writer is left to that writer.
         """
         try:
-            if not journal.pending(self.settings) and not _has_orphan_backups(self.settings):
+            if not journal.pending(self.settings) and not has_orphan_backups(self.settings):
                 return []
             with self.lock("recover", timeout=0.5):
                 return self._reconciled
@@ -766,7 +697,7 @@ class Store:
     def _read_back(tmp: Path, table: pa.Table) -> None:
         """Footer, row count, schema and a full decode (page checksums verified) equal to ``table``."""
         try:
-            meta = read_footer(tmp)
+            meta = read_footer(tmp, cached=False)
             back = read_parquet_once(tmp)
         except (OSError, pa.ArrowException) as err:
             raise ReadBackError(f"{tmp.name}: written file does not read back: {err}") from err
@@ -774,7 +705,7 @@ class Store:
             raise ReadBackError(f"{tmp.name}: wrote {table.num_rows} rows, read back {back.num_rows}")
         if not back.schema.equals(table.schema, check_metadata=False):
             raise ReadBackError(f"{tmp.name}: schema changed on read-back")
-        if not _decoded(back).equals(_decoded(table)):
+        if not same_values(back, table):
             raise ReadBackError(f"{tmp.name}: content read back differs from what was written")
 
     def write_export(self, path: Path, data: bytes, *, operation: str, details: dict[str, Any] | None = None) -> Path:
@@ -810,6 +741,51 @@ class Store:
         return path
 
 
+def same_values(a: pa.Table, b: pa.Table) -> bool:
+    """The two tables hold the same values, column by column (read-back check).
+
+    Plain columns are compared with ``equals``; a dictionary column by its codes, mapped onto one
+    vocabulary (a frame built from several chunks carries one dictionary per chunk, while the file
+    read back has one): the same answer as decoding both to strings, without building millions
+    of strings. Anything unusual (nulls in a dictionary column) falls back to decoding.
+    """
+    if a.num_rows != b.num_rows or a.column_names != b.column_names:
+        return False
+    for i, f in enumerate(a.schema):
+        ca, cb = a.column(i), b.column(i)
+        if pa.types.is_dictionary(f.type) and pa.types.is_dictionary(b.schema.field(i).type):
+            same = _same_dictionary_values(ca, cb)
+            if same is None:
+                same = ca.cast(f.type.value_type).equals(cb.cast(b.schema.field(i).type.value_type))
+        else:
+            same = ca.equals(cb)
+        if not same:
+            return False
+    return True
+
+
+def _codes(col: pa.ChunkedArray) -> tuple[np.ndarray, list] | None:
+    """Codes (int64) of every row into one dictionary, and that dictionary's values."""
+    col = col.unify_dictionaries()
+    if col.null_count:
+        return None
+    if col.num_chunks == 0:
+        return np.zeros(0, np.int64), []
+    values = col.chunk(0).dictionary.to_pylist()
+    codes = [np.asarray(c.indices.to_numpy(zero_copy_only=False), dtype=np.int64) for c in col.chunks]
+    return np.concatenate(codes), values
+
+
+def _same_dictionary_values(ca: pa.ChunkedArray, cb: pa.ChunkedArray) -> bool | None:
+    a, b = _codes(ca), _codes(cb)
+    if a is None or b is None:
+        return None
+    vocab = {v: k for k, v in enumerate(dict.fromkeys(a[1] + b[1]))}
+    map_a = np.array([vocab[v] for v in a[1]] or [0], dtype=np.int64)
+    map_b = np.array([vocab[v] for v in b[1]] or [0], dtype=np.int64)
+    return len(a[0]) == len(b[0]) and bool(np.array_equal(map_a[a[0]], map_b[b[0]]))
+
+
 def _check_values(df: pl.DataFrame, timeframe: str, name: str) -> None:
     """Values no file may hold: a volume beyond int32 in a master (sums of them in upsampled files
     must fit int64), a time before 1970, a 1m bar off the whole minute."""
@@ -821,36 +797,9 @@ def _check_values(df: pl.DataFrame, timeframe: str, name: str) -> None:
         raise InvariantError(f"new content of {name} breaks the value rules:\n  " + "\n  ".join(found))
 
 
-def _decoded(table: pa.Table) -> pa.Table:
-    """``table`` with dictionary columns decoded: a frame built from several chunks (``pl.concat``)
-    carries one dictionary per chunk, while the file read back has one; the values are what count."""
-    for i, f in enumerate(table.schema):
-        if pa.types.is_dictionary(f.type):
-            table = table.set_column(i, f.name, table.column(i).cast(f.type.value_type))
-    return table
-
 
 def _iso(df: pl.DataFrame, i: int) -> str | None:
     return df["datetime"][i].isoformat() if df.height else None
-
-
-def _aware(v: Any) -> dt.datetime | None:
-    if isinstance(v, dt.datetime):
-        return v if v.tzinfo else v.replace(tzinfo=dt.UTC)
-    if isinstance(v, dt.date):
-        return dt.datetime(v.year, v.month, v.day, tzinfo=dt.UTC)
-    return None
-
-
-def _mtime(st: os.stat_result) -> dt.datetime:
-    return dt.datetime.fromtimestamp(st.st_mtime, dt.UTC)
-
-
-def _has_orphan_backups(settings: Settings) -> bool:
-    from_manifest = {Path(r.path).name for r in list_backups(settings)}
-    bdir = settings.backups_dir
-    return bdir.is_dir() and any(p.name not in from_manifest for p in bdir.iterdir()
-                                 if p.name != "manifest.jsonl" and not p.name.startswith("."))
 
 
 def _write_owner(lock_path: Path, what: str) -> None:
