@@ -161,19 +161,10 @@ def content_sha256(df: pl.DataFrame) -> str:
 
 def content_sha256_v1(df: pl.DataFrame) -> str:
     """The content hash of files written before per-row-group digests (no ``row_groups`` in
-    their footer metadata): sha256 of the whole columns. The integrity check on read verifies
-    such a file against this definition, so files written by earlier versions stay readable."""
-    h = hashlib.sha256()
-    for name in df.columns:
-        s = df[name]
-        h.update(name.encode())
-        if s.dtype == pl.String or isinstance(s.dtype, pl.Categorical):
-            r = s.cast(pl.String).rle()
-            h.update(np.ascontiguousarray(r.struct.field("len").to_numpy()))
-            h.update("\x00".join(r.struct.field("value").fill_null("").to_list()).encode())
-        else:
-            h.update(np.ascontiguousarray(s.to_physical().to_numpy()))
-    return h.hexdigest()
+    their footer metadata): sha256 of the whole columns, i.e. :func:`_digest` of the whole frame.
+    The integrity check on read verifies such a file against this definition, so files written by
+    earlier versions stay readable."""
+    return _digest(df).hex()
 
 
 def _open_parquet(path: Path) -> tuple[pq.ParquetFile, os.stat_result]:
