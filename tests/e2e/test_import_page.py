@@ -7,6 +7,7 @@ import base64
 import re
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from datamgr.core.config import Settings
@@ -35,18 +36,19 @@ def _idle(page) -> None:
 
 
 def _pick(page, label: str, option: str) -> None:
-    """Open a selectbox and pick ``option``; a rerun that lands while the list is open closes it,
-    so the list is opened again until the option shows (a condition, not a sleep)."""
-    for _ in range(5):
+    """Open a selectbox and pick ``option``. A rerun that lands while the list is open closes it or
+    detaches the option under the pointer, so the pick is tried again until the box shows the option
+    (each step waits on a condition, never a sleep)."""
+    box = page.locator('[data-testid="stSelectbox"]').filter(has_text=label)
+    for _ in range(8):
         _idle(page)
-        page.locator('[data-testid="stSelectbox"]').filter(has_text=label).click()
         try:
-            expect(page.get_by_role("option", name=option)).to_be_visible(timeout=5_000)
-        except AssertionError:
-            continue
-        page.get_by_role("option", name=option).click()
-        return
-    raise AssertionError(f"the {label!r} list never showed {option!r}")
+            box.click(timeout=5_000)
+            page.get_by_role("option", name=option).click(timeout=5_000)
+            return  # the caller waits for what the new zone shows
+        except (AssertionError, PlaywrightTimeout):
+            page.keyboard.press("Escape")
+    raise AssertionError(f"the {label!r} list never took {option!r}")
 
 
 def test_drag_and_drop_real_export_verify_import_and_inventory_row_count_changes(app_factory, page, tmp_path,
