@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -200,3 +201,121 @@ def test_a_file_scored_on_a_sample_still_counts_every_bar_outside_the_sessions()
     rep = _verify(bars, "UTC", "close")
     assert rep.verdict == "SUCCESS" and rep.rows_parsed == bars.height
     assert rep.outside_session == 5
+
+
+# ---------------------------------------------------------------- mutation survivors (issue 15 item 3)
+def test_the_best_candidate_counts_its_closures_and_gaps(two_days):
+    rep = _verify(two_days, "UTC", "close")
+    best = rep.zone_ranking[0]
+    # two sessions: the 17:00-18:00 ET halt between them is the one closure inside the span and the
+    # file's one gap; it is empty and explained by the schedule
+    assert (best.closures_tested, best.closures_matched) == (1, 1)
+    assert (best.gaps, best.gaps_explained, best.gaps_inside) == (1, 1, 0)
+    assert best.decided and rep.zone_decision == "decided"
+
+
+def test_a_master_much_larger_than_the_file_is_narrowed_and_still_matches(two_days):
+    # the master holds > 2x the bars of every candidate placement together: one semi-join keeps only
+    # the minutes some candidate uses, and the match is unchanged
+    small = two_days.slice(1500, 100)
+    assert two_days.height > 2 * 10 * small.height
+    rep = _verify(small, "UTC", "close", master=two_days)
+    assert rep.verdict == "SUCCESS", rep.message
+    best = rep.zone_ranking[0]
+    assert (best.tz, best.stamp, best.match_rate) == ("UTC", "close", 1.0)
+    assert rep.overlap.bars == 100 and rep.overlap.match_rate == 1.0
+
+
+def test_a_price_level_refusal_is_a_fail_after_the_zone_is_confirmed(two_days):
+    # the file's bars are at half the level of the stored bars just before them
+    master = two_days.head(1000)
+    half = two_days.slice(1000, 1000).with_columns(*(pl.col(c) / 2 for c in ("open", "high", "low", "close")))
+    half = half.with_columns(*(pl.col(c).round(0) for c in ("open", "close")))
+    half = half.with_columns(pl.max_horizontal("open", "close").alias("high"),
+                             pl.min_horizontal("open", "close").alias("low"))
+    rep = _verify(half, "UTC", "close", master=master)
+    assert rep.price_refused
+    assert rep.verdict == "FAIL" and rep.message.startswith("FAIL: price sanity: ")
+    assert rep.to_json()["price_refused"] is True
+
+
+def test_closures_are_counted_across_the_blocks_of_a_sampled_file():
+    from datamgr.ingest.ninjatrader.verify import _Closed, calendar_evidence
+
+    # two blocks, each spanning one daily halt (2025-01-07 and 2025-01-09, 22:00-23:00 UTC)
+    blocks_t = [make_bars(dt.datetime(2025, 1, d, 21, 0, tzinfo=dt.UTC), 60)["datetime"].append(
+        make_bars(dt.datetime(2025, 1, d, 23, 0, tzinfo=dt.UTC), 60)["datetime"]) for d in (7, 9)]
+    t_ser = blocks_t[0].append(blocks_t[1])
+    t = t_ser.to_numpy().astype("datetime64[us]").astype("int64")
+    blocks = np.repeat([0, 1], 120)
+    closed = _Closed.build(CME, t_ser.min(), t_ser.max())
+    ev = calendar_evidence(t, np.arange(len(t)), blocks, np.ones(len(t), bool), closed)
+    # the 2025-01-08 halt lies between the blocks: no block spans it, it is not tested
+    assert (ev.tested, ev.matched, ev.exact_edges) == (2, 2, 4)
+    assert (ev.gaps, ev.explained, ev.inside) == (2, 2, 0)
+    one = calendar_evidence(t, np.arange(len(t)), np.zeros(len(t), np.int64), np.ones(len(t), bool), closed)
+    # read as one block, the 2025-01-08 halt inside the long gap counts too (empty, no edge at it)
+    assert (one.tested, one.matched, one.exact_edges) == (3, 3, 4)
+
+
+def test_open_time_before_a_segment_start_is_every_earlier_segment():
+    from datamgr.ingest.ninjatrader.verify import _Closed
+
+    closed = _Closed.build(CME, dt.datetime(2025, 1, 7, tzinfo=dt.UTC), dt.datetime(2025, 1, 9, tzinfo=dt.UTC))
+    k = len(closed.starts) // 2
+    at = closed.open_before(closed.starts[k:k + 1])
+    assert at[0] == closed.cum[k] == (closed.ends[:k] - closed.starts[:k]).sum()
+    assert closed.open_before(closed.starts[k:k + 1] - 1)[0] == closed.cum[k]
+    assert closed.open_before(closed.starts[k:k + 1] + 60_000_000)[0] == closed.cum[k] + 60_000_000
+    assert closed.open_before(closed.starts[:1] - 1)[0] == 0
+
+
+def test_calendar_fit_scores_one_block_with_or_without_a_mask(two_days):
+    from datamgr.ingest.ninjatrader.verify import calendar_fit
+
+    ins_share, edge, mask = calendar_fit(two_days, CME)
+    assert (ins_share, edge, mask.len(), int(mask.sum())) == (1.0, 1.0, two_days.height, two_days.height)
+    given = pl.Series([True] * (two_days.height - 10) + [False] * 10)
+    assert calendar_fit(two_days, CME, given)[0] == pytest.approx(1 - 10 / two_days.height)
+    late = two_days.with_columns(pl.col("datetime") + dt.timedelta(minutes=1))  # open stamps read as close
+    assert calendar_fit(late, CME)[1] == pytest.approx(0.5)
+    assert calendar_fit(two_days.clear(), CME)[:2] == (0.0, 0.0)
+
+
+def test_another_contract_month_is_named_in_the_overlap(two_days):
+    master = two_days.head(600)
+    nxt = two_days.head(800).with_columns(*(pl.col(c) + 40.0 for c in ("open", "high", "low", "close")))
+    parsed = parse_export(render_fast(nxt, "UTC"), "MES 03-25.Last.txt")
+    rep, _ = verify_parsed(parsed, CME, tz="UTC", stamp="close", master=master, tick=TICK)
+    assert rep.overlap.contract_offset == 40.0 and rep.overlap.contract == "MES 03-25"
+    assert rep.verdict == "SUCCESS", rep.message
+    assert any("another contract month (MES 03-25)" in n and "+40 points" in n for n in rep.notes)
+
+
+def test_the_verify_log_line_names_file_zone_and_stamp(two_days, caplog):
+    with caplog.at_level("INFO", logger="datamgr.ingest.ninjatrader.verify"):
+        _verify(two_days.head(100), "UTC", "close")
+    assert any(r.getMessage().startswith("verify x.txt tz=UTC stamp=close: ") for r in caplog.records)
+
+
+def test_an_overlap_decision_names_every_candidate_with_at_least_half_the_best_shape():
+    from datamgr.ingest.ninjatrader.verify import ZoneScore, zone_reason
+
+    ranking = [ZoneScore("UTC", "close", 1.0, 1.0, 1.0, 1.0, shape=1.0),
+               ZoneScore("Europe/London", "close", 0.9, 1.0, 1.0, 1.0, shape=0.5),
+               ZoneScore("America/Chicago", "close", 0.8, 1.0, 1.0, 1.0, shape=0.4375)]
+    reason = zone_reason(ranking, {}, by_overlap=True)
+    assert reason == ("the overlap with the master moves bar by bar with the file (shape 1.000) only in "
+                      "UTC (close stamps); also Europe/London (close stamps)")
+    assert zone_reason(ranking[:1], {}, by_overlap=True).endswith("only in UTC (close stamps)")
+
+
+def test_the_shift_of_a_large_file_is_searched_on_a_sample_of_20000_bars():
+    # more than 20 000 bars; the master (shifted by 3 minutes) covers only the first 1 000 of them:
+    # the sample of 20 000 holds most of those and finds the shift
+    bars = session_bars("CME Globex Equity", dt.date(2025, 1, 6), dt.date(2025, 1, 24))
+    assert bars.height > 20_000
+    master = bars.head(1000).with_columns(pl.col("datetime") + dt.timedelta(minutes=3))
+    ov = overlap_stats(bars, master, TICK)
+    assert ov.bars == 1000 and ov.match_rate < MATCH_OK
+    assert ov.best_shift_minutes == 3
