@@ -167,3 +167,18 @@ def test_quick_flags_at_exactly_two_sessions_behind_and_on_a_complete_file(tmp_p
     # Monday 2025-06-09 19:30 ET: Monday's session was missed (the count includes the session in progress)
     assert quick_flags(s, "ES1", meta, now=et(2025, 6, 9, 19, 30)) == ["behind: 2 sessions"]
     assert quick_flags(s, "ES1", meta, now=et(2025, 6, 9, 12, 0)) == []  # complete file: no gaps flag either
+
+
+# ---------------------------------------------------------------- mutation survivors (issue 15 item 3)
+def test_class_counts_and_the_json_count_every_reported_gap(cme):
+    bars = build(cme, D(2025, 6, 2), D(2025, 6, 27), drop_clock=(16, 55, 5, D(2025, 6, 2), D(2025, 6, 26)))
+    bars = bars.filter(pl.col("datetime") != et(2025, 6, 10, 11, 0))  # one hole besides the window
+    strays = pl.DataFrame({"datetime": [et(2025, 6, 7, 12, 0)]}).with_columns(pl.col("datetime").dt.cast_time_unit("us"))
+    bars = pl.concat([bars, bars.head(1).with_columns(strays["datetime"])]).sort("datetime")
+    res = continuity(bars, cme)
+    assert res.class_counts() == {"recurring": 1, "hole": 1}
+    j = res.to_json()
+    assert j["gap_counts"] == {"recurring": 1, "hole": 1} and j["holes"] == 1 and j["ok"] is False
+    assert j["outside_session"] == 1 and j["expected"] == res.expected and j["present"] == res.present
+    assert [s["datetime"] for s in j["strays"]] == ["2025-06-07T12:00:00-04:00"]
+
