@@ -206,3 +206,90 @@ def test_write_results_and_footers_name_their_file_and_backup(store, settings, w
         in caplog.messages
     meta = read_footer(settings.bar_path("ES1", "1m"))
     assert meta.path == str(settings.bar_path("ES1", "1m")) and meta.rows == 10
+
+
+# ---------------------------------------------------------------- mutation survivors (issue 15 item 3)
+def test_a_value_rule_error_lists_the_first_20_rows_only(store, settings, week_bars):
+    bad = week_bars.head(30).with_columns(pl.col("datetime") + pl.duration(seconds=30))  # off the whole minute
+    before = folder_hash(settings.data_dir)
+    with pytest.raises(Exception, match="breaks the value rules") as e:
+        store.write("ES1", "1m", bad, operation="test")
+    line = next(x for x in str(e.value).splitlines() if "rows" in x)
+    assert line.split("rows ", 1)[1] == ", ".join(str(i) for i in range(20))
+    assert folder_hash(settings.data_dir) == before
+
+
+def test_row_group_digests_hash_each_row_group_slice():
+    from datamgr.store.store import ROW_GROUP, _digest, combine_digests, content_sha256, row_group_digests
+
+    df = pl.DataFrame({"datetime": pl.int_range(0, ROW_GROUP + 3, eager=True).cast(pl.Datetime("us", "UTC")),
+                       "close": pl.Series([1.0] * (ROW_GROUP + 3))})
+    d = row_group_digests(df)
+    assert len(d) == 2
+    assert d == [_digest(df.head(ROW_GROUP)).hex(), _digest(df.tail(3)).hex()]
+    assert combine_digests(d) == content_sha256(df)
+
+
+def test_a_dry_run_and_a_no_op_name_the_file(store, settings, week_bars):
+    p = str(settings.bar_path("ES1", "1m"))
+    assert store.write("ES1", "1m", week_bars, operation="test", dry_run=True).path == p
+    store.write("ES1", "1m", week_bars, operation="test")
+    assert store.write("ES1", "1m", week_bars, operation="test").path == p
+
+
+def test_contract_months_are_kept_by_a_write_that_does_not_give_them(store, settings, week_bars):
+    months = [{"contract": "ES 03-25", "start": week_bars["datetime"][0].isoformat(), "roll_offset": None}]
+    store.write("ES1", "1m", week_bars.head(100), operation="test", contracts=months)
+    store.write("ES1", "1m", week_bars, operation="test")
+    assert store.read_meta("ES1", "1m").contracts == months
+
+
+def test_the_journal_line_carries_added_and_replaced(store, settings, week_bars):
+    from datamgr.store import journal
+
+    store.write("ES1", "1m", week_bars, operation="import", details={"added": 7, "replaced": 3})
+    top = journal.read(settings)[0]
+    assert (top["op"], top["added"], top["replaced"], top["rows_after"]) == ("import", 7, 3, week_bars.height)
+
+
+def test_an_interrupted_write_whose_file_is_unchanged_is_reconciled_as_not_applied(store, settings, week_bars):
+    from datamgr.store import journal
+
+    res = store.write("ES1", "1m", week_bars, operation="test")
+    journal.append(settings, journal.intent(journal.JournalEntry(
+        id="op-x", op="trim", file="ES1_1m.parquet", sha256_before=res.content_sha256, sha256_after="f" * 64)))
+    out = store.recover()
+    assert [(o["id"], o["outcome"]) for o in out] == [("op-x", "reconciled: not applied")]
+    assert journal.read(settings)[0]["outcome"] == "reconciled: not applied" and store.recover() == []
+
+
+def test_the_restore_hint_names_the_newest_intact_backup(store, settings, week_bars):
+    store.write("ES1", "1m", week_bars, operation="test")
+    second = store.write("ES1", "1m", week_bars.head(50), operation="trim")
+    p = settings.bar_path("ES1", "1m")
+    p.write_bytes(p.read_bytes()[:-100])  # damaged
+    hint = store.restore_hint(p)
+    assert hint.startswith(f"Nothing was written. Restore it from backup {second.backup.path} ")
+
+
+def test_read_range_is_half_open(store, settings, week_bars):
+    store.write("ES1", "1m", week_bars, operation="test")
+    t = week_bars["datetime"]
+    got = store.read_range("ES1", "1m", t[10], t[20])
+    assert got["datetime"].to_list() == t[10:20].to_list()
+    assert store.read_range("ES1", "5m", t[10], t[20]).height == 0
+
+
+def test_exports_and_json_outputs_are_journaled_with_their_size(store, settings):
+    from datamgr.store import journal
+
+    store.write_export(settings.data_dir / "exports" / "ES1_1m.csv", b"a,b\n1,2\n", operation="export",
+                       details={"rows": 1})
+    top = journal.read(settings)[0]
+    assert (top["op"], top["file"], top["rows_after"]) == ("export", "exports/ES1_1m.csv", 1)
+    store.write_export(settings.data_dir / "x.csv", b"", operation="export")
+    assert journal.read(settings)[0]["rows_after"] is None
+    out = store.write_json(settings.data_dir / "levels.json", {"a": [1, 2], "b": "é"}, operation="levels")
+    assert out.read_bytes() == '{"a":[1,2],"b":"é"}'.encode()
+    top = journal.read(settings)[0]
+    assert top["details"] == {"kind": "json", "bytes": len(out.read_bytes())} and top["file"] == "levels.json"
