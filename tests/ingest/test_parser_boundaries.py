@@ -131,3 +131,33 @@ def test_a_spring_forward_time_that_does_not_exist_names_its_line():
     data = text("20250309 015900;1;2;0.5;1.5;3", "20250309 023000;1;2;0.5;1.5;3")
     with pytest.raises(InputError, match=r"1 time\(s\) that do not exist in America/New_York.*line 2"):
         to_bars(parse_export(data, "dst.txt"), "America/New_York")
+
+
+# ---------------------------------------------------------------- mutation survivors (issue 15 item 3)
+def test_bytes_that_are_not_utf8_name_the_file_and_the_line():
+    data = text(L1, L2) + b"20250107 150300;5001;5001.5;5000.5;5001.25;\xff\xfe\r\n"
+    with pytest.raises(ParseError) as e:
+        parse_export(data, "latin.txt")
+    assert (e.value.file, e.value.line) == ("latin.txt", 3)
+    assert str(e.value).startswith("latin.txt: line 3: bytes that are not UTF-8")
+
+
+def test_a_file_of_blank_lines_names_the_file_and_line_1():
+    with pytest.raises(ParseError) as e:
+        parse_export(b"\r\n  \r\n\t\r\n", "blank.txt")
+    assert (e.value.file, e.value.line) == ("blank.txt", 1)
+
+
+def test_the_parsed_export_keeps_its_name_and_a_reject_its_line_text():
+    bad = "20250107 150200;5000.75;4999;5000;5001;11"  # high below low
+    p = parse_export(text(L1, bad, L3), "MES 03-25.Last.txt")
+    assert (p.name, p.rows_read, p.format) == ("MES 03-25.Last.txt", 3, MINUTE)
+    placed = to_bars(p, "UTC")
+    assert [(r.line, r.text) for r in placed.rejects] == [(2, bad)]
+    assert placed.rejects[0].to_json() == {"line": 2, "reason": placed.rejects[0].reason, "text": bad}
+
+
+def test_a_decimal_comma_is_seen_when_only_the_open_field_has_a_fraction():
+    lines = ["20250107 150100;5000,5;5001;4999;5001;10", "20250107 150200;5001;5002;5000;5002;11"]
+    p = parse_export(text(*lines), "comma.txt")
+    assert p.decimal_comma and p.rows["open"].to_list() == [5000.5, 5001.0]
