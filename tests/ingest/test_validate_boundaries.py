@@ -168,3 +168,34 @@ def test_a_disagreement_names_the_difference_to_four_decimals_and_every_reason_k
     reason = v.rejected["reason"][0]
     assert reason.startswith("off tick grid (0.25); disagrees with ninjatrader bar by 0.6235 (> 1 tick)"), reason
     assert v.reasons() == {"disagrees with ninjatrader bar by 0.6235 (> 1 tick)": 1, "off tick grid (0.25)": 1}
+
+
+# ---------------------------------------------------------------- mutation survivors (issue 15 item 3)
+def test_a_bar_at_half_the_stored_level_is_rejected_for_its_price_level():
+    times = session_minutes(DAY)
+    master = flat(times.slice(0, 400), source="ninjatrader")
+    v = check(flat(times.slice(400, 100), price=2500.0), master=master)
+    assert v.accepted.height == 0 and v.rejected.height == 100
+    assert all(r.startswith("price level: ") for r in v.rejected["reason"].to_list())
+    assert v.reasons() == {"price level": 100}
+
+
+def test_a_daily_bar_later_than_now_plus_one_day_is_rejected():
+    days = pl.Series([dt.datetime(2025, 3, 4, tzinfo=dt.UTC), dt.datetime(2025, 3, 5, tzinfo=dt.UTC)], dtype=UTC)
+    now = dt.datetime(2025, 3, 3, 23, 59, 30, tzinfo=dt.UTC)
+    v = validate_incoming(flat(days), timeframe="1d", calendar=CAL, tick=TICK, master=empty_bars(),
+                          precedence=DEFAULT_PRECEDENCE, source="yahoo", now=now)
+    assert v.accepted["datetime"].to_list() == [days[0]]
+    assert v.rejected["reason"].to_list() == ["value: time later than now + one bar (2025-03-04T23:59:30+00:00)"]
+
+
+def test_rejected_json_of_minute_bars_gives_et_times_by_default():
+    t = pl.Series([dt.datetime(2025, 3, 4, 22, 30, tzinfo=dt.UTC)], dtype=UTC)
+    assert check(flat(t)).rejected_json()[0]["datetime"] == "2025-03-04T17:30:00-05:00"
+
+
+def test_the_quarantine_folder_is_made_with_its_parents(tmp_path):
+    t = pl.Series([dt.datetime(2025, 3, 4, 22, 30, tzinfo=dt.UTC)], dtype=UTC)
+    q = tmp_path / "data" / "quarantine"
+    p = write_quarantine(q, "ES1", "1m", check(flat(t)).rejected, now=dt.datetime(2025, 3, 4, 12, tzinfo=dt.UTC))
+    assert p.parent == q and read_quarantine(p)["reason"].to_list() == ["outside session"]
