@@ -23,6 +23,7 @@ builds its schedules with the same functions (:func:`schedule`, :func:`base_segm
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import importlib.util
@@ -235,7 +236,8 @@ def _write(path: Path, table: pa.Table, key: str) -> None:
         os.replace(tmp, path)
     except OSError as err:  # a read-only folder: the cache is an optimisation, not data
         log.debug("%s: session cache not written: %s", path, err)
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # no folder to clean (e.g. ``.cache`` is not a folder)
+            tmp.unlink(missing_ok=True)
         return
     prefix = path.name.rsplit("-", 1)[0] + "-"
     for old in path.parent.glob(prefix + "*.parquet"):

@@ -39,6 +39,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,7 +102,10 @@ def load_overrides(path: Path) -> Overrides:
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
-        line = getattr(err, "lineno", None)
+        line = getattr(err, "lineno", None)  # Python 3.14+; before, only in the text "(at line N, column M)"
+        if line is None:
+            found = re.search(r"at line (\d+)", str(err))
+            line = int(found.group(1)) if found else None
         raise InputError(f"{path}: line {line}: {err}", file=str(path), line=line) from err
     unknown = set(raw) - {"closed", "opened", "acknowledged"}
     if unknown:

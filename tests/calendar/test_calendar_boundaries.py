@@ -191,3 +191,11 @@ def test_expected_counts_come_in_trading_day_order():
     c = get_calendar(CME).expected_counts(D(2025, 6, 2), D(2025, 7, 31))
     assert c["trading_day"].to_list() == sorted(c["trading_day"].to_list())
     assert c.height == 21 + 23  # every weekday of June 2 .. July 31 2025 (Juneteenth and July 4 close early)
+
+
+def test_a_toml_syntax_error_names_file_and_line(cfg):
+    cfg.overrides_path.write_text('[[closed]]\nstart = "2025-07-10T14:00:00"\nend = \n', encoding="utf-8")
+    with pytest.raises(InputError) as e:
+        load_overrides(cfg.overrides_path)
+    assert (e.value.file, e.value.line) == (str(cfg.overrides_path), 3)
+    assert str(e.value).startswith(f"{cfg.overrides_path}: line 3: ")

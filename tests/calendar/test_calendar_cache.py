@@ -118,3 +118,39 @@ def test_a_calendar_with_a_data_folder_answers_from_the_cache_with_the_same_fram
                     dt.datetime(2025, 7, 12, 12, 0, tzinfo=dt.UTC)])
     assert cal.label(ts).equals(plain.label(ts))
     assert cal.label(ts)["in_session"].to_list() == [True, False, False]
+
+
+# ---------------------------------------------------------------- mutation survivors (issue 15 item 3)
+def test_an_instrument_on_an_unknown_calendar_is_refused_naming_every_choice(tmp_path):
+    from datamgr.core.errors import ConfigError
+
+    cfg = tmp_path / "datamgr.toml"
+    cfg.write_text('[instruments.ZZ1]\ncalendar = "LSE"\n', encoding="utf-8")
+    s = Settings.load(data_dir=tmp_path, config=cfg, env={})
+    with pytest.raises(ConfigError) as e:
+        spec_for(s, "ZZ1")
+    assert str(e.value) == "unknown calendar 'LSE'; expected one of CME Globex Equity, NYSE extended, NYSE, XNSE"
+    assert spec_for(s, "ES1").name == "CME Globex Equity"
+
+
+def test_segments_cover_a_range_only_from_its_first_to_its_last_day():
+    seg = cache.Segments(np.array(["2025-01-06", "2025-01-07", "2025-01-08"], dtype="datetime64[D]"),
+                         np.array([0, 10, 20], dtype=np.int64), np.array([5, 15, 25], dtype=np.int64))
+    d = dt.date
+    assert seg.covers(d(2025, 1, 6), d(2025, 1, 8)) and seg.covers(d(2025, 1, 7), d(2025, 1, 7))
+    assert not seg.covers(d(2025, 1, 5), d(2025, 1, 8))  # starts before the first day
+    assert not seg.covers(d(2025, 1, 6), d(2025, 1, 9))  # ends after the last day
+    assert not seg.covers(d(2025, 1, 5), d(2025, 1, 9))
+    empty = cache.Segments(np.array([], dtype="datetime64[D]"), np.array([], np.int64), np.array([], np.int64))
+    assert not empty.covers(d(2025, 1, 6), d(2025, 1, 6))
+
+
+def test_a_cache_that_cannot_be_written_is_skipped_with_a_debug_line(tmp_path, caplog):
+    (tmp_path / ".cache").write_text("not a folder", encoding="utf-8")  # mkdir fails: an OSError
+    spec = cache.CalendarSpec("NYSE")
+    with caplog.at_level("DEBUG", logger="datamgr.calendar.cache"):
+        seg = cached_segments(tmp_path, spec, dt.date(1990, 1, 2))  # a year range of its own: built here
+    _same(seg.between(dt.date(2025, 1, 6), dt.date(2025, 1, 10)),
+          get_calendar("NYSE").segments(dt.date(2025, 1, 6), dt.date(2025, 1, 10)))
+    assert any("session cache not written" in m for m in caplog.messages)
+    assert (tmp_path / ".cache").read_text(encoding="utf-8") == "not a folder"
