@@ -28,16 +28,15 @@ The file lives in the data folder (``settings.overrides_path``); every key is op
 
 Decisions: a malformed file raises :class:`~datamgr.core.errors.InputError` naming the file, the line
 (TOML syntax errors) or the entry and field, so a typo never silently changes the calendar. The
-file is rewritten (never edited in place) by :func:`acknowledge_gap`: temp file + fsync + atomic
-replace under the store's write lock, with a journal line, and the previous version kept as
-``calendar_overrides.toml.bak``.
+file is written by :mod:`datamgr.ops.acknowledge` (tomlkit: comments and unknown keys kept): temp
+file + fsync + atomic replace under the store's write lock, with a journal line, and the previous
+version kept as ``calendar_overrides.toml.bak``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import logging
 import tomllib
 from dataclasses import dataclass, field
@@ -97,7 +96,11 @@ def load_overrides(path: Path) -> Overrides:
     """
     if not path.is_file():
         return Overrides()
-    text = path.read_text(encoding="utf-8")
+    return parse_overrides(path.read_text(encoding="utf-8"), path)
+
+
+def parse_overrides(text: str, path: Path) -> Overrides:
+    """:func:`load_overrides` of ``text`` (``path`` names the file in messages)."""
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
@@ -169,29 +172,5 @@ def _ack(path: Path, i: int, e: dict) -> AckGap:
 
 
 # ---------------------------------------------------------------------- writing
-def _q(v: str) -> str:
-    return json.dumps(v, ensure_ascii=False)  # a JSON string is a valid TOML basic string
-
-
 def _et(t: dt.datetime) -> str:
     return t.astimezone(ET).isoformat()
-
-
-def render(ov: Overrides) -> str:
-    """The TOML text of ``ov`` (round-trips through :func:`load_overrides`)."""
-    out = ["# datamgr calendar overrides (see datamgr/overrides.py for the format)", ""]
-    for table, periods in (("closed", ov.closed), ("opened", ov.opened)):
-        for p in periods:
-            out.append(f"[[{table}]]")
-            out += [f"start = {_q(_et(p.start))}", f"end = {_q(_et(p.end))}"]
-            for k in ("calendar", "ticker"):
-                if getattr(p, k):
-                    out.append(f"{k} = {_q(getattr(p, k))}")
-            if p.trading_day:
-                out.append(f"trading_day = {_q(p.trading_day.isoformat())}")
-            out += [f"reason = {_q(p.reason)}", ""]
-    for a in ov.acknowledged:
-        out += ["[[acknowledged]]", f"ticker = {_q(a.ticker)}", f"start = {_q(_et(a.start))}",
-                f"end = {_q(_et(a.end))}", f"missing = {int(a.missing)}", f"note = {_q(a.note)}",
-                f"acknowledged_at = {_q(a.acknowledged_at)}", ""]
-    return "\n".join(out)
