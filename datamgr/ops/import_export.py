@@ -37,6 +37,7 @@ from datamgr.core.progress import Progress, report
 from datamgr.core.timefmt import to_et_iso
 from datamgr.derived.regenerate import regenerate, regenerate_if_stale
 from datamgr.ingest.draft import Guard, ImportDraft, ImportPlan, guess_ticker, parse_replace
+from datamgr.ingest.input_file import read_input_file
 from datamgr.ingest.ninjatrader.verify import VerifyReport
 from datamgr.ops.remember import Remembered, remember_zone
 from datamgr.store.merge import MergePlan
@@ -102,14 +103,9 @@ class ImportResult:
 def read_input(path: str | Path) -> tuple[bytes, str]:
     """Bytes and display name of an export given on the command line."""
     p = Path(path)
-    try:
-        return p.read_bytes(), p.name
-    except FileNotFoundError as err:
-        raise InputError(f"{p}: file not found", file=str(p)) from err
-    except IsADirectoryError as err:
-        raise InputError(f"{p}: is a folder; expected a NinjaTrader export file", file=str(p)) from err
-    except OSError as err:
-        raise InputError(f"{p}: cannot be read: {err}", file=str(p)) from err
+    if p.is_dir():
+        raise InputError(f"{p}: is a folder; expected a NinjaTrader export file", file=str(p))
+    return read_input_file(p), p.name  # a file over 1 GiB or ending in NUL bytes is refused unread
 
 
 def verify_export(settings: Settings, ticker: str, data: bytes, name: str, *, tz: str | None = None,

@@ -1,0 +1,30 @@
+"""Run one CLI command in this process and report its exit code and peak memory as JSON on the last
+line of stdout: ``measure_cli.py ARG...`` (the arguments of ``python -m datamgr``)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import resource
+import sys
+
+import _common  # noqa: F401
+
+from datamgr.cli.main import main as cli
+
+
+def main() -> None:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = cli(sys.argv[1:])
+        except SystemExit as exc:
+            code = exc.code
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    print(json.dumps({"code": code, "peak_mb": peak_kb / 1024, "stdout": out.getvalue()[-4000:],
+                      "stderr": err.getvalue()[-4000:]}))
+
+
+if __name__ == "__main__":
+    main()
