@@ -101,11 +101,20 @@ def load_overrides(path: Path) -> Overrides:
 
 def parse_overrides(text: str, path: Path) -> Overrides:
     """:func:`load_overrides` of ``text`` (``path`` names the file in messages)."""
+    return overrides_from_toml(read_toml(text, path), path)
+
+
+def read_toml(text: str, path: Path) -> dict:
+    """The TOML document ``text`` as a dict; a syntax error is an InputError with its line."""
     try:
-        raw = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         line = getattr(err, "lineno", None)
         raise InputError(f"{path}: line {line}: {err}", file=str(path), line=line) from err
+
+
+def overrides_from_toml(raw: dict, path: Path) -> Overrides:
+    """The overrides in a parsed TOML document (checked entry by entry, see :func:`load_overrides`)."""
     unknown = set(raw) - {"closed", "opened", "acknowledged"}
     if unknown:
         msg = f"{path}: unknown table(s) {sorted(unknown)}; expected closed, opened, acknowledged"

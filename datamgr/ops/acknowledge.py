@@ -6,9 +6,10 @@ line, however many gaps it acknowledges.
 The overrides file is read by the calendar (:mod:`datamgr.calendar.overrides`); writing it is a use
 case here, because it takes the store's lock, keeps a ``.bak`` and appends to the journal.
 
-The file is edited, not re-rendered: tomlkit parses it, the new ``[[acknowledged]]`` entries are
-appended, and everything else -- comments, layout, keys datamgr does not know -- is kept byte for
-byte. The result must read back as exactly the old content plus the new entries, or nothing is
+The file is edited, not re-rendered: the new ``[[acknowledged]]`` tables (rendered by tomlkit) are
+appended to its text, so everything else -- comments, layout, keys datamgr does not know -- is kept
+byte for byte (a hand-written inline ``acknowledged = [...]`` is edited through tomlkit's document
+instead). The result must read back as exactly the old content plus the new entries, or nothing is
 written. A note is one line of printable text: control characters (newlines and tabs included)
 and lone surrogates are refused with an :class:`~datamgr.core.errors.InputError` naming the
 field, before anything is read or written.
@@ -28,7 +29,7 @@ import tomlkit
 from tomlkit.exceptions import TOMLKitError
 from tomlkit.items import AoT, Array
 
-from datamgr.calendar.overrides import ET, AckGap, _et, load_overrides, parse_overrides
+from datamgr.calendar.overrides import ET, AckGap, _et, overrides_from_toml, read_toml
 from datamgr.core.errors import InputError, StoreError
 from datamgr.core.progress import Progress, report
 from datamgr.store.atomic import atomic_write_bytes
@@ -112,7 +113,8 @@ def acknowledge_gaps(settings, ticker: str, gaps: Sequence[tuple[dt.datetime, dt
     report(progress, 0, 1, f"acknowledging {total} gap(s) in {path.name}")
     with Store(settings).lock("acknowledge gaps"):
         before = path.read_bytes() if path.is_file() else None
-        ov = load_overrides(path)
+        raw = read_toml(_text(path, before), path) if before is not None else {}  # parsed once
+        ov = overrides_from_toml(raw, path)
         have = {(a.ticker, a.start, a.end) for a in ov.acknowledged}
         now = dt.datetime.now(dt.UTC).astimezone(ET).isoformat(timespec="seconds")
         new: list[AckGap] = []
@@ -125,8 +127,12 @@ def acknowledge_gaps(settings, ticker: str, gaps: Sequence[tuple[dt.datetime, dt
         if not new:
             report(progress, 1, 1, "nothing new")
             return AckResult(path, 0, total)
-        data = _append(path, before, new).encode("utf-8")
-        _reads_back(path, before, data, new)  # never write a file that does not read back
+        try:  # the new entries appended to the text: every byte of the old file stays
+            data = _append_text(before, new).encode("utf-8")
+            _reads_back(path, raw, data, new)
+        except StoreError:  # ``acknowledged = [...]`` inline: edit the document instead
+            data = _append(path, before, new).encode("utf-8")
+            _reads_back(path, raw, data, new)  # never write a file that does not read back
         backup = None
         if before is not None:
             backup = path.with_name(path.name + ".bak")
@@ -156,6 +162,20 @@ def check_note(note: str, field: str = "note") -> None:
             raise InputError(msg, field=field)
 
 
+def _entry(a: AckGap) -> dict:
+    return {"ticker": a.ticker, "start": _et(a.start), "end": _et(a.end), "missing": int(a.missing),
+            "note": a.note, "acknowledged_at": a.acknowledged_at}
+
+
+def _append_text(before: bytes | None, new: list[AckGap]) -> str:
+    """The old text followed by one ``[[acknowledged]]`` table per new entry (rendered by tomlkit)."""
+    block = tomlkit.dumps({"acknowledged": [_entry(a) for a in new]})
+    if not before:
+        return "# datamgr calendar overrides (see datamgr/calendar/overrides.py for the format)\n\n" + block
+    text = before.decode("utf-8")
+    return text + ("" if text.endswith("\n") else "\n") + "\n" + block
+
+
 def _append(path: Path, before: bytes | None, new: list[AckGap]) -> str:
     """The overrides text with ``new`` appended to ``[[acknowledged]]``, everything else kept."""
     try:
@@ -169,8 +189,7 @@ def _append(path: Path, before: bytes | None, new: list[AckGap]) -> str:
         arr = tomlkit.aot()
         doc.append("acknowledged", arr)
     for a in new:
-        entry = {"ticker": a.ticker, "start": _et(a.start), "end": _et(a.end), "missing": int(a.missing),
-                 "note": a.note, "acknowledged_at": a.acknowledged_at}
+        entry = _entry(a)
         if isinstance(arr, AoT):
             t = tomlkit.table()
             t.update(entry)
@@ -184,17 +203,25 @@ def _append(path: Path, before: bytes | None, new: list[AckGap]) -> str:
     return tomlkit.dumps(doc)
 
 
-def _reads_back(path: Path, before: bytes | None, data: bytes, new: list[AckGap]) -> None:
-    """``data`` parses as the old content plus exactly the ``new`` entries (else nothing is written)."""
+def _text(path: Path, data: bytes) -> str:
     try:
-        old = tomllib.loads(before.decode("utf-8")) if before else {}
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise InputError(f"{path}: not UTF-8 text ({err})", file=str(path)) from err
+
+
+def _reads_back(path: Path, old: dict, data: bytes, new: list[AckGap]) -> None:
+    """``data`` parses as the old document ``old`` plus exactly the ``new`` entries (else nothing
+    is written)."""
+    try:
         got = tomllib.loads(data.decode("utf-8"))
-        ov = parse_overrides(data.decode("utf-8"), path)
+        ov = overrides_from_toml(got, path)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError, InputError) as err:
         raise StoreError(f"{path}: edited overrides do not read back ({err}); nothing written") from err
-    acks = got.pop("acknowledged", [])
-    kept = old.pop("acknowledged", [])
-    if got != old or acks[:len(kept)] != kept or len(acks) != len(kept) + len(new) \
+    acks, kept = got.get("acknowledged", []), old.get("acknowledged", [])
+    rest = {k: v for k, v in got.items() if k != "acknowledged"}
+    if rest != {k: v for k, v in old.items() if k != "acknowledged"} or acks[:len(kept)] != kept \
+            or len(acks) != len(kept) + len(new) \
             or [(a.start, a.end) for a in ov.acknowledged[len(kept):]] != [(a.start, a.end) for a in new]:
         raise StoreError(f"{path}: edited overrides do not read back as the old file plus the new entries; "
                          "nothing written")
