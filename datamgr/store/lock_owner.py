@@ -5,11 +5,11 @@ The record is one JSON line written by the lock holder right after it takes the 
     {"pid": 4242, "start": 123456, "command": "import ES 03-25.Last.txt", "argv": "python -m datamgr import ..."}
 
 ``start`` is the process start time (:func:`datamgr.core.procs.proc_start`), so a pid reused by
-another process is not taken for the holder. A record whose process is gone (or is another
-process now) is *stale*: the holder never wrote its own record (an old datamgr, a failed write on
-a full disk) or inherited the lock from the process that did (a forked child). The message then
-says the record is stale and names the processes that really have the lock file open, found
-through ``/proc`` (Linux), with their command lines. Older records (``pid N: command``) are read
+another process is not taken for the holder. The record is *stale* when its process is gone, is
+another process now, or no longer has the lock file open (Linux ``/proc``): the real holder never
+wrote its own record (a tool that is not datamgr, an old datamgr, a failed write on a full disk).
+The message then says the record is stale and names the processes that really have the lock file
+open, with their command lines. Older records (``pid N: command``) are read
 too. Never raises.
 """
 
@@ -68,24 +68,32 @@ def read_owner(lock_path: Path) -> dict | None:
     return rec
 
 
-def record_is_live(rec: dict) -> bool:
+def _same_process(rec: dict) -> bool:
     """The recorded process is alive and (where start times are known) the same process."""
     pid = rec["pid"]
-    if not 0 < pid < 2**22 or pid == os.getpid() or not pid_alive(pid):
-        return pid == os.getpid()
+    if pid == os.getpid():
+        return True
+    if not 0 < pid < 2**22 or not pid_alive(pid):
+        return False
     start, now = rec.get("start"), proc_start(pid)
     return start is None or now is None or start == now
 
 
-def describe_holder(lock_path: Path) -> str:
+def describe_holder(lock_path: Path, *, other_process: bool = True) -> str:
     """Who holds the lock, for the "locked by" message: the live holder by pid and command, or
-    the stale record said to be stale plus the processes that have the lock file open."""
+    the stale record said to be stale plus the processes that have the lock file open.
+
+    ``other_process``: the lock is held by another process (so a record naming this one is stale);
+    False when another thread of this process may hold it."""
     rec = read_owner(lock_path)
-    if rec is not None and record_is_live(rec):
+    holders = holders_of(lock_path)  # other processes with the lock file open (Linux; may be empty)
+    me = rec is not None and rec["pid"] == os.getpid()
+    alive = rec is not None and _same_process(rec)
+    if alive and ((me and not other_process) or (not me and (not holders or rec["pid"] in holders))):
         return f"pid {rec['pid']}: {rec.get('command', '?')}"
-    others = [p for p in holders_of(lock_path) if p != os.getpid()]
-    live = "; ".join(f"pid {p}: {command_line(p) or '?'}" for p in others) or "a process that could not be identified"
+    live = "; ".join(f"pid {p}: {command_line(p) or '?'}" for p in holders) or "a process that could not be identified"
     if rec is None:
         return f"{live}; no owner record"
-    return (f"{live}; the owner record (pid {rec['pid']}: {rec.get('command', '?')}) is stale: "
-            f"that process is no longer running")
+    why = ("is this process, which no longer holds the lock" if me else
+           "is still running but no longer holds the lock" if alive else "is no longer running")
+    return f"{live}; the owner record (pid {rec['pid']}: {rec.get('command', '?')}) is stale: that process {why}"

@@ -356,7 +356,7 @@ class Store:
                 _locks[key] = (threading.RLock(), filelock.FileLock(key, thread_local=False))
             rlock, lk = _locks[key]
         if not rlock.acquire(timeout=wait):
-            owner = describe_holder(self.settings.lock_path)
+            owner = describe_holder(self.settings.lock_path, other_process=False)
             msg = (f"data folder {self.root} is locked by another writer in this process ({owner}); "
                    f"waited {wait:.0f} s. Try again when it has finished.")
             raise LockedError(msg)

@@ -88,3 +88,20 @@ def test_temp_files_of_a_killed_web_chunk_write_are_removed_by_the_next_writer(s
     assert torn and not (folder / "2025-01.json").exists()
     store.write("ES1", "1m", week_bars, operation="import")
     assert not [q for q in settings.data_dir.rglob("*") if TMP_MARK in q.name]
+
+
+@posix_only
+def test_an_owner_record_of_a_process_that_released_the_lock_is_called_stale(store, settings, week_bars):
+    store.write("ES1", "1m", week_bars, operation="import")  # this process held the lock, then let go
+    raw = worker("hold_lock_raw.py", settings.data_dir, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        assert raw.stdout.readline().strip() == "locked"
+        with pytest.raises(LockedError) as err:
+            Store(dataclasses.replace(settings, lock_timeout=0.3)).write("ES1", "1m", week_bars.head(10),
+                                                                        operation="test")
+    finally:
+        raw.stdin.close()
+        raw.wait(10)
+    msg = str(err.value)
+    assert msg.split("(", 1)[1].startswith(f"pid {raw.pid}: ") and "hold_lock_raw.py" in msg
+    assert f"owner record (pid {os.getpid()}: " in msg and "no longer holds the lock" in msg
