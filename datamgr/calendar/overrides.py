@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import logging
 import tomllib
 from dataclasses import dataclass, field
@@ -181,5 +182,29 @@ def _ack(path: Path, i: int, e: dict) -> AckGap:
 
 
 # ---------------------------------------------------------------------- writing
+def _q(v: str) -> str:
+    return json.dumps(v, ensure_ascii=False)  # a JSON string is a valid TOML basic string
+
+
 def _et(t: dt.datetime) -> str:
     return t.astimezone(ET).isoformat()
+
+
+def render(ov: Overrides) -> str:
+    """The TOML text of ``ov`` (round-trips through :func:`load_overrides`)."""
+    out = ["# datamgr calendar overrides (see datamgr/overrides.py for the format)", ""]
+    for table, periods in (("closed", ov.closed), ("opened", ov.opened)):
+        for p in periods:
+            out.append(f"[[{table}]]")
+            out += [f"start = {_q(_et(p.start))}", f"end = {_q(_et(p.end))}"]
+            for k in ("calendar", "ticker"):
+                if getattr(p, k):
+                    out.append(f"{k} = {_q(getattr(p, k))}")
+            if p.trading_day:
+                out.append(f"trading_day = {_q(p.trading_day.isoformat())}")
+            out += [f"reason = {_q(p.reason)}", ""]
+    for a in ov.acknowledged:
+        out += ["[[acknowledged]]", f"ticker = {_q(a.ticker)}", f"start = {_q(_et(a.start))}",
+                f"end = {_q(_et(a.end))}", f"missing = {int(a.missing)}", f"note = {_q(a.note)}",
+                f"acknowledged_at = {_q(a.acknowledged_at)}", ""]
+    return "\n".join(out)

@@ -9,7 +9,8 @@ Which reads apply (the decision, also in the README):
   it before writing): only the footer at the end is read (memory-mapped), which is not Parquet
   any more, so it is reported damaged without touching the 2 GB.
 
-Memory is the peak RSS (``getrusage``) of a fresh process running the CLI command.
+Memory is the peak RSS of a fresh process running the CLI command (``VmHWM``: its own high-water
+mark, not the forking test worker's, which ``ru_maxrss`` would carry over on Linux).
 """
 
 from __future__ import annotations
