@@ -6,8 +6,8 @@ Which reads apply (the decision, also in the README):
   parsers, so it is refused *before* it is read when it is over 1 GiB (from ``stat``), and when it
   ends in a run of NUL bytes (last 64 KiB read) -- a file extended with ``truncate``;
 * a master extended to 2 GB (``status`` / the inventory, ``health``, and an import that must read
-  it before writing): only the footer at the end is read (memory-mapped), which is not Parquet
-  any more, so it is reported damaged without touching the 2 GB.
+  it before writing): the footer at the end is read (memory-mapped), is not Parquet any more, and
+  the file is reported damaged; finding a backup to name hashes it in 1 MiB pieces (streamed).
 
 Memory is the peak RSS of a fresh process running the CLI command (``VmHWM``: its own high-water
 mark, not the forking test worker's, which ``ru_maxrss`` would carry over on Linux).
