@@ -287,9 +287,63 @@ def test_exports_and_json_outputs_are_journaled_with_their_size(store, settings)
                        details={"rows": 1})
     top = journal.read(settings)[0]
     assert (top["op"], top["file"], top["rows_after"]) == ("export", "exports/ES1_1m.csv", 1)
+    assert isinstance(top["id"], str) and len(top["id"]) >= 8
     store.write_export(settings.data_dir / "x.csv", b"", operation="export")
     assert journal.read(settings)[0]["rows_after"] is None
     out = store.write_json(settings.data_dir / "levels.json", {"a": [1, 2], "b": "é"}, operation="levels")
     assert out.read_bytes() == '{"a":[1,2],"b":"é"}'.encode()
     top = journal.read(settings)[0]
     assert top["details"] == {"kind": "json", "bytes": len(out.read_bytes())} and top["file"] == "levels.json"
+
+
+def test_an_interrupted_write_whose_file_is_the_new_one_is_reconciled_as_applied(store, settings, week_bars):
+    from datamgr.store import journal
+
+    res = store.write("ES1", "1m", week_bars, operation="test")
+    journal.append(settings, journal.intent(journal.JournalEntry(
+        id="op-y", op="trim", file="ES1_1m.parquet", sha256_before="e" * 64, sha256_after=res.content_sha256)))
+    assert [(o["id"], o["outcome"]) for o in store.recover()] == [("op-y", "reconciled: applied")]
+
+
+def test_the_footer_names_the_datamgr_version_and_only_source_is_dictionary_encoded(store, settings, week_bars):
+    from datamgr import __version__
+
+    store.write("ES1", "1m", week_bars, operation="test")
+    p = settings.bar_path("ES1", "1m")
+    info = json.loads(pq.read_schema(p).metadata[META_KEY])
+    assert info["datamgr_version"] == __version__ and info["rows"] == week_bars.height
+    md = pq.ParquetFile(p).metadata
+    enc = {md.schema.column(i).name: md.row_group(0).column(i).encodings for i in range(md.num_columns)}
+    assert any("DICTIONARY" in e for e in enc["source"])
+    assert not any("DICTIONARY" in e for e in enc["close"] + enc["datetime"])
+
+
+def test_the_journal_line_keeps_the_operation_details(store, settings, week_bars):
+    from datamgr.store import journal
+
+    store.write("ES1", "1m", week_bars, operation="import", details={"export": "ES 03-25.Last.txt"})
+    assert journal.read(settings)[0]["details"] == {"export": "ES 03-25.Last.txt"}
+
+
+def test_expect_generation_0_means_no_file_yet(store, settings, week_bars):
+    from datamgr.core.errors import StoreError
+
+    assert store.write("ES1", "1m", week_bars, operation="restore", expect_generation=0).written
+    with pytest.raises(StoreError, match=r"changed since the plan was made \(generation 0 -> 1\)"):
+        store.write("ES1", "1m", week_bars.head(5), operation="restore", expect_generation=0)
+
+
+def test_a_write_to_a_given_path_in_an_existing_folder(store, settings, week_bars):
+    p = settings.data_dir / "historical" / "ES1" / "ES1_1m.parquet"
+    p.parent.mkdir(parents=True)
+    assert store.write("ES1", "1m", week_bars, operation="test", path=p).path == str(p)
+    assert read_parquet_once(p).num_rows == week_bars.height
+
+
+def test_reading_a_range_of_a_missing_file_gives_the_empty_frame_of_its_timeframe(store):
+    import datetime as dt
+
+    a, b = dt.datetime(2025, 3, 3, tzinfo=dt.UTC), dt.datetime(2025, 3, 4, tzinfo=dt.UTC)
+    for tf in ("5m", "15m", "1h", "4h"):
+        assert "bars" in store.read_range("ES1", tf, a, b).columns, tf
+    assert "bars" not in store.read_range("ES1", "1m", a, b).columns
