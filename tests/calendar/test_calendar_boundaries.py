@@ -199,3 +199,21 @@ def test_a_toml_syntax_error_names_file_and_line(cfg):
         load_overrides(cfg.overrides_path)
     assert (e.value.file, e.value.line) == (str(cfg.overrides_path), 3)
     assert str(e.value).startswith(f"{cfg.overrides_path}: line 3: ")
+
+
+def test_an_acknowledged_entry_without_ticker_is_named_by_table_and_number(cfg):
+    good = '[[acknowledged]]\nticker = "ES1"\nstart = "2025-07-10T13:00"\nend = "2025-07-10T13:05"\n'
+    cfg.overrides_path.write_text(good + '[[acknowledged]]\nstart = "2025-07-10T13:00"\n', encoding="utf-8")
+    with pytest.raises(InputError) as e:
+        load_overrides(cfg.overrides_path)
+    assert str(e.value) == f"{cfg.overrides_path}: [[acknowledged]] entry #2 field 'ticker': missing"
+    assert (e.value.file, e.value.field) == (str(cfg.overrides_path), "ticker")
+
+
+def test_expected_minutes_are_utc_and_a_month_closed_by_override_labels_nothing():
+    cal = get_calendar(CME)
+    assert cal.expected_minutes(D(2025, 7, 8), D(2025, 7, 8)).dtype == UTC_T
+    shut = get_calendar(CME, closed=((et(2025, 6, 20, 0), et(2025, 8, 10, 0)),))
+    assert shut.segments(D(2025, 7, 14), D(2025, 7, 20)).height == 0
+    lab = shut.label(pl.Series([et(2025, 7, 16, 10), et(2025, 7, 17, 10)], dtype=UTC_T))
+    assert lab["in_session"].to_list() == [False, False] and lab["trading_day"].to_list() == [None, None]
