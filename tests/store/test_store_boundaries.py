@@ -347,3 +347,26 @@ def test_reading_a_range_of_a_missing_file_gives_the_empty_frame_of_its_timefram
     for tf in ("5m", "15m", "1h", "4h"):
         assert "bars" in store.read_range("ES1", tf, a, b).columns, tf
     assert "bars" not in store.read_range("ES1", "1m", a, b).columns
+
+
+def test_a_replace_that_fails_after_the_intent_withdraws_the_intent(store, settings, week_bars, monkeypatch):
+    from datamgr.store import journal
+
+    store.write("ES1", "1m", week_bars, operation="test")
+    p = settings.bar_path("ES1", "1m")
+    before, lines = p.read_bytes(), settings.journal_path.read_bytes()
+    real_replace = os.replace
+
+    def replace(src, dst, *a, **kw):
+        if Path(dst) == p:
+            raise OSError(28, "No space left on device")
+        return real_replace(src, dst, *a, **kw)
+
+    monkeypatch.setattr(os, "replace", replace)
+    from datamgr.core.errors import StoreError
+
+    with pytest.raises(StoreError, match="write failed, the file is unchanged"):
+        store.write("ES1", "1m", week_bars.head(10), operation="trim", backup=False)
+    monkeypatch.undo()
+    assert p.read_bytes() == before and journal.pending(settings) == []
+    assert settings.journal_path.read_bytes() == lines
