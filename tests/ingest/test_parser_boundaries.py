@@ -144,14 +144,19 @@ def test_bytes_that_are_not_utf8_name_the_file_and_the_line():
 
 def test_a_file_of_blank_lines_names_the_file_and_line_1():
     with pytest.raises(ParseError) as e:
-        parse_export(b"\r\n  \r\n\t\r\n", "blank.txt")
-    assert (e.value.file, e.value.line) == ("blank.txt", 1)
+        parse_export(b"\r\n  \r\n\t\r\n", "blank.txt")  # whitespace only: "empty"
+    assert (e.value.file, e.value.line) == ("blank.txt", 1) and "file is empty" in str(e.value)
+    with pytest.raises(ParseError) as e:
+        parse_export(b"\xef\xbb\xbf\r\n  \r\n", "bom.txt")  # a BOM, then blank lines
+    assert (e.value.file, e.value.line) == ("bom.txt", 1) and "only blank lines" in str(e.value)
 
 
 def test_the_parsed_export_keeps_its_name_and_a_reject_its_line_text():
     bad = "20250107 150200;5000.75;4999;5000;5001;11"  # high below low
     p = parse_export(text(L1, bad, L3), "MES 03-25.Last.txt")
     assert (p.name, p.rows_read, p.format) == ("MES 03-25.Last.txt", 3, MINUTE)
+    careful = parse_export(text(L1, "", L3), "MES 03-25.Last.txt")  # a blank line: the careful path
+    assert (careful.name, careful.rows.height) == ("MES 03-25.Last.txt", 2)
     placed = to_bars(p, "UTC")
     assert [(r.line, r.text) for r in placed.rejects] == [(2, bad)]
     assert placed.rejects[0].to_json() == {"line": 2, "reason": placed.rejects[0].reason, "text": bad}
