@@ -36,7 +36,7 @@ import logging
 import mmap
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass
@@ -91,6 +91,9 @@ _verified_guard = threading.Lock()
 # only) flags them while they are unchanged.
 # Never turned into "file damaged": the user or the interpreter asked to stop.
 _PASS_THROUGH = (KeyboardInterrupt, SystemExit, GeneratorExit)
+# Hashes the new content of a write while the write validates, locks, backs up and encodes
+# (hashlib and the Parquet encoder release the GIL): the hash is not a second pass on the clock.
+_HASHER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="datamgr-hash")
 log = logging.getLogger(__name__)
 
 
@@ -493,7 +496,8 @@ class Store:
               details: dict[str, Any] | None = None, backup: bool = True, op_id: str | None = None,
               dry_run: bool = False, built_from: dict[str, Any] | None = None,
               contracts: list[dict[str, Any]] | None = None, replace_damaged: bool | None = None,
-              expect_generation: int | None = None, path: Path | None = None) -> WriteResult:
+              expect_generation: int | None = None, path: Path | None = None,
+              keep_row_groups: int = 0) -> WriteResult:
         """Replace the file of ``ticker``/``timeframe`` with ``df``, safely (see module doc).
 
         Parameters
@@ -522,6 +526,13 @@ class Store:
         path : Path, optional
             Write this file instead of ``<data>/<ticker>_<timeframe>.parquet`` (the data module's
             interval files under ``historical/``); ``timeframe`` is then only a label.
+        keep_row_groups : int
+            The new content is the first ``keep_row_groups`` row groups of the current file
+            followed by ``df`` (an upsampled file rewritten from its own unchanged prefix plus a
+            recomputed tail). The prefix is read under the lock (page checksums verified) and its
+            footer row-group digests are reused instead of hashing it again; the whole new content
+            is validated, written and read back as usual. StoreError when the current file has no
+            such prefix (missing, a legacy footer, a short row group).
 
         Raises
         ------
@@ -532,10 +543,11 @@ class Store:
         p = Path(path) if path is not None else self.path(ticker, timeframe)
         refuse_symlink(p)
         df = conform(df)
-        check_bars(df, f"new content of {p.name}")
-        _check_values(df, timeframe, p.name)
-        digests = row_group_digests(df)
-        new_hash = combine_digests(digests)
+        # the tail after a kept prefix starts on a row-group boundary: its digests are its own
+        hashing = _HASHER.submit(row_group_digests, df)
+        if not keep_row_groups:
+            check_bars(df, f"new content of {p.name}")
+            _check_values(df, timeframe, p.name)
         if replace_damaged is None:
             replace_damaged = operation == "restore"
         with (nullcontext() if dry_run else self.lock(f"{operation} {p.name}")):
@@ -546,32 +558,35 @@ class Store:
                 msg = (f"{p.name} changed since the plan was made (generation {expect_generation} -> {now_gen}); "
                        f"nothing was written. Look at the new plan and try again.")
                 raise StoreError(msg)
+            kept_digests: list[str] = []
+            if keep_row_groups:
+                prefix, kept_digests = _prefix(p, meta, keep_row_groups)
+                df = pl.concat([prefix, df]) if df.height else prefix
+                check_bars(df, f"new content of {p.name}")
+                _check_values(df, timeframe, p.name)
+
+            def digests() -> list[str]:
+                return kept_digests + hashing.result()
+
             if path is not None:
                 p.parent.mkdir(parents=True, exist_ok=True)
             rows_before = meta.rows if meta else 0
-            old_hash = meta.content_sha256 if meta else None
-            damaged = False
-            if meta is not None and (backup or old_hash is None):
-                try:
-                    old_hash = self._verified_hash(p) or old_hash
-                except DamagedFileError as err:
-                    if not replace_damaged:
-                        raise DamagedFileError(f"file damaged: {err}. {self.restore_hint(p)}") from err
-                    # A damaged file stays replaceable by a restore: its exact bytes are kept in a
-                    # sha256-verified backup (marked damaged) first.
-                    old_hash, damaged = None, True
-            unchanged = old_hash == new_hash and (built_from is None or meta.built_from == built_from)
+            old_hash, damaged = self._old_hash(p, meta, backup, replace_damaged)
+            # a new file cannot be unchanged: its hash is taken while it is written
+            new_hash = combine_digests(digests()) if (dry_run or meta is not None) else None
+            unchanged = meta is not None and old_hash == new_hash and (built_from is None
+                                                                       or meta.built_from == built_from)
             gen = ((meta.generation or 0) + 1) if meta else 1
             if dry_run or unchanged:
                 return WriteResult(str(p), False, rows_before, df.height, meta.generation if (meta and unchanged) else gen,
-                                   new_hash, None, op_id, dry_run)
+                                   new_hash or combine_digests(digests()), None, op_id, dry_run)
             rec = backup_file(self.settings, p, reason=operation, op_id=op_id,
                               expected_rows=None if damaged else meta.rows, damaged=damaged) \
                 if (meta and backup) else None
             info = {
                 "schema_version": SCHEMA_VERSION, "ticker": ticker, "timeframe": timeframe,
                 "rows": df.height, "start": _iso(df, 0), "end": _iso(df, -1), "generation": gen,
-                "content_sha256": new_hash, "row_groups": digests, "written_at": now_utc().isoformat(), "operation_id": op_id,
+                "content_sha256": new_hash, "row_groups": None, "written_at": now_utc().isoformat(), "operation_id": op_id,
                 "datamgr_version": __version__,
                 "sources": dict(sorted(df.group_by("source").len().iter_rows())),
             }
@@ -585,10 +600,25 @@ class Store:
                 backup=rec.path if rec else None, sha256_before=old_hash, sha256_after=new_hash,
                 details=details or {}, added=(details or {}).get("added"), replaced=(details or {}).get("replaced"),
             )
-            self._write_parquet(p, df, info, entry)
+            new_hash = self._write_parquet(p, df, info, entry, digests)
             log.info("%s: %s wrote %d rows (generation %d, was %d rows)%s", p.name, operation, df.height, gen,
                      rows_before, f", backup {rec.path}" if rec else "")
             return WriteResult(str(p), True, rows_before, df.height, gen, new_hash, rec, op_id)
+
+    def _old_hash(self, p: Path, meta: FileMeta | None, backup: bool,
+                  replace_damaged: bool) -> tuple[str | None, bool]:
+        """(content hash of the current file, damaged): checked against its footer before a backup."""
+        old_hash = meta.content_sha256 if meta else None
+        if meta is None or not (backup or old_hash is None):
+            return old_hash, False
+        try:
+            return self._verified_hash(p) or old_hash, False
+        except DamagedFileError as err:
+            if not replace_damaged:
+                raise DamagedFileError(f"file damaged: {err}. {self.restore_hint(p)}") from err
+            # A damaged file stays replaceable by a restore: its exact bytes are kept in a
+            # sha256-verified backup (marked damaged) first.
+            return None, True
 
     def _verified_hash(self, p: Path) -> str | None:
         """Content hash of ``p`` checked against its footer (cached per file identity); None for
@@ -603,9 +633,16 @@ class Store:
         return meta.content_sha256 or content_sha256(df)
 
     def _write_parquet(self, final: Path, df: pl.DataFrame, info: dict[str, Any],
-                       entry: journal.JournalEntry | None = None) -> None:
-        schema = arrow_schema("bars" in df.columns).with_metadata({META_KEY: json.dumps(info).encode()})
-        table = df.to_arrow().cast(schema.remove_metadata()).replace_schema_metadata(schema.metadata)
+                       entry: journal.JournalEntry | None = None,
+                       digests: Callable[[], list[str]] | None = None) -> str:
+        """Temp file -> fsync -> read back -> intent -> replace -> fsync folder -> journal.
+
+        ``digests`` (when given) yields the row-group digests of ``df``; it is called once the row
+        groups are encoded, so a hash computed on another thread overlaps the encoding. The footer
+        metadata (``info`` with ``content_sha256`` and ``row_groups``) is the file's key-value
+        metadata, added before the footer is written. Returns the content hash."""
+        schema = arrow_schema("bars" in df.columns)
+        table = df.to_arrow().cast(schema)
         tmp = temp_path(final)
         intent_at: int | None = None
         try:
@@ -613,6 +650,12 @@ class Store:
                 with pq.ParquetWriter(f, schema, compression="zstd", write_statistics=True,
                                       write_page_checksum=True, use_dictionary=["source"]) as w:
                     w.write_table(table, row_group_size=ROW_GROUP)
+                    if digests is not None:
+                        d = digests()
+                        info["row_groups"], info["content_sha256"] = d, combine_digests(d)
+                        if entry is not None:
+                            entry.sha256_after = info["content_sha256"]
+                    w.add_key_value_metadata({META_KEY: json.dumps(info).encode()})
                 f.flush()
                 os.fsync(f.fileno())
             self._read_back(tmp, table)
@@ -646,6 +689,7 @@ class Store:
                 # reconciles it. An error now would report a failure for a write that took place.
                 log.warning("%s: written, but the journal completion line failed (%s); it will be "
                             "reconciled at the next start", final.name, err)
+        return info["content_sha256"]
 
     def recover(self) -> list[dict[str, Any]]:
         """Reconcile interrupted writes and adopt orphan backups, if there is anything to do.
@@ -745,7 +789,8 @@ def same_values(a: pa.Table, b: pa.Table) -> bool:
     for i, f in enumerate(a.schema):
         ca, cb = a.column(i), b.column(i)
         if pa.types.is_dictionary(f.type) and pa.types.is_dictionary(b.schema.field(i).type):
-            same = _same_dictionary_values(ca, cb)
+            # same dictionaries and codes (the usual case) prove equal values without decoding
+            same = ca.equals(cb) or _same_dictionary_values(ca, cb)
             if same is None:
                 same = ca.cast(f.type.value_type).equals(cb.cast(b.schema.field(i).type.value_type))
         else:
@@ -775,6 +820,30 @@ def _same_dictionary_values(ca: pa.ChunkedArray, cb: pa.ChunkedArray) -> bool | 
     map_a = np.array([vocab[v] for v in a[1]] or [0], dtype=np.int64)
     map_b = np.array([vocab[v] for v in b[1]] or [0], dtype=np.int64)
     return len(a[0]) == len(b[0]) and bool(np.array_equal(map_a[a[0]], map_b[b[0]]))
+
+
+def _prefix(p: Path, meta: FileMeta | None, n: int) -> tuple[pl.DataFrame, list[str]]:
+    """The first ``n`` row groups of ``p`` and their footer digests (``Store.write(keep_row_groups=n)``).
+
+    Only from a file whose footer proves them: digests for every row group combining to the
+    content hash, whole :data:`ROW_GROUP`-row groups, no known damage. Read through one handle with
+    page checksums verified."""
+    d = meta.row_group_digests if meta is not None else None
+    rows = meta.row_group_rows if meta is not None else ()
+    if (meta is None or meta.problems or not d or len(d) != len(rows) or n > len(d)
+            or any(r != ROW_GROUP for r in rows[:n]) or combine_digests(list(d)) != meta.content_sha256):
+        raise StoreError(f"{p.name}: keep_row_groups={n}: the file has no such prefix of whole row groups "
+                         f"with footer digests; nothing was written (write the whole content)")
+    try:
+        pf, _ = _open_parquet(p)
+        table = pf.read_row_groups(list(range(n)))
+        prefix = table_to_bars(table)
+    except (StoreError, *_PASS_THROUGH):
+        raise
+    except BaseException as err:  # noqa: BLE001 - pyarrow/OS errors, InvariantError, polars PanicException
+        _remember_damage(p, f"cannot be read ({type(err).__name__}: {err})")
+        raise DamagedFileError(f"{p.name}: cannot be read ({type(err).__name__}: {err})") from err
+    return prefix, list(d[:n])
 
 
 def _check_values(df: pl.DataFrame, timeframe: str, name: str) -> None:
