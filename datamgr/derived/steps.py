@@ -248,12 +248,24 @@ def _upsample(ctx: Ctx, res) -> None:
     for tf in INTRADAY_DERIVED:
         ctx.say(f"writing {ctx.ticker}_{tf}.parquet")
         new = frames[tf].drop("td")
+        keep = 0
         if res.mode == "incremental":
-            new = _splice(ctx.store.read(ctx.ticker, tf), new, _in_days_of(ctx, changed))
+            # the file's own unchanged row groups stay; only the rows after them are spliced
+            keep, rest = ctx.store.read_after_row_groups(ctx.ticker, tf, _first_touched(ctx, changed, new))
+            new = _splice(rest, new, _in_days_of(ctx, changed))
         w = ctx.store.write(ctx.ticker, tf, new, operation="regenerate", backup=False, built_from=built_from,
-                            details={"mode": res.mode, "days": res.days})
-        _out(res, Path(w.path), new.height, t0, w.written)
+                            details={"mode": res.mode, "days": res.days}, keep_row_groups=keep)
+        _out(res, Path(w.path), w.rows_after, t0, w.written)
         t0 = time.perf_counter()
+
+
+def _first_touched(ctx: Ctx, days: set[dt.date], tail: pl.DataFrame) -> dt.datetime:
+    """The earliest instant an incremental splice can touch: the first segment of the changed
+    days, or the first recomputed row if earlier (rows before it are kept as they are)."""
+    seg = ctx.seg.filter(pl.col("trading_day").is_in(sorted(days))) if days else ctx.seg.head(0)
+    firsts = [x for x in (seg["start"].min() if seg.height else None,
+                          tail["datetime"].min() if tail.height else None) if x is not None]
+    return min(firsts) if firsts else dt.datetime.min.replace(tzinfo=dt.UTC)
 
 
 def _in_days_of(ctx: Ctx, days: set[dt.date]):

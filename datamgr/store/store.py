@@ -478,6 +478,43 @@ class Store:
             raise StoreError(f"{p}: cannot be read: {err}") from err
         return table_to_bars(table).filter(pl.col("datetime").is_between(start, end, closed="left"))
 
+    def read_after_row_groups(self, ticker: str, timeframe: str, before: dt.datetime) -> tuple[int, pl.DataFrame]:
+        """``(n, rest)``: ``n`` leading row groups whose bars all lie before ``before`` and that
+        :meth:`write` can keep (``keep_row_groups=n``), and the file's bars after them.
+
+        ``n`` comes from the footer (whole row groups, digests proven by the content hash, datetime
+        statistics); ``rest`` is read from the row groups after them only and checked against
+        their footer digests (page checksums verified). A file without that footer proof gives
+        ``(0, read())`` — the whole file, verified. Call under :meth:`lock` when the answer feeds
+        a write.
+
+        Raises
+        ------
+        DamagedFileError
+            The rows read do not match their footer digests, or cannot be decoded.
+        """
+        p = self.path(ticker, timeframe)
+        refuse_symlink(p)
+        meta = read_footer(p) if p.is_file() else None
+        n = _keepable(p, meta, before) if meta is not None else 0
+        if n == 0:
+            return 0, self.read(ticker, timeframe)
+        try:
+            pf, _ = _open_parquet(p)
+            groups = list(range(n, pf.metadata.num_row_groups))
+            rest = table_to_bars(pf.read_row_groups(groups) if groups else pf.schema_arrow.empty_table())
+        except (StoreError, *_PASS_THROUGH):
+            raise
+        except BaseException as err:  # noqa: BLE001 - pyarrow/OS errors, InvariantError, polars PanicException
+            _remember_damage(p, f"cannot be read ({type(err).__name__}: {err})")
+            raise DamagedFileError(f"file damaged: {p.name}: cannot be read ({err}). {self.restore_hint(p)}") from err
+        assert meta.row_group_digests is not None
+        if (row_group_digests(rest) if rest.height else []) != list(meta.row_group_digests[n:]):
+            what = f"{p.name}: does not match its footer: row-group digests {n}.. differ from the bars"
+            _remember_damage(p, what)
+            raise DamagedFileError(f"file damaged: {what}. {self.restore_hint(p)}")
+        return n, rest
+
     def read_meta(self, ticker: str, timeframe: str) -> FileMeta | None:
         p = self.path(ticker, timeframe)
         return read_footer(p) if p.is_file() else None
@@ -820,6 +857,30 @@ def _same_dictionary_values(ca: pa.ChunkedArray, cb: pa.ChunkedArray) -> bool | 
     map_a = np.array([vocab[v] for v in a[1]] or [0], dtype=np.int64)
     map_b = np.array([vocab[v] for v in b[1]] or [0], dtype=np.int64)
     return len(a[0]) == len(b[0]) and bool(np.array_equal(map_a[a[0]], map_b[b[0]]))
+
+
+def _keepable(p: Path, meta: FileMeta, before: dt.datetime) -> int:
+    """Leading whole row groups of ``p`` whose datetime maximum (footer statistics) is before
+    ``before`` and whose footer digests combine to the content hash; 0 when unproven."""
+    d, rows = meta.row_group_digests, meta.row_group_rows
+    if meta.problems or not d or len(d) != len(rows) or combine_digests(list(d)) != meta.content_sha256:
+        return 0
+    try:
+        with open(p, "rb") as f:
+            md = pq.ParquetFile(f, pre_buffer=False).metadata
+            if md.num_row_groups != len(d) or "datetime" not in md.schema.names:
+                return 0
+            stats = _column_stats(md, md.schema.names.index("datetime"))
+    except (*_PASS_THROUGH,):
+        raise
+    except BaseException:  # noqa: BLE001 - an unreadable footer: keep nothing, read everything
+        return 0
+    n = 0
+    for st, r in zip(stats, rows, strict=True):
+        if r != ROW_GROUP or st is None or not st.has_min_max or _aware(st.max) >= before:
+            break
+        n += 1
+    return n
 
 
 def _prefix(p: Path, meta: FileMeta | None, n: int) -> tuple[pl.DataFrame, list[str]]:
