@@ -582,9 +582,8 @@ class Store:
         df = conform(df)
         # the tail after a kept prefix starts on a row-group boundary: its digests are its own
         hashing = _HASHER.submit(row_group_digests, df)
-        if not keep_row_groups:
-            check_bars(df, f"new content of {p.name}")
-            _check_values(df, timeframe, p.name)
+        check_bars(df, f"new content of {p.name}")
+        _check_values(df, timeframe, p.name)
         if replace_damaged is None:
             replace_damaged = operation == "restore"
         with (nullcontext() if dry_run else self.lock(f"{operation} {p.name}")):
@@ -596,11 +595,13 @@ class Store:
                        f"nothing was written. Look at the new plan and try again.")
                 raise StoreError(msg)
             kept_digests: list[str] = []
+            prefix: pa.Table | None = None
             if keep_row_groups:
+                # the prefix stays Arrow (its own encoding, validated when it was written): only
+                # the seam between it and ``df`` is checked here
                 prefix, kept_digests = _prefix(p, meta, keep_row_groups)
-                df = pl.concat([prefix, df]) if df.height else prefix
-                check_bars(df, f"new content of {p.name}")
-                _check_values(df, timeframe, p.name)
+                _check_seam(prefix, df, p.name)
+            rows = df.height + (prefix.num_rows if prefix is not None else 0)
 
             def digests() -> list[str]:
                 return kept_digests + hashing.result()
@@ -615,17 +616,17 @@ class Store:
                                                                        or meta.built_from == built_from)
             gen = ((meta.generation or 0) + 1) if meta else 1
             if dry_run or unchanged:
-                return WriteResult(str(p), False, rows_before, df.height, meta.generation if (meta and unchanged) else gen,
+                return WriteResult(str(p), False, rows_before, rows, meta.generation if (meta and unchanged) else gen,
                                    new_hash or combine_digests(digests()), None, op_id, dry_run)
             rec = backup_file(self.settings, p, reason=operation, op_id=op_id,
                               expected_rows=None if damaged else meta.rows, damaged=damaged) \
                 if (meta and backup) else None
             info = {
                 "schema_version": SCHEMA_VERSION, "ticker": ticker, "timeframe": timeframe,
-                "rows": df.height, "start": _iso(df, 0), "end": _iso(df, -1), "generation": gen,
+                "rows": rows, "start": _iso(df, 0, prefix), "end": _iso(df, -1, prefix), "generation": gen,
                 "content_sha256": new_hash, "row_groups": None, "written_at": now_utc().isoformat(), "operation_id": op_id,
                 "datamgr_version": __version__,
-                "sources": dict(sorted(df.group_by("source").len().iter_rows())),
+                "sources": _sources(df, prefix),
             }
             if built_from is not None:
                 info["built_from"] = built_from
@@ -633,14 +634,14 @@ class Store:
             if kept:
                 info["contracts"] = kept
             entry = journal.JournalEntry(
-                id=op_id, op=operation, file=p.name, rows_before=rows_before, rows_after=df.height,
+                id=op_id, op=operation, file=p.name, rows_before=rows_before, rows_after=rows,
                 backup=rec.path if rec else None, sha256_before=old_hash, sha256_after=new_hash,
                 details=details or {}, added=(details or {}).get("added"), replaced=(details or {}).get("replaced"),
             )
-            new_hash = self._write_parquet(p, df, info, entry, digests)
-            log.info("%s: %s wrote %d rows (generation %d, was %d rows)%s", p.name, operation, df.height, gen,
+            new_hash = self._write_parquet(p, df, info, entry, digests, prefix)
+            log.info("%s: %s wrote %d rows (generation %d, was %d rows)%s", p.name, operation, rows, gen,
                      rows_before, f", backup {rec.path}" if rec else "")
-            return WriteResult(str(p), True, rows_before, df.height, gen, new_hash, rec, op_id)
+            return WriteResult(str(p), True, rows_before, rows, gen, new_hash, rec, op_id)
 
     def _old_hash(self, p: Path, meta: FileMeta | None, backup: bool,
                   replace_damaged: bool) -> tuple[str | None, bool]:
@@ -671,15 +672,18 @@ class Store:
 
     def _write_parquet(self, final: Path, df: pl.DataFrame, info: dict[str, Any],
                        entry: journal.JournalEntry | None = None,
-                       digests: Callable[[], list[str]] | None = None) -> str:
+                       digests: Callable[[], list[str]] | None = None, prefix: pa.Table | None = None) -> str:
         """Temp file -> fsync -> read back -> intent -> replace -> fsync folder -> journal.
 
         ``digests`` (when given) yields the row-group digests of ``df``; it is called once the row
         groups are encoded, so a hash computed on another thread overlaps the encoding. The footer
         metadata (``info`` with ``content_sha256`` and ``row_groups``) is the file's key-value
-        metadata, added before the footer is written. Returns the content hash."""
+        metadata, added before the footer is written. ``prefix`` (Arrow, the kept row groups of
+        the current file) goes before ``df``. Returns the content hash."""
         schema = arrow_schema("bars" in df.columns)
         table = df.to_arrow().cast(schema)
+        if prefix is not None:
+            table = pa.concat_tables([prefix.replace_schema_metadata(None).cast(schema), table])
         tmp = temp_path(final)
         intent_at: int | None = None
         try:
@@ -883,7 +887,7 @@ def _keepable(p: Path, meta: FileMeta, before: dt.datetime) -> int:
     return n
 
 
-def _prefix(p: Path, meta: FileMeta | None, n: int) -> tuple[pl.DataFrame, list[str]]:
+def _prefix(p: Path, meta: FileMeta | None, n: int) -> tuple[pa.Table, list[str]]:
     """The first ``n`` row groups of ``p`` and their footer digests (``Store.write(keep_row_groups=n)``).
 
     Only from a file whose footer proves them: digests for every row group combining to the
@@ -897,8 +901,9 @@ def _prefix(p: Path, meta: FileMeta | None, n: int) -> tuple[pl.DataFrame, list[
                          f"with footer digests; nothing was written (write the whole content)")
     try:
         pf, _ = _open_parquet(p)
-        table = pf.read_row_groups(list(range(n)))
-        prefix = table_to_bars(table)
+        prefix = pf.read_row_groups(list(range(n)))
+        if prefix.num_rows != n * ROW_GROUP or not {"datetime", "source"} <= set(prefix.column_names):
+            raise ValueError(f"{prefix.num_rows} rows, columns {prefix.column_names}")
     except (StoreError, *_PASS_THROUGH):
         raise
     except BaseException as err:  # noqa: BLE001 - pyarrow/OS errors, InvariantError, polars PanicException
@@ -919,8 +924,34 @@ def _check_values(df: pl.DataFrame, timeframe: str, name: str) -> None:
 
 
 
-def _iso(df: pl.DataFrame, i: int) -> str | None:
+def _iso(df: pl.DataFrame, i: int, prefix: pa.Table | None = None) -> str | None:
+    """First (``i=0``) or last (``-1``) bar time of ``prefix`` (Arrow, may be None) then ``df``."""
+    if prefix is not None and prefix.num_rows and (i == 0 or df.height == 0):
+        col = pl.from_arrow(prefix.column("datetime").slice(0 if i == 0 else prefix.num_rows - 1, 1))
+        assert isinstance(col, pl.Series)
+        return col.cast(pl.Datetime("us", "UTC"))[0].isoformat()
     return df["datetime"][i].isoformat() if df.height else None
+
+
+def _sources(df: pl.DataFrame, prefix: pa.Table | None = None) -> dict[str, int]:
+    """Bars per ``source`` of ``prefix`` (Arrow, may be None) and ``df`` together."""
+    counts: dict[str, int] = dict(df.group_by("source").len().iter_rows())
+    if prefix is not None and prefix.num_rows:
+        src = pl.from_arrow(prefix.column("source"))
+        assert isinstance(src, pl.Series)
+        for name, n in src.value_counts().iter_rows():  # counted on the codes, not a million strings
+            counts[name] = counts.get(name, 0) + n
+    return dict(sorted(counts.items()))
+
+
+def _check_seam(prefix: pa.Table, df: pl.DataFrame, name: str) -> None:
+    """The kept prefix and the new rows after it keep the time order (no overlap, no repeat)."""
+    if not prefix.num_rows or not df.height:
+        return
+    last = _iso(df.head(0), -1, prefix)
+    if last is not None and dt.datetime.fromisoformat(last) >= df["datetime"][0]:
+        raise InvariantError(f"new content of {name} break the bar invariants: the rows after the kept row "
+                             f"groups start at {df['datetime'][0].isoformat()}, not after their last bar {last}")
 
 
 def _write_owner(lock_path: Path, what: str) -> None:

@@ -11,7 +11,7 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
-from datamgr.core.errors import DamagedFileError, StoreError
+from datamgr.core.errors import DamagedFileError, InvariantError, StoreError
 from datamgr.ops.demo import make_demo_bars
 from datamgr.store import store as store_mod
 from datamgr.store.store import Store, content_sha256, read_footer, row_group_digests
@@ -54,6 +54,8 @@ def test_a_prefix_the_file_cannot_prove_is_refused_and_nothing_changes(small_gro
         store.write("ES1", "5m", bars.slice(6_000, 100), operation="regenerate", backup=False, keep_row_groups=3)
     with pytest.raises(StoreError, match="keep_row_groups=1"):  # no file at all
         store.write("ES1", "15m", bars.head(10), operation="regenerate", backup=False, keep_row_groups=1)
+    with pytest.raises(InvariantError, match="not after their last bar"):  # overlaps the kept rows
+        store.write("ES1", "5m", bars.slice(3_900, 100), operation="regenerate", backup=False, keep_row_groups=2)
     assert folder_hash(settings.data_dir) == before
 
 
