@@ -935,7 +935,9 @@ def _iso(df: pl.DataFrame, i: int, prefix: pa.Table | None = None) -> str | None
 
 def _sources(df: pl.DataFrame, prefix: pa.Table | None = None) -> dict[str, int]:
     """Bars per ``source`` of ``prefix`` (Arrow, may be None) and ``df`` together."""
-    counts: dict[str, int] = dict(df.group_by("source").len().iter_rows())
+    # runs, then runs per value: no hash of every bar's string (a master is one or two long runs)
+    runs = df.select(pl.col("source").rle()).unnest("source")
+    counts: dict[str, int] = dict(runs.group_by("value").agg(pl.col("len").sum()).iter_rows())
     if prefix is not None and prefix.num_rows:
         src = pl.from_arrow(prefix.column("source"))
         assert isinstance(src, pl.Series)
