@@ -79,6 +79,13 @@ SCHEMA_VERSION = 1
 ROW_GROUP = 1_000_000
 CONTENT_HASH_VERSION = b"datamgr content v2: sha256 of row-group sha256s"
 LEGACY_SOURCE = "legacy"
+#: How every bar file is encoded: zstd, statistics, page checksums, ``source`` as a dictionary and
+#: ``datetime`` delta-encoded (minute steps pack into a few bits: the column is ~40 % of the file
+#: otherwise, and encoding it is faster than compressing it plain).
+WRITE_OPTIONS: dict[str, Any] = {
+    "compression": "zstd", "write_statistics": True, "write_page_checksum": True, "use_dictionary": ["source"],
+    "column_encoding": {"datetime": "DELTA_BINARY_PACKED"},
+}
 
 # Per data folder: a thread lock (one writer thread per process; the app runs jobs in threads)
 # in front of the file lock (one writer process per folder). Both are reentrant for one thread.
@@ -196,8 +203,7 @@ def parquet_size(df: pl.DataFrame) -> int:
     schema = arrow_schema("bars" in df.columns).with_metadata({META_KEY: json.dumps(info).encode()})
     table = df.to_arrow().cast(schema.remove_metadata()).replace_schema_metadata(schema.metadata)
     sink = pa.BufferOutputStream()
-    with pq.ParquetWriter(sink, schema, compression="zstd", write_statistics=True,
-                          write_page_checksum=True, use_dictionary=["source"]) as w:
+    with pq.ParquetWriter(sink, schema, **WRITE_OPTIONS) as w:
         w.write_table(table, row_group_size=ROW_GROUP)
     return sink.getvalue().size
 
@@ -688,8 +694,7 @@ class Store:
         intent_at: int | None = None
         try:
             with open(tmp, "wb") as f:
-                with pq.ParquetWriter(f, schema, compression="zstd", write_statistics=True,
-                                      write_page_checksum=True, use_dictionary=["source"]) as w:
+                with pq.ParquetWriter(f, schema, **WRITE_OPTIONS) as w:
                     w.write_table(table, row_group_size=ROW_GROUP)
                     if digests is not None:
                         d = digests()
