@@ -217,3 +217,15 @@ def test_expected_minutes_are_utc_and_a_month_closed_by_override_labels_nothing(
     assert shut.segments(D(2025, 7, 14), D(2025, 7, 20)).height == 0
     lab = shut.label(pl.Series([et(2025, 7, 16, 10), et(2025, 7, 17, 10)], dtype=UTC_T))
     assert lab["in_session"].to_list() == [False, False] and lab["trading_day"].to_list() == [None, None]
+
+
+def test_count_in_session_equals_the_label_count_sorted_or_not_and_at_the_edges():
+    cal = get_calendar(CME, closed=((et(2025, 7, 8, 10), et(2025, 7, 8, 10, 1)),))
+    edges = [et(2025, 7, 3, 13, 14), et(2025, 7, 3, 13, 15), et(2025, 7, 6, 17, 59), et(2025, 7, 6, 18),
+             et(2025, 7, 8, 9, 59), et(2025, 7, 8, 10), et(2025, 7, 8, 10, 1), et(2025, 7, 8, 16, 59),
+             et(2025, 7, 8, 17), et(2025, 7, 8, 18), et(2025, 7, 12, 12)]
+    minutes = pl.datetime_range(et(2025, 7, 2), et(2025, 7, 10), "1m", eager=True, time_zone="UTC")
+    for ts in (pl.Series(edges, dtype=UTC_T), minutes, minutes.reverse(), pl.Series(edges[::-1], dtype=UTC_T)):
+        assert cal.count_in_session(ts) == int(cal.label(ts)["in_session"].sum())
+    assert cal.count_in_session(pl.Series([], dtype=UTC_T)) == 0
+    assert cal.count_in_session(pl.Series(edges, dtype=UTC_T)) == 6
