@@ -310,7 +310,7 @@ def test_the_footer_names_the_datamgr_version_and_only_source_is_dictionary_enco
 
     store.write("ES1", "1m", week_bars, operation="test")
     p = settings.bar_path("ES1", "1m")
-    info = json.loads(pq.read_schema(p).metadata[META_KEY])
+    info = json.loads(pq.ParquetFile(p).metadata.metadata[META_KEY])  # the file footer's key-value metadata
     assert info["datamgr_version"] == __version__ and info["rows"] == week_bars.height
     md = pq.ParquetFile(p).metadata
     enc = {md.schema.column(i).name: md.row_group(0).column(i).encodings for i in range(md.num_columns)}
