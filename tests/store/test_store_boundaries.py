@@ -8,6 +8,7 @@ that, just before the read-back, the temp file is replaced by another *valid* Pa
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -294,6 +295,10 @@ def test_exports_and_json_outputs_are_journaled_with_their_size(store, settings)
     assert out.read_bytes() == '{"a":[1,2],"b":"é"}'.encode()
     top = journal.read(settings)[0]
     assert top["details"] == {"kind": "json", "bytes": len(out.read_bytes())} and top["file"] == "levels.json"
+    first = hashlib.sha256(out.read_bytes()).hexdigest()
+    store.write_json(out, {"a": 3}, operation="levels")
+    top = journal.read(settings)[0]
+    assert (top["sha256_before"], top["sha256_after"]) == (first, hashlib.sha256(b'{"a":3}').hexdigest())
 
 
 def test_an_interrupted_write_whose_file_is_the_new_one_is_reconciled_as_applied(store, settings, week_bars):
@@ -302,7 +307,9 @@ def test_an_interrupted_write_whose_file_is_the_new_one_is_reconciled_as_applied
     res = store.write("ES1", "1m", week_bars, operation="test")
     journal.append(settings, journal.intent(journal.JournalEntry(
         id="op-y", op="trim", file="ES1_1m.parquet", sha256_before="e" * 64, sha256_after=res.content_sha256)))
-    assert [(o["id"], o["outcome"]) for o in store.recover()] == [("op-y", "reconciled: applied")]
+    out = store.recover()
+    assert [(o["id"], o["outcome"]) for o in out] == [("op-y", "reconciled: applied")]
+    assert out[0]["time"] and journal.read(settings)[0]["time"] == out[0]["time"]
 
 
 def test_the_footer_names_the_datamgr_version_and_only_source_is_dictionary_encoded(store, settings, week_bars):
@@ -331,6 +338,8 @@ def test_expect_generation_0_means_no_file_yet(store, settings, week_bars):
     assert store.write("ES1", "1m", week_bars, operation="restore", expect_generation=0).written
     with pytest.raises(StoreError, match=r"changed since the plan was made \(generation 0 -> 1\)"):
         store.write("ES1", "1m", week_bars.head(5), operation="restore", expect_generation=0)
+    with pytest.raises(StoreError, match=r"changed since the plan was made \(generation 1 -> 0\)"):
+        store.write("NQ1", "1m", week_bars.head(5), operation="restore", expect_generation=1)
 
 
 def test_a_write_to_a_given_path_in_an_existing_folder(store, settings, week_bars):
