@@ -305,9 +305,11 @@ def test_an_interrupted_write_whose_file_is_the_new_one_is_reconciled_as_applied
     from datamgr.store import journal
 
     res = store.write("ES1", "1m", week_bars, operation="test")
-    journal.append(settings, journal.intent(journal.JournalEntry(
-        id="op-y", op="trim", file="ES1_1m.parquet", sha256_before="e" * 64, sha256_after=res.content_sha256)))
+    intent = journal.intent(journal.JournalEntry(
+        id="op-y", op="trim", file="ES1_1m.parquet", sha256_before="e" * 64, sha256_after=res.content_sha256))
+    journal.append(settings, intent)
     out = store.recover()
+    assert out[0]["time"] != intent.time  # the reconciliation's own time
     assert [(o["id"], o["outcome"]) for o in out] == [("op-y", "reconciled: applied")]
     assert out[0]["time"] and journal.read(settings)[0]["time"] == out[0]["time"]
 
@@ -319,6 +321,8 @@ def test_the_footer_names_the_datamgr_version_and_only_source_is_dictionary_enco
     p = settings.bar_path("ES1", "1m")
     info = json.loads(pq.ParquetFile(p).metadata.metadata[META_KEY])  # the file footer's key-value metadata
     assert info["datamgr_version"] == __version__ and info["rows"] == week_bars.height
+    assert sorted(info) == ["content_sha256", "datamgr_version", "end", "generation", "operation_id", "row_groups",
+                            "rows", "schema_version", "sources", "start", "ticker", "timeframe", "written_at"]
     md = pq.ParquetFile(p).metadata
     enc = {md.schema.column(i).name: md.row_group(0).column(i).encodings for i in range(md.num_columns)}
     assert any("DICTIONARY" in e for e in enc["source"])
@@ -379,3 +383,10 @@ def test_a_replace_that_fails_after_the_intent_withdraws_the_intent(store, setti
     monkeypatch.undo()
     assert p.read_bytes() == before and journal.pending(settings) == []
     assert settings.journal_path.read_bytes() == lines
+
+
+def test_read_columns_gives_only_the_columns_the_file_has(store, week_bars):
+    store.write("ES1", "1m", week_bars, operation="test")
+    got = store.read_columns("ES1", "1m", ["close", "volume", "nope"])
+    assert got.columns == ["close", "volume"] and got["close"].to_list() == week_bars["close"].to_list()
+    assert store.read_columns("NQ1", "1m", ["close", "nope"]).columns == ["close"]
