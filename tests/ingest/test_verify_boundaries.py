@@ -190,6 +190,7 @@ def test_the_report_json_carries_every_field_of_the_cli_payload(two_days):
     top = j["zone_ranking"][0]
     assert {k: top[k] for k in ("tz", "stamp", "score", "in_session", "edge_fit", "match_rate")} == {
         "tz": "UTC", "stamp": "close", "score": 1.0, "in_session": 1.0, "edge_fit": 1.0, "match_rate": 1.0}
+    assert top["decided"] is True
 
 
 def test_a_file_scored_on_a_sample_still_counts_every_bar_outside_the_sessions():
@@ -268,6 +269,7 @@ def test_open_time_before_a_segment_start_is_every_earlier_segment():
     assert closed.open_before(closed.starts[k:k + 1] - 1)[0] == closed.cum[k]
     assert closed.open_before(closed.starts[k:k + 1] + 60_000_000)[0] == closed.cum[k] + 60_000_000
     assert closed.open_before(closed.starts[:1] - 1)[0] == 0
+    assert closed.open_before(closed.starts[:1] + 60_000_000)[0] == 60_000_000  # inside the first segment
 
 
 def test_calendar_fit_scores_one_block_with_or_without_a_mask(two_days):
@@ -288,6 +290,7 @@ def test_another_contract_month_is_named_in_the_overlap(two_days):
     parsed = parse_export(render_fast(nxt, "UTC"), "MES 03-25.Last.txt")
     rep, _ = verify_parsed(parsed, CME, tz="UTC", stamp="close", master=master, tick=TICK)
     assert rep.overlap.contract_offset == 40.0 and rep.overlap.contract == "MES 03-25"
+    assert rep.contract == "MES 03-25" and rep.to_json()["contract"] == "MES 03-25"
     assert rep.verdict == "SUCCESS", rep.message
     assert any("another contract month (MES 03-25)" in n and "+40 points" in n for n in rep.notes)
 
