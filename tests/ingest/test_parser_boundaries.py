@@ -166,3 +166,11 @@ def test_a_decimal_comma_is_seen_when_only_the_open_field_has_a_fraction():
     lines = ["20250107 150100;5000,5;5001;4999;5001;10", "20250107 150200;5001;5002;5000;5002;11"]
     p = parse_export(text(*lines), "comma.txt")
     assert p.decimal_comma and p.rows["open"].to_list() == [5000.5, 5001.0]
+
+
+def test_a_stamp_that_does_not_exist_in_the_zone_names_its_line():
+    gap = "20250309 023000;5000;5001;4999;5000;10"  # 02:30 on the spring-forward night in New York
+    p = parse_export(text("20250309 013000;5000;5001;4999;5000;10", gap), "dst.txt")
+    with pytest.raises(InputError) as e:
+        to_bars(p, "America/New_York", stamp="open")
+    assert (e.value.file, e.value.line, e.value.field) == ("dst.txt", 2, "datetime")
