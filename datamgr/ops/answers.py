@@ -8,7 +8,8 @@ looks at. So each answer is cached in the process, keyed by
   (a datamgr write is a new file renamed into place: a new inode and mtime);
 * the overrides file's content hash (calendar corrections, acknowledged gaps);
 * the question's own parameters, and the minute of ``now`` when the answer depends on the clock
-  (staleness), so a cached "up to date" does not outlive the next bar. The expensive part of a
+  (staleness, computed at the start of that minute), so a cached "up to date" does not outlive
+  the next bar. The expensive part of a
   health report (gaps, coverage, integrity) does not depend on the clock: a new minute only
   recomputes the staleness (a few milliseconds), never the continuity.
 
@@ -181,7 +182,7 @@ def inventory(settings: Settings, now: dt.datetime | None = None) -> list[FileIn
     """
     minute = _minute(now)
     key = (str(settings.data_dir), folder_key(settings), overrides_key(settings), _verify_epoch, minute)
-    return cached("inventory", key, lambda: scan(settings, now=now or minute, coverage=master_coverage))
+    return cached("inventory", key, lambda: scan(settings, now=minute, coverage=master_coverage))
 
 
 @dataclass
@@ -271,13 +272,13 @@ def health_report(settings: Settings, ticker: str, *, min_gap: int = 1, now: dt.
 def _health_now(settings: Settings, ticker: str, min_gap: int, now: dt.datetime | None,
                 progress=None) -> tuple[HealthReport, tuple]:
     minute = _minute(now)
-    base, key = _health_base(settings, ticker, min_gap, now or minute, progress)
+    base, key = _health_base(settings, ticker, min_gap, minute, progress)
 
     def restamp() -> HealthReport:
-        if base.staleness.now.replace(second=0, microsecond=0) == minute:
+        if base.staleness.now == minute:
             return base
         return dataclasses.replace(base, staleness=staleness(base.staleness.last_bar, calendar_for(settings, ticker),
-                                                             now or minute))
+                                                             minute))
     return cached("health_now", (*key, minute), restamp), key
 
 
