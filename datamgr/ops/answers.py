@@ -31,6 +31,7 @@ import hashlib
 import logging
 import os
 import threading
+import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -148,7 +149,9 @@ def cached(kind: str, key: tuple, compute: Callable[[], T]) -> T:
             _hits[kind] += 1
             return _cache[k]
         _misses[kind] += 1
+    t0 = time.perf_counter()
     value = compute()  # outside the lock: a slow answer does not block other pages
+    log.info("answer %s computed in %.3f s", kind, time.perf_counter() - t0)
     with _lock:
         _cache[k] = value
         _cache.move_to_end(k)
