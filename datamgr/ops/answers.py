@@ -4,8 +4,9 @@ A page re-runs on every interaction; the answers it shows (inventory, health rep
 only change when a file changes, the overrides change, or the clock moves past what staleness
 looks at. So each answer is cached in the process, keyed by
 
-* the files it reads: path, size, mtime, inode and (bar files) the footer's ``generation``
-  (a datamgr write is a new file renamed into place: a new inode and mtime);
+* the files it reads: path, size, mtime, ctime, inode and (bar files) the footer's ``generation``
+  (a datamgr write is a new file renamed into place: a new inode and mtime; an edit in place by
+  another tool changes the ctime even when it restores the mtime);
 * the overrides file's content hash (calendar corrections, acknowledged gaps);
 * the question's own parameters, and the minute of ``now`` when the answer depends on the clock
   (staleness, computed at the start of that minute), so a cached "up to date" does not outlive
@@ -96,14 +97,18 @@ def stats(kind: str | None = None) -> CacheStats:
 
 
 def file_key(path: Path) -> tuple:
-    """``(path, size, mtime_ns, inode, generation)`` of a file; ``(path, None)`` when missing."""
+    """``(path, size, mtime_ns, ctime_ns, inode, generation)`` of a file; ``(path, None)`` when missing.
+
+    The ctime is there for a file edited in place by another tool that restores the mtime
+    (``cp -p``, ``touch -r``): the kernel sets the ctime on every change and nothing can set it back.
+    """
     p = Path(path)
     try:
         st = p.stat()
     except OSError:
         return (str(p), None)
     gen = read_footer(p).generation if p.suffix == ".parquet" and p.is_file() else None
-    return (str(p), st.st_size, st.st_mtime_ns, st.st_ino, gen)
+    return (str(p), st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, gen)
 
 
 def overrides_key(settings: Settings) -> str:
@@ -115,7 +120,7 @@ def overrides_key(settings: Settings) -> str:
 
 
 def folder_key(settings: Settings) -> tuple:
-    """Every top-level entry of the data folder and of ``web/`` with size, mtime and inode."""
+    """Every top-level entry of the data folder and of ``web/`` with size, mtime, ctime and inode."""
     root = Path(settings.data_dir)
     if not root.is_dir():
         return (str(root), None)
@@ -126,15 +131,16 @@ def folder_key(settings: Settings) -> tuple:
                 if p.name.startswith("."):  # locks, caches, regeneration state
                     continue
                 st = p.stat()
-                out.append((str(p.relative_to(root)), st.st_size, st.st_mtime_ns, st.st_ino))
+                out.append((str(p.relative_to(root)), st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
     return tuple(out)
 
 
 def _backups_key(settings: Settings) -> tuple:
-    """The manifest and every file of ``backups/`` (name, size, mtime, inode), and the verify epoch."""
+    """The manifest and every file of ``backups/`` (name, size, mtime, ctime, inode), and the verify epoch."""
     d = settings.backups_dir
     try:
-        entries = sorted((e.name, e.stat().st_size, e.stat().st_mtime_ns, e.inode()) for e in os.scandir(d))
+        entries = sorted((e.name, st.st_size, st.st_mtime_ns, st.st_ctime_ns, e.inode())
+                         for e in os.scandir(d) for st in (e.stat(),))
     except OSError:
         entries = []
     return (str(d), tuple(entries), _verify_epoch)

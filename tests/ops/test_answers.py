@@ -85,3 +85,20 @@ def test_backups_view_never_hashes_and_verify_renews_it(settings, store):
     after = answers.backups_view(settings)
     assert after is not view and list(after.states.values()) == ["verified"]
     assert answers.stats("backups") == answers.CacheStats(hits=1, misses=2)
+
+
+def test_an_edit_in_place_that_restores_the_mtime_still_gives_a_new_answer(settings, store):
+    import os
+
+    answers.clear()
+    store.write("ES1", "1m", make_demo_bars(dt.date(2025, 3, 3), dt.date(2025, 3, 5)), operation="test")
+    note = settings.data_dir / "notes.txt"
+    note.write_text("aaaa", encoding="utf-8")
+    first = answers.inventory(settings, now=NOW)
+    st = note.stat()
+    with open(note, "r+b") as f:  # same inode, same size; the mtime put back like `cp -p` would
+        f.write(b"bbbb")
+    os.utime(note, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert (note.stat().st_size, note.stat().st_mtime_ns, note.stat().st_ino) == (st.st_size, st.st_mtime_ns,
+                                                                                   st.st_ino)
+    assert answers.inventory(settings, now=NOW) is not first  # the ctime moved
