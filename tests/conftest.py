@@ -46,6 +46,7 @@ def pytest_configure(config) -> None:
     # one offset from the real clock for every process of the run (workers, CLI runs, the feed,
     # streamlit): they all agree on "now" whenever they start
     time_machine.travel(dt.datetime.fromtimestamp(time.time() + float(offset), dt.UTC), tick=True).start()
+    time.time()  # time-machine ticks from the first read of the clock, not from start(): read it now
     os.environ["TEST_FAKE_PID"] = str(os.getpid())
     paths = os.environ.get("PYTHONPATH", "")
     if str(FAKE_CLOCK_DIR) not in paths.split(os.pathsep):
@@ -93,15 +94,22 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
 
 
+def require(path: Path | None, what: str, looked: str) -> Path:
+    """``path`` when present; otherwise a failure in CI (``CI=true``) and a skip outside it.
+
+    The real exports and the seed documents are the judge: CI must never pass without them.
+    """
+    if path is not None and path.exists():
+        return path
+    if in_ci():
+        pytest.fail(f"{what} missing (looked in {looked}); CI=true requires it", pytrace=False)
+    pytest.skip(f"{what} not present (looked in {looked}); outside CI only")
+
+
 @pytest.fixture
 def real_data_dir() -> Path:
-    for c in _REAL_CANDIDATES:
-        if c.is_dir():
-            return c
-    where = " or ".join(str(c) for c in _REAL_CANDIDATES)
-    if in_ci():  # the real exports are the judge: CI must never pass without them
-        pytest.fail(f"the real exports are missing ({where}); CI=true requires them", pytrace=False)
-    pytest.skip(f"the real exports are not present ({where}); outside CI only")
+    found = next((c for c in _REAL_CANDIDATES if c.is_dir()), None)
+    return require(found, "the real exports", " or ".join(str(c) for c in _REAL_CANDIDATES))
 
 
 @pytest.fixture(scope="session")

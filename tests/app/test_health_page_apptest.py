@@ -17,6 +17,7 @@ from datamgr.cli.main import main
 from datamgr.core.config import Settings
 from datamgr.ops.demo import PlantedGap, make_demo_bars
 from datamgr.store.store import Store
+from tests.conftest import require
 from tests.health.builders import thin_bars
 
 PAGE = str(Path(__file__).resolve().parents[2] / "app_pages" / "health.py")
@@ -151,8 +152,8 @@ def test_an_empty_folder_points_to_import_or_demo_data(tmp_path, monkeypatch):
     assert "No 1-minute master" in at.info[0].value
 
 
-@pytest.mark.skipif(REAL is None, reason="real exports (../shared/data/real) not present")
 def test_the_real_spy_export_renders_with_a_screen_of_notes(tmp_path, monkeypatch):
+    require(REAL, "the real exports", "/work/shared/data/real or ../shared/data/real")
     for name in ("nt-spy-minute-2011.csv", "nt-spy-minute-2011-03.csv"):
         assert main(["--data-dir", str(tmp_path), "import", str(REAL / name), "SPY", "1m", "--tz", "UTC",
                      "--no-derived"]) == 0

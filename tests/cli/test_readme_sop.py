@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, require
 
 MES = "MES 09-25.Last.txt"
 
@@ -52,8 +52,7 @@ def test_the_readme_sop_runs_as_written_from_a_fresh_shell(real_data_dir, tmp_pa
     if sys.prefix == sys.base_prefix:
         pytest.skip("the tests do not run in a virtual environment: nothing to stand in for .venv")
     export = real_data_dir / MES
-    if not export.is_file():
-        pytest.skip(f"{MES} not present")
+    require(export if export.is_file() else None, MES, str(real_data_dir))
     repo = tmp_path / "repo"
     repo.mkdir()
     shutil.copytree(REPO / "scripts", repo / "scripts", ignore=shutil.ignore_patterns("__pycache__"))

@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def run(*args: str, url: str, data: Path, extra: dict | None = None) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DATAMGR_")}
-    env.update(ENV, PYTHONPATH=str(REPO), DATAMGR_SMARTAPI_URL=url, DATAMGR_DATA_DIR=str(data), **(extra or {}))
+    env.update(ENV, PYTHONPATH=os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p), DATAMGR_SMARTAPI_URL=url, DATAMGR_DATA_DIR=str(data), **(extra or {}))
     return subprocess.run([sys.executable, "-m", "datamgr.data_module", *args], cwd=data.parent, env=env,
                           capture_output=True, text=True, timeout=120)
 

@@ -15,4 +15,5 @@ if _OFFSET:
 
     _now = _dt.datetime.fromtimestamp(_time.time() + float(_OFFSET), _dt.UTC)
     _tm.travel(_now, tick=True).start()
+    _time.time()  # time-machine ticks from the first read of the clock, not from start(): read it now
     os.environ["TEST_FAKE_PID"] = str(os.getpid())  # this process's clock is set (conftest: do not add again)

@@ -25,7 +25,7 @@ from datamgr.store.store import Store, content_sha256
 from tests.conftest import REPO, folder_hash
 
 WORKERS = REPO / "tests" / "workers"
-ENV = {**os.environ, "PYTHONPATH": str(REPO)}
+ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)}
 LIMIT = 600_000
 
 
