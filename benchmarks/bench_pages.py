@@ -182,7 +182,7 @@ def open_page(page, name: str) -> float:
 def rerun(page, name: str, trigger=None) -> float:
     """A rerun of the page shown (the ``R`` key, or ``trigger()``); seconds until it is drawn again."""
     page.evaluate(COUNT_RUNS_JS)
-    page.locator('[data-testid="stMain"] h1').first.click()  # focus outside any input: the key is a hotkey
+    page.evaluate("() => document.activeElement && document.activeElement.blur()")  # R is a hotkey outside inputs
     t0 = time.perf_counter()
     if trigger is None:
         page.keyboard.press("r")
@@ -211,10 +211,11 @@ def switch_folder(page, folder: Path) -> None:
                            ".includes(t)", arg=expect_text, timeout=TIMEOUT_MS)
 
 
-def _set_min_gap(page, value: int):
+def _next_min_gap(page):
+    """A new value of Health's minimum-gap filter (one more than shown): always a new question."""
     def trigger() -> None:
         box = page.get_by_label("Minimum missing minutes")
-        box.fill(str(value))
+        box.fill(str(int(box.input_value() or "1") + 1))
         box.press("Enter")
     return trigger
 
@@ -235,18 +236,26 @@ class Probe:
             return None
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
-    def computed(self) -> list[str]:
-        """The kinds of answer the server has computed so far (its log: ``answer KIND computed``)."""
+    def computed(self) -> list[tuple[str, float]]:
+        """``(kind, seconds)`` of every answer the server has computed so far (its log lines
+        ``answer KIND computed in S s``)."""
         if self.log is None or not self.log.is_file():
             return []
-        return re.findall(r"answer (\w+) computed", self.log.read_text(errors="replace"))
+        return [(k, float(v)) for k, v in re.findall(r"answer (\w+) computed in ([\d.]+) s",
+                                                      self.log.read_text(errors="replace"))]
 
-    def step(self, fn) -> dict:
-        c0, n0 = self.cpu(), len(self.computed())
-        wall = fn()
+    def step(self, name: str, fn) -> dict:
+        c0, n0, m0 = self.cpu(), len(self.computed()), int(time.time() // 60)
+        try:
+            wall = fn()
+        except Exception as err:
+            err.add_note(f"bench_pages: during the step {name!r}")
+            raise
         c1 = self.cpu()
+        new = self.computed()[n0:]
         return {"wall": round(wall, 3), "server_cpu": None if c0 is None or c1 is None else round(c1 - c0, 3),
-                "computed": self.computed()[n0:]}
+                "computed": [k for k, _ in new], "compute_s": round(sum(v for _, v in new), 3),
+                "minute_changed": int(time.time() // 60) != m0}  # clock-keyed answers are renewed then
 
 
 def measure(browser, url: str, demo_folders: list[Path], big: Path | None = None, probe: Probe | None = None) -> dict:
@@ -281,24 +290,24 @@ def measure(browser, url: str, demo_folders: list[Path], big: Path | None = None
         _ready(page, "Inventory")
         return time.perf_counter() - t0
     try:
-        out["server_cold"]["inventory"] = probe.step(goto)
-        out["server_cold"]["health"] = probe.step(lambda: open_page(page, "Health"))  # Health's imports too
+        out["server_cold"]["inventory"] = probe.step("inventory", goto)
+        out["server_cold"]["health"] = probe.step("health", lambda: open_page(page, "Health"))  # Health's imports too
         open_page(page, "Journal")  # folders are switched on a page that computes no answer
         for folder in demo_folders:
             switch_folder(page, folder)
             sample = {"folder": str(folder)}
-            sample["inventory_first"] = probe.step(lambda: open_page(page, "Inventory"))
-            sample["inventory_rerun"] = probe.step(lambda: rerun(page, "Inventory"))
-            sample["health_first"] = probe.step(lambda: open_page(page, "Health"))
-            sample["health_rerun"] = probe.step(lambda: rerun(page, "Health"))
-            sample["health_filter"] = probe.step(lambda: rerun(page, "Health", _set_min_gap(page, 2)))
-            sample["inventory_again"] = probe.step(lambda: open_page(page, "Inventory"))
+            sample["inventory_first"] = probe.step("inventory_first", lambda: open_page(page, "Inventory"))
+            sample["inventory_rerun"] = probe.step("inventory_rerun", lambda: rerun(page, "Inventory"))
+            sample["health_first"] = probe.step("health_first", lambda: open_page(page, "Health"))
+            sample["health_rerun"] = probe.step("health_rerun", lambda: rerun(page, "Health"))
+            sample["health_filter"] = probe.step("health_filter", lambda: rerun(page, "Health", _next_min_gap(page)))
+            sample["inventory_again"] = probe.step("inventory_again", lambda: open_page(page, "Inventory"))
             out["samples"].append(sample)
             open_page(page, "Journal")
         if big is not None:
             switch_folder(page, big)
-            out["big"]["health_first"] = probe.step(lambda: open_page(page, "Health"))
-            out["big"]["health_rerun"] = probe.step(lambda: rerun(page, "Health"))
+            out["big"]["health_first"] = probe.step("big_health_first", lambda: open_page(page, "Health"))
+            out["big"]["health_rerun"] = probe.step("big_health_rerun", lambda: rerun(page, "Health"))
     finally:
         ctx.close()
     out["median"] = {k: statistics.median(s[k]["wall"] for s in out["samples"]) for k in STEPS if out["samples"]}
@@ -310,13 +319,14 @@ STEPS = ("inventory_first", "inventory_rerun", "health_first", "health_rerun", "
 
 def _f(step: dict) -> str:
     cpu = step.get("server_cpu")
-    return f"{step['wall']:.2f}" + (f" (cpu {cpu:.2f})" if cpu is not None else "")
+    return (f"{step['wall']:.2f}" + (f" (cpu {cpu:.2f})" if cpu is not None else "")
+            + (f" [answers {step['compute_s']:.2f}]" if step.get("computed") else ""))
 
 
 def report(fig: dict, *, big_rows: int | None = None) -> str:
     """The figures as text lines: browser wall seconds (server CPU seconds), with the issue's goals."""
     cold = fig["server_cold"]
-    lines = ["page render figures: browser wall s (server process CPU s)",
+    lines = ["page render figures: browser wall s (server process CPU s) [wall s computing answers, if any]",
              f"  server cold (imports): Inventory {_f(cold['inventory'])}, Health {_f(cold['health'])}"]
     for i, s in enumerate(fig["samples"]):
         lines.append(f"  demo #{i + 1}: Inventory first {_f(s['inventory_first'])}, rerun {_f(s['inventory_rerun'])}, "
