@@ -2,7 +2,8 @@
 
 One :class:`~datamgr.ingest.draft.ImportDraft` per upload: the bytes are parsed once and the master
 read once; verify and plan are cached in the draft. The uploaded file name is display-only (it
-suggests the instrument and contract). Import is enabled after a green verify (or the explicit
+suggests the instrument and contract) and is shown literally (escaped wherever markdown would render
+it). Import is enabled after a green verify (or the explicit
 override) and, for a guarded plan, after the count of changing bars is typed.
 """
 
@@ -15,7 +16,7 @@ from datamgr.core.errors import DataMgrError
 from datamgr.ingest.ninjatrader.verify import CANDIDATE_ZONES
 from datamgr.ops.import_export import ImportDraft, commit, guess_ticker
 from datamgr.ops.remember import remember_zone
-from datamgr.plots.imports import overlap_figure, page_text, plan_figure
+from datamgr.plots.imports import literal, overlap_figure, page_text, plan_figure, with_literal
 
 st.title("NinjaTrader import")
 st.caption("Export from NinjaTrader 8 (Tools → Import/Export → Export Data, 1 Minute, Last) or a TradingView chart "
@@ -29,6 +30,11 @@ if not uploads:
             "Date,Time,Open,High,Low,Close,Volume header, and TradingView chart exports (time,open,high,low,close,"
             "Volume).", icon=":material/upload_file:")
     st.stop()
+
+
+def _say(message: str, name: str) -> str:
+    """A library message for the page: buttons instead of flags, the upload's name shown literally."""
+    return with_literal(page_text(message), name)
 
 
 def _pct(x: float | None) -> str:
@@ -49,7 +55,7 @@ def _draft(fid: str, up) -> ImportDraft | None:
             st.session_state[f"draft:{fid}"] = str(err)
     d = st.session_state[f"draft:{fid}"]
     if isinstance(d, str):
-        st.error(page_text(d), icon=":material/error:")
+        st.error(_say(d, up.name), icon=":material/error:")
         return None
     return d
 
@@ -96,9 +102,9 @@ def _describe(draft: ImportDraft, tick: str, tz: str | None, stamp: str | None) 
 
 def _verify(fid: str, draft: ImportDraft, tick: str, tz: str | None, stamp: str | None):
     rep = draft.verify(tick, tz, stamp)
-    (st.success if rep.ok else st.error)(page_text(rep.message))
+    (st.success if rep.ok else st.error)(_say(rep.message, draft.name))
     for n in rep.notes:
-        st.caption(page_text(n))
+        st.caption(_say(n, draft.name))
     if rep.zone_ranking:
         st.dataframe([{"zone": z.tz, "stamp": z.stamp, "score": round(z.score, 4), "in session": _pct(z.in_session),
                        "session edges": _pct(z.edge_fit), "master match": _pct(z.match_rate)}
@@ -144,7 +150,7 @@ def _plan(fid: str, draft: ImportDraft, tick: str, tz: str | None, stamp: str | 
     j = mp.to_json()
     st.caption(f"Result range: {when(j['start'])} → {when(j['end'])}; rejected rows: {len(plan.verify.rejects)}")
     if plan.roll is not None:  # another contract month: the master switches contract once
-        st.info(page_text(plan.roll.describe()), icon=":material/swap_horiz:")
+        st.info(_say(plan.roll.describe(), draft.name), icon=":material/swap_horiz:")
     if j["conflict_rows"]:
         with st.expander(f"Conflicts ({mp.conflicts:,}; first 50, winner by source precedence)"):
             show_table(j["conflict_rows"], key=f"conf:{fid}")
@@ -178,8 +184,9 @@ def _job_panel(fid: str, name: str, draft: ImportDraft) -> None:
         st.session_state.pop(f"plan:{fid}", None)
     if j.state == "done":
         r = j.result.to_json()
-        what = (f"Imported {name}: {r['new']:,} new, {r['replaced']:,} replaced, {r['removed']:,} removed → "
-                f"{r['result_rows']:,} rows" if r["written"] else f"{name}: nothing to import (all bars already present)")
+        shown = literal(name)
+        what = (f"Imported {shown}: {r['new']:,} new, {r['replaced']:,} replaced, {r['removed']:,} removed → "
+                f"{r['result_rows']:,} rows" if r["written"] else f"{shown}: nothing to import (all bars already present)")
         backup = f" · backup {r['backup']}" if r["backup"] else ""
         if first:
             st.toast(what + backup, icon=":material/check_circle:")
@@ -188,13 +195,13 @@ def _job_panel(fid: str, name: str, draft: ImportDraft) -> None:
             st.warning(f"Derived data: {r['derived_error']}")
     else:
         if first:
-            st.toast(f"Import of {name} failed", icon=":material/error:")
-        st.error(f"Import failed, nothing was changed: {page_text(j.error_text)}")
+            st.toast(f"Import of {literal(name)} failed", icon=":material/error:")
+        st.error(f"Import failed, nothing was changed: {_say(j.error_text, name)}")
 
 
 def _upload(up) -> None:
     fid, name = up.file_id, up.name  # the name is display only: never a path
-    st.subheader(name)
+    st.subheader(literal(name))  # the name as typed: never markdown
     draft = _draft(fid, up)
     if draft is None:
         return
@@ -207,7 +214,7 @@ def _upload(up) -> None:
         rep = _verify(fid, draft, tick, tz, stamp)
         plan = _plan(fid, draft, tick, tz, stamp)
     except DataMgrError as err:
-        st.error(page_text(str(err)), icon=":material/error:")
+        st.error(_say(str(err), name), icon=":material/error:")
         return
     confirmed = _guard(fid, draft, plan)
     b = st.columns([2, 1])
@@ -218,7 +225,7 @@ def _upload(up) -> None:
     if b[1].button("Import", key=f"btn_import:{fid}", type="primary", disabled=not can,
                    help="Enabled after a green verify (or the override) and, when the plan changes existing bars, "
                         "the typed count."):
-        start_job(f"import:{fid}", f"import {name}", commit, plan, force=bool(override), confirm=confirmed)
+        start_job(f"import:{fid}", f"import {literal(name)}", commit, plan, force=bool(override), confirm=confirmed)
         st.rerun()
     _job_panel(fid, name, draft)
 

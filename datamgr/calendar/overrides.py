@@ -28,9 +28,9 @@ The file lives in the data folder (``settings.overrides_path``); every key is op
 
 Decisions: a malformed file raises :class:`~datamgr.core.errors.InputError` naming the file, the line
 (TOML syntax errors) or the entry and field, so a typo never silently changes the calendar. The
-file is rewritten (never edited in place) by :func:`acknowledge_gap`: temp file + fsync + atomic
-replace under the store's write lock, with a journal line, and the previous version kept as
-``calendar_overrides.toml.bak``.
+file is written by :mod:`datamgr.ops.acknowledge` (tomlkit: comments and unknown keys kept): temp
+file + fsync + atomic replace under the store's write lock, with a journal line, and the previous
+version kept as ``calendar_overrides.toml.bak``.
 """
 
 from __future__ import annotations
@@ -97,12 +97,25 @@ def load_overrides(path: Path) -> Overrides:
     """
     if not path.is_file():
         return Overrides()
-    text = path.read_text(encoding="utf-8")
+    return parse_overrides(path.read_text(encoding="utf-8"), path)
+
+
+def parse_overrides(text: str, path: Path) -> Overrides:
+    """:func:`load_overrides` of ``text`` (``path`` names the file in messages)."""
+    return overrides_from_toml(read_toml(text, path), path)
+
+
+def read_toml(text: str, path: Path) -> dict:
+    """The TOML document ``text`` as a dict; a syntax error is an InputError with its line."""
     try:
-        raw = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         line = getattr(err, "lineno", None)
         raise InputError(f"{path}: line {line}: {err}", file=str(path), line=line) from err
+
+
+def overrides_from_toml(raw: dict, path: Path) -> Overrides:
+    """The overrides in a parsed TOML document (checked entry by entry, see :func:`load_overrides`)."""
     unknown = set(raw) - {"closed", "opened", "acknowledged"}
     if unknown:
         msg = f"{path}: unknown table(s) {sorted(unknown)}; expected closed, opened, acknowledged"

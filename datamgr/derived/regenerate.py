@@ -90,6 +90,23 @@ def stale_outputs(settings: Settings, ticker: str, store: Store | None = None) -
     return lin.stale_outputs(settings, ticker, store)
 
 
+def regenerate_if_stale(settings: Settings, ticker: str, progress: Progress = None,
+                        store: Store | None = None) -> RegenerateReport | None:
+    """Regenerate ``ticker`` when any derived output is stale, else do nothing (None).
+
+    What import, update and demo call when they did not change the 1m master themselves: outputs
+    left behind by a killed ``regenerate`` (some already follow the master, some do not), by an
+    import with ``no_derived``, or by a daily file that changed, are brought up to the master by
+    the next operation, not only the days that operation touched (staleness: footers and JSON
+    heads only, see :func:`datamgr.derived.stale.stale_outputs`).
+    """
+    stale = lin.stale_outputs(settings, ticker, store)
+    if not stale:
+        return None
+    log.info("regenerate %s: %d derived output(s) stale (%s)", ticker, len(stale), stale[0].message)
+    return regenerate(settings, ticker, progress=progress, store=store)
+
+
 def regenerate(settings: Settings, ticker: str, steps: list[str] | tuple[str, ...] | None = None,
                progress: Progress = None, store: Store | None = None, *, full: bool = False) -> RegenerateReport:
     """Rebuild the derived data of ``ticker`` from its 1m master.

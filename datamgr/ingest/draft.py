@@ -29,6 +29,7 @@ from datamgr.calendar.sessions import get_calendar
 from datamgr.core.config import Settings
 from datamgr.core.errors import InputError
 from datamgr.core.timefmt import to_et_iso
+from datamgr.ingest.input_file import check_input_bytes
 from datamgr.ingest.ninjatrader.parse import _PRICES, ParsedExport, parse_export
 from datamgr.ingest.ninjatrader.place import Placed, to_bars
 from datamgr.ingest.ninjatrader.verify import MARGIN, MIN_OVERLAP, VerifyReport, ZoneScore, verify_parsed
@@ -143,6 +144,7 @@ class ImportDraft:
     def __init__(self, settings: Settings, data: bytes, name: str) -> None:
         self.settings = settings
         self.name = name
+        check_input_bytes(data, name)  # an upload over 1 GiB or ending in NULs is not parsed
         self.parsed = parse_file(data, name)
         self._placed: dict[tuple, Placed] = {}
         self._reports: dict[tuple, VerifyReport] = {}

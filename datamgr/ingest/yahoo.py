@@ -32,6 +32,7 @@ import polars as pl
 from datamgr.core.errors import InputError, SourceError
 from datamgr.core.progress import Progress, report
 from datamgr.core.schema import conform
+from datamgr.ingest.input_file import read_input_file
 
 log = logging.getLogger(__name__)
 NAME = "yahoo"
@@ -287,10 +288,4 @@ def _localize_naive(col, name: str, tcol: str, tz: str | None):
 def read_saved_path(path: str | Path, interval: str, tz: str | None = None) -> pl.DataFrame:
     """:func:`read_saved` of a file given on the command line."""
     p = Path(path)
-    try:
-        data = p.read_bytes()
-    except FileNotFoundError as err:
-        raise InputError(f"{p}: file not found", file=str(p)) from err
-    except OSError as err:
-        raise InputError(f"{p}: cannot be read: {err}", file=str(p)) from err
-    return read_saved(data, p.name, interval, tz)
+    return read_saved(read_input_file(p, "input file"), p.name, interval, tz)

@@ -34,12 +34,12 @@ import datetime as dt
 import json
 import os
 import secrets
-import sys
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from datamgr.core.config import Settings
+from datamgr.core.procs import pid_alive, proc_start  # noqa: F401 - re-exported (feed identity)
 from datamgr.store.atomic import atomic_write_bytes
 
 FEED_FILE = "live_feed_data.json"
@@ -144,49 +144,10 @@ def parse_time(text: str) -> dt.datetime | None:
     return t if t.tzinfo is not None else None
 
 
-def pid_alive(pid: int) -> bool:
-    """Whether process ``pid`` exists and is not a zombie."""
-    if pid <= 0:
-        return False
-    if sys.platform.startswith("win"):  # pragma: no cover - Windows
-        import ctypes  # Windows only
-
-        handle = ctypes.windll.kernel32.OpenProcess(0x1000, False, pid)  # QUERY_LIMITED_INFORMATION
-        if not handle:
-            return False
-        code = ctypes.c_ulong()
-        ctypes.windll.kernel32.GetExitCodeProcess(handle, ctypes.byref(code))
-        ctypes.windll.kernel32.CloseHandle(handle)
-        return code.value == 259  # STILL_ACTIVE
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    stat = Path(f"/proc/{pid}/stat")
-    if stat.is_file():
-        try:
-            state = stat.read_text().rsplit(")", 1)[1].split()[0]
-        except (OSError, IndexError):
-            return True
-        return state not in ("Z", "X")
-    return True
-
-
 def new_token() -> str:
     """A fresh feed token: 32 random hex characters (never starting with ``-``, which the command
     line of the feed process would read as an option: a URL-safe token does so 1 time in 32)."""
     return secrets.token_hex(16)
-
-
-def proc_start(pid: int) -> int | None:
-    """Start time of process ``pid`` in clock ticks since boot (Linux), or None where unknown."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return int(fields[19])
-    except (OSError, IndexError, ValueError):
-        return None
 
 
 def read_pid_file(path: Path) -> tuple[dict[str, Any] | None, str | None]:

@@ -18,7 +18,7 @@ from datamgr.calendar.sessions import get_calendar
 from datamgr.core.config import Settings
 from datamgr.core.errors import StoreError
 from datamgr.core.progress import Progress, report
-from datamgr.derived.regenerate import regenerate
+from datamgr.derived.regenerate import regenerate, regenerate_if_stale
 from datamgr.store.store import Store, WriteResult
 
 
@@ -124,6 +124,8 @@ def write_demo(settings: Settings, ticker: str = "ES1", *, months: int = 3, end:
                 return DemoResult(False, str(path), existing.height,
                                   f"{path.name} holds real data: demo data not written")
             if existing.height and not refresh:
+                if derived and not dry_run and regenerate_if_stale(settings, ticker, store=store) is not None:
+                    report(progress, 2, 3, "regenerated stale derived data")  # left by a killed regenerate
                 return DemoResult(False, str(path), existing.height,
                                   f"{path.name} already holds demo data (use --refresh to regenerate it)")
         report(progress, 0, 3, "generating demo bars")
@@ -135,6 +137,8 @@ def write_demo(settings: Settings, ticker: str = "ES1", *, months: int = 3, end:
         if res.written and derived:
             report(progress, 2, 3, "regenerating derived data")
             regenerate(settings, ticker, store=store)
+        elif derived and not dry_run:  # the same demo bars: only what a killed regenerate left stale
+            regenerate_if_stale(settings, ticker, store=store)
     report(progress, 3, 3, "done")
     if dry_run:
         return DemoResult(False, res.path, res.rows_after, f"dry run: would write {res.rows_after:,} demo bars to {path}")

@@ -35,8 +35,9 @@ from datamgr.core.config import Settings
 from datamgr.core.errors import CheckFailed, ConfirmationRequired, DataMgrError, InputError
 from datamgr.core.progress import Progress, report
 from datamgr.core.timefmt import to_et_iso
-from datamgr.derived.regenerate import regenerate
+from datamgr.derived.regenerate import regenerate, regenerate_if_stale
 from datamgr.ingest.draft import Guard, ImportDraft, ImportPlan, guess_ticker, parse_replace
+from datamgr.ingest.input_file import read_input_file
 from datamgr.ingest.ninjatrader.verify import VerifyReport
 from datamgr.ops.remember import Remembered, remember_zone
 from datamgr.store.merge import MergePlan
@@ -102,14 +103,9 @@ class ImportResult:
 def read_input(path: str | Path) -> tuple[bytes, str]:
     """Bytes and display name of an export given on the command line."""
     p = Path(path)
-    try:
-        return p.read_bytes(), p.name
-    except FileNotFoundError as err:
-        raise InputError(f"{p}: file not found", file=str(p)) from err
-    except IsADirectoryError as err:
-        raise InputError(f"{p}: is a folder; expected a NinjaTrader export file", file=str(p)) from err
-    except OSError as err:
-        raise InputError(f"{p}: cannot be read: {err}", file=str(p)) from err
+    if p.is_dir():
+        raise InputError(f"{p}: is a folder; expected a NinjaTrader export file", file=str(p))
+    return read_input_file(p), p.name  # a file over 1 GiB or ending in NUL bytes is refused unread
 
 
 def verify_export(settings: Settings, ticker: str, data: bytes, name: str, *, tz: str | None = None,
@@ -285,31 +281,36 @@ def commit(plan: ImportPlan, *, force: bool = False, confirm: int | None = None,
                     f"{'; '.join(g.reasons)}.")
             raise ConfirmationRequired(what, count=g.count, reasons=list(g.reasons))
         res = _result(plan, dry_run=False)
-        if not plan.merge.changed:
-            report(progress, _STEPS, _STEPS, "nothing to import")
-            return res
-        report(progress, 4, _STEPS, f"writing {store.path(ticker, tf).name}")
-        contracts = record_contracts(plan.master_contracts, contract=plan.verify.contract, result=plan.merge.result,
-                                     incoming=plan.incoming, roll=plan.roll)
-        res.write = store.write(ticker, tf, plan.merge.result, operation="import", details=plan.details(),
-                                contracts=contracts)
-        draft.forget_master()
-    if res.written and not no_derived and tf == "1m":
+        if plan.merge.changed:
+            report(progress, 4, _STEPS, f"writing {store.path(ticker, tf).name}")
+            contracts = record_contracts(plan.master_contracts, contract=plan.verify.contract,
+                                         result=plan.merge.result, incoming=plan.incoming, roll=plan.roll)
+            res.write = store.write(ticker, tf, plan.merge.result, operation="import", details=plan.details(),
+                                    contracts=contracts)
+            draft.forget_master()
+        else:
+            report(progress, 4, _STEPS, "nothing to import")
+    if not no_derived:  # the new master's days, and whatever a killed regenerate left stale
         report(progress, 5, _STEPS, "regenerating derived data")
-        res.derived, res.derived_error = _regenerate(settings, ticker, progress)
+        res.derived, res.derived_error = _regenerate(settings, ticker, progress,
+                                                     always=res.written and tf == "1m")
     report(progress, _STEPS, _STEPS, "import done")
     log.info("import %s into %s %s: %d new, %d replaced, written=%s", name, ticker, tf, plan.merge.new,
              plan.merge.replaced, res.written)
     return res
 
 
-def _regenerate(settings: Settings, ticker: str, progress: Progress) -> tuple[Any, str | None]:
-    """Bring the derived outputs up to the new master; a failure is reported, never undoes the import."""
+def _regenerate(settings: Settings, ticker: str, progress: Progress, *, always: bool) -> tuple[Any, str | None]:
+    """Bring the derived outputs up to the master (``always``: it was just written; otherwise
+    only when some output is stale); a failure is reported, never undoes the import."""
     try:
-        rep = regenerate(settings, ticker, progress=progress)
+        rep = regenerate(settings, ticker, progress=progress) if always else \
+            regenerate_if_stale(settings, ticker, progress=progress)
     except DataMgrError as err:
         log.warning("derived regeneration failed after import: %s", err)
         return None, str(err)
+    if rep is None:
+        return None, None
     if not rep.ok:  # a step failed; the other outputs are as they were
         return rep, f"step {rep.failed_step} failed: {rep.error}"
     return rep, None

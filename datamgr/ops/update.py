@@ -39,7 +39,7 @@ from datamgr.core.config import Settings
 from datamgr.core.errors import ConfigError, DataMgrError, InputError
 from datamgr.core.progress import Progress, report
 from datamgr.core.timefmt import fmt_time, now_utc, to_et_iso
-from datamgr.derived.regenerate import regenerate
+from datamgr.derived.regenerate import regenerate, regenerate_if_stale
 from datamgr.ingest.base import BarSource
 from datamgr.ingest.validate import Validation, validate_incoming, write_quarantine
 from datamgr.ingest.yahoo import REACH_1M, TIMEFRAME_OF, YahooSource
@@ -218,18 +218,18 @@ def update(settings: Settings, ticker: str, *, interval: str = "1m", source: Bar
             return res
         q = write_quarantine(settings.quarantine_dir, ticker, tf, val.rejected, now=now_utc())
         res.quarantine_file = str(q) if q else None
-        if not plan.changed:
+        if plan.changed:
+            report(progress, 4, _STEPS, f"writing {settings.bar_path(ticker, tf).name}")
+            details = {"origin": origin, "added": plan.new, "replaced": plan.replaced, "identical": plan.identical,
+                       "conflicts": plan.conflicts, "kept": plan.kept, "quarantined": val.rejected.height,
+                       "quarantine_file": Path(q).name if q else None}
+            res.write = store.write(ticker, tf, plan.result, operation="update", details=details)
+        else:
             res.notes.append("nothing to change: every accepted bar is already in the master")
-            report(progress, _STEPS, _STEPS, "nothing to merge")
-            return res
-        report(progress, 4, _STEPS, f"writing {settings.bar_path(ticker, tf).name}")
-        details = {"origin": origin, "added": plan.new, "replaced": plan.replaced, "identical": plan.identical,
-                   "conflicts": plan.conflicts, "kept": plan.kept, "quarantined": val.rejected.height,
-                   "quarantine_file": Path(q).name if q else None}
-        res.write = store.write(ticker, tf, plan.result, operation="update", details=details)
-    if res.written and tf == "1m" and not no_derived:
+            report(progress, 4, _STEPS, "nothing to merge")
+    if not no_derived:  # the new master's days, and whatever a killed regenerate left stale
         report(progress, 5, _STEPS, "regenerating derived data")
-        res.derived_error = _regenerate(settings, ticker, progress)
+        res.derived_error = _regenerate(settings, ticker, progress, always=res.written and tf == "1m")
     report(progress, _STEPS, _STEPS, "update done")
     log.info("update %s %s from %s: %d fetched, %d accepted, %d quarantined, %d new", ticker, tf, origin,
              val.fetched, val.accepted.height, val.rejected.height, plan.new)
@@ -265,10 +265,12 @@ def _complete_only(bars: pl.DataFrame, tf: str, cal, now: dt.datetime) -> pl.Dat
     return bars
 
 
-def _regenerate(settings: Settings, ticker: str, progress: Progress) -> str | None:
+def _regenerate(settings: Settings, ticker: str, progress: Progress, *, always: bool) -> str | None:
+    """Regenerate after a 1m write (``always``), else only what is stale (a killed regenerate)."""
     try:
-        rep = regenerate(settings, ticker, progress=progress)
+        rep = regenerate(settings, ticker, progress=progress) if always else \
+            regenerate_if_stale(settings, ticker, progress=progress)
     except DataMgrError as err:
         log.warning("derived regeneration failed after update: %s", err)
         return str(err)
-    return None if rep.ok else f"step {rep.failed_step} failed: {rep.error}"
+    return None if rep is None or rep.ok else f"step {rep.failed_step} failed: {rep.error}"

@@ -23,6 +23,22 @@ _FLAG_TEXT = (
 )
 
 
+_MD_PUNCT = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation character
+
+
+def literal(text: str) -> str:
+    """``text`` escaped for Streamlit markdown so it shows as typed: every ASCII punctuation
+    character gets a backslash (CommonMark allows that for all of them), so no emphasis, link,
+    autolink (``http\\://``), ``:material/..:`` icon, ``$`` math or HTML can come of it. For
+    user-chosen text such as an uploaded file's name."""
+    return _MD_PUNCT.sub(r"\\\1", text)
+
+
+def with_literal(message: str, name: str) -> str:
+    """``message`` with every occurrence of ``name`` (an uploaded file's name) made literal."""
+    return message.replace(name, literal(name)) if name else message
+
+
 def page_text(message: str) -> str:
     """A library/CLI message worded for the Import page: buttons and fields, never CLI flags."""
     for pat, repl in _FLAG_TEXT:

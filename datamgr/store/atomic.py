@@ -132,3 +132,14 @@ def clean_orphans(folder: Path) -> list[Path]:
             p.unlink(missing_ok=True)
             removed.append(p)
     return removed
+
+
+def clean_orphans_below(folder: Path) -> list[Path]:
+    """:func:`clean_orphans` in ``folder`` and every folder below it (``web/<T>/<tf>/``: the web
+    chunks' temp files), never following symbolic links. Call only while holding the lock."""
+    removed: list[Path] = []
+    if folder.is_symlink() or not folder.is_dir():
+        return removed
+    for top, _dirs, _files in os.walk(folder, followlinks=False):
+        removed += clean_orphans(Path(top))
+    return removed

@@ -50,6 +50,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from datamgr import __version__
+from datamgr.core import layout
 from datamgr.core.config import Settings, check_ticker
 from datamgr.core.errors import DamagedFileError, InvariantError, LockedError, ReadBackError, StoreError
 from datamgr.core.schema import arrow_schema, check_bars, conform, empty_bars, value_rules
@@ -58,6 +59,7 @@ from datamgr.store import journal
 from datamgr.store.atomic import (
     atomic_write_bytes,
     clean_orphans,
+    clean_orphans_below,
     fsync_dir,
     open_nofollow,
     refuse_symlink,
@@ -74,6 +76,7 @@ from datamgr.store.footer import (
     read_footer,
     remember_damage,
 )
+from datamgr.store.lock_owner import describe_holder, write_owner
 
 SCHEMA_VERSION = 1
 ROW_GROUP = 1_000_000
@@ -353,7 +356,7 @@ class Store:
                 _locks[key] = (threading.RLock(), filelock.FileLock(key, thread_local=False))
             rlock, lk = _locks[key]
         if not rlock.acquire(timeout=wait):
-            owner = _read_owner(self.settings.lock_path)
+            owner = describe_holder(self.settings.lock_path, other_process=False)
             msg = (f"data folder {self.root} is locked by another writer in this process ({owner}); "
                    f"waited {wait:.0f} s. Try again when it has finished.")
             raise LockedError(msg)
@@ -361,15 +364,17 @@ class Store:
             try:
                 lk.acquire(timeout=wait)
             except filelock.Timeout as err:
-                owner = _read_owner(self.settings.lock_path)
+                owner = describe_holder(self.settings.lock_path)
                 msg = (f"data folder {self.root} is locked by another writer ({owner}); "
                        f"waited {wait:.0f} s. Try again when it has finished.")
                 raise LockedError(msg) from err
             try:
                 if lk.lock_counter == 1:
-                    _write_owner(self.settings.lock_path, what)
+                    write_owner(self.settings.lock_path, what)
                     clean_orphans(self.root)
                     clean_orphans(self.settings.backups_dir)
+                    clean_orphans_below(self.root / layout.WEB)  # web chunks of a killed regenerate
+                    clean_orphans(self.root / layout.DERIVED_STATE)
                     self._reconciled = self._housekeeping()
                 yield
             finally:
@@ -791,26 +796,3 @@ def _check_values(df: pl.DataFrame, timeframe: str, name: str) -> None:
 
 def _iso(df: pl.DataFrame, i: int) -> str | None:
     return df["datetime"][i].isoformat() if df.height else None
-
-
-def _write_owner(lock_path: Path, what: str) -> None:
-    """Who holds the lock, for the "locked by" message (never through a symbolic link)."""
-    owner = lock_path.with_name(lock_path.name + ".owner")
-    try:
-        fd = open_nofollow(owner, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-    except (OSError, StoreError) as err:
-        log.warning("%s: not written: %s", owner.name, err)
-        return
-    try:
-        os.write(fd, f"pid {os.getpid()}: {what}".encode())
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _read_owner(lock_path: Path) -> str:
-    try:
-        return lock_path.with_name(lock_path.name + ".owner").read_text(encoding="utf-8")
-    except OSError:
-        return "unknown process"

@@ -10,6 +10,7 @@ import tomlkit
 
 from datamgr.core.config import Settings
 from datamgr.ops.import_export import import_export
+from datamgr.plots.imports import literal
 from datamgr.store.store import Store
 from tests.conftest import folder_hash
 
@@ -77,7 +78,7 @@ def test_a_dropped_export_is_verified_at_once_with_the_best_zone_and_imports(app
     assert not imp.disabled
     imp.click().run()
     _wait_job(at)
-    assert any(s.value.startswith(f"Imported {MES}: {len(lines):,} new") for s in at.success)
+    assert any(s.value.startswith(f"Imported {literal(MES)}: {len(lines):,} new") for s in at.success)  # as typed
     assert Store(Settings.load(data_dir=app_data, env={})).read_meta("MES1", "1m").rows == len(lines)
 
 
