@@ -325,7 +325,7 @@ def health_view(settings: Settings, ticker: str, *, now: dt.datetime | None = No
 
 def _health_view(ticker: str, rep: HealthReport, key: tuple) -> HealthView:
     cont = rep.continuity
-    days = cont.coverage["trading_day"].to_list()
+    days = sorted(cont.coverage["trading_day"].to_list())
     return HealthView(ticker, rep, token=hashlib.sha256(repr(key).encode()).hexdigest()[:12],
                       problems=rep.problems, notes=rep.notes, class_counts=cont.class_counts(),
                       holes=len(cont.holes), days=days, years=sorted({d.year for d in days}, reverse=True))

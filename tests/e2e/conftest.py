@@ -102,18 +102,3 @@ def page(browser):
     yield pg
     ctx.close()
 
-
-#: ``record_property`` name under which a browser test hands figures to the terminal summary
-FIGURES = "datamgr_figures"
-
-
-def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
-    """Print the figures that browser tests recorded (``record_property(FIGURES, text)``): the
-    page render timings are reported, never asserted. Works under xdist (the properties travel
-    with the test reports to the controller)."""
-    texts = [value for rep in terminalreporter.stats.get("passed", [])
-             for name, value in getattr(rep, "user_properties", ()) if name == FIGURES]
-    if texts:
-        terminalreporter.section("datamgr figures")
-        for t in texts:
-            terminalreporter.write_line(t)

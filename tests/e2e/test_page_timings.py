@@ -25,7 +25,7 @@ from datamgr.core.config import Settings
 from datamgr.ops.demo import make_demo_bars, write_demo
 from datamgr.ops.inventory import scan
 from datamgr.store.store import Store
-from tests.e2e.conftest import FIGURES
+from tests.conftest import FIGURES
 
 pytestmark = pytest.mark.e2e
 
