@@ -25,6 +25,7 @@ Usage::
     python benchmarks/bench_pages.py                # demo folder x3, Health on an 18-year master
     python benchmarks/bench_pages.py --years 0      # demo folder only
     python benchmarks/bench_pages.py --json out.json
+    python benchmarks/bench_pages.py --code ../main   # the app of another checkout ("before")
 
 The 18-year master (``make_demo_bars`` 2008-2025, ~6.4 M bars, written through the store) is built
 once under ``benchmarks/.cache/`` (about 20 s; then scanned once like ``status`` does, so its
@@ -133,19 +134,19 @@ def copy_folder(src: Path, dst: Path) -> Path:
 class Server:
     """``streamlit run streamlit_app.py`` on ``data_dir`` (headless, loopback, a free port)."""
 
-    def __init__(self, data_dir: Path, log: Path) -> None:
+    def __init__(self, data_dir: Path, log: Path, code: Path = REPO) -> None:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
         self.url = f"http://127.0.0.1:{port}"
         env = {**os.environ, "DATAMGR_DATA_DIR": str(data_dir),
-               "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)}
+               "PYTHONPATH": os.pathsep.join(p for p in (str(code), os.environ.get("PYTHONPATH", "")) if p)}
         self._log = open(log, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(REPO / "streamlit_app.py"),
+            [sys.executable, "-m", "streamlit", "run", str(code / "streamlit_app.py"),
              "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
              "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-            cwd=REPO, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+            cwd=code, env=env, stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             try:
@@ -367,6 +368,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", type=Path, default=REPO / "benchmarks" / ".cache")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
     ap.add_argument("--log", type=Path, default=None, help="keep the server's log here")
+    ap.add_argument("--code", type=Path, default=REPO,
+                    help="the checkout whose app is served (another one gives 'before' figures)")
     a = ap.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
@@ -379,7 +382,7 @@ def main(argv: list[str] | None = None) -> int:
         warm = copy_folder(template, work / "warmup")
         demos = [copy_folder(template, work / f"demo{i + 1}") for i in range(a.samples)]
         big = copy_folder(big_src, work / "big") if big_src else None
-        server = Server(warm, work / "streamlit.log")
+        server = Server(warm, work / "streamlit.log", a.code.resolve())
         try:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
