@@ -101,4 +101,3 @@ def page(browser):
     expect.set_options(timeout=PAGE_TIMEOUT_MS)  # expect() waits as long as the page's own calls (not 5 s)
     yield pg
     ctx.close()
-
