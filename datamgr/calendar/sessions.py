@@ -163,6 +163,25 @@ class SessionCalendar:
             pl.when(pl.col("in_session")).then(pl.col("trading_day")).otherwise(None).alias("trading_day")
         )
 
+    def count_in_session(self, ts: pl.Series) -> int:
+        """How many of the timestamps ``ts`` fall inside a session (the ``in_session`` count of
+        :meth:`label`). Sorted timestamps (bars of one file) are counted per segment with two
+        binary searches each, without a per-bar lookup; unsorted ones go through :meth:`label`."""
+        if ts.len() == 0:
+            return 0
+        ts = ts.cast(_UTC)
+        t = ts.to_physical().to_numpy()
+        if len(t) > 1 and not bool((t[1:] >= t[:-1]).all()):
+            return int(self.label(ts)["in_session"].sum())
+        lo, hi = ts[0], ts[-1]
+        seg = self.segments(lo.date() - dt.timedelta(days=2), hi.date() + dt.timedelta(days=3))
+        if seg.height == 0:
+            return 0
+        starts = seg["start"].to_physical().to_numpy()
+        ends = seg["end"].to_physical().to_numpy()
+        # segments are disjoint and in time order: bars in [start, end) of each, summed
+        return int((np.searchsorted(t, ends, side="left") - np.searchsorted(t, starts, side="left")).sum())
+
     def eras(self, trading_days: pl.Series) -> np.ndarray:
         """Schedule era (0-based) of each trading day: for ``CME Globex Equity`` 0 before
         2012-11-19, 1 until 2021-06-25 (the 15:15 CT halt), 2 after; one era for the NYSE calendars."""

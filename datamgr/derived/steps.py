@@ -60,6 +60,8 @@ class Ctx:
     _t: np.ndarray | None = None
     digests: tuple[str, ...] | None = None  # the master's row-group digests (footer, verified)
     partial: bool = False  # ``bars`` is the master's changed tail only (:mod:`datamgr.derived.partial`)
+    #: incremental upsample: per timeframe, (row groups kept, the rows written after them)
+    rest: dict[str, tuple[int, pl.DataFrame]] = field(default_factory=dict)
 
     @classmethod
     def open(cls, settings: Settings, ticker: str, store: Store, *, full: bool) -> Ctx:
@@ -248,12 +250,53 @@ def _upsample(ctx: Ctx, res) -> None:
     for tf in INTRADAY_DERIVED:
         ctx.say(f"writing {ctx.ticker}_{tf}.parquet")
         new = frames[tf].drop("td")
+        keep = 0
         if res.mode == "incremental":
-            new = _splice(ctx.store.read(ctx.ticker, tf), new, _in_days_of(ctx, changed))
+            # the file's own unchanged row groups stay; only the rows after them are spliced
+            keep, rest = ctx.store.read_after_row_groups(ctx.ticker, tf, _first_touched(ctx, changed, new))
+            new = _splice(rest, new, _in_days_of(ctx, changed))
+            ctx.rest[tf] = (keep, new)
         w = ctx.store.write(ctx.ticker, tf, new, operation="regenerate", backup=False, built_from=built_from,
-                            details={"mode": res.mode, "days": res.days})
-        _out(res, Path(w.path), new.height, t0, w.written)
+                            details={"mode": res.mode, "days": res.days}, keep_row_groups=keep)
+        _out(res, Path(w.path), w.rows_after, t0, w.written)
         t0 = time.perf_counter()
+
+
+def _first_touched(ctx: Ctx, days: set[dt.date], tail: pl.DataFrame) -> dt.datetime:
+    """The earliest instant an incremental splice can touch: the first segment of the changed
+    days, or the first recomputed row if earlier (rows before it are kept as they are)."""
+    seg = ctx.seg.filter(pl.col("trading_day").is_in(sorted(days))) if days else ctx.seg.head(0)
+    firsts = [x for x in (seg["start"].min() if seg.height else None,
+                          tail["datetime"].min() if tail.height else None) if x is not None]
+    return min(firsts) if firsts else dt.datetime.min.replace(tzinfo=dt.UTC)
+
+
+def _written_rows(ctx: Ctx, days: set[dt.date]) -> dict[str, pl.DataFrame] | None:
+    """The upsampled bars of ``days`` (with ``td``) taken from the rows the incremental upsample
+    step just wrote, instead of labelling and upsampling those days' 1m bars again; None when
+    those rows do not hold every bar of ``days`` (their first row is later than the first
+    session of ``days`` while older row groups were kept)."""
+    if not days or set(ctx.rest) != set(INTRADAY_DERIVED):
+        return None
+    lo, hi = min(days), max(days)
+    seg = ctx.cal.segments(lo - dt.timedelta(days=10), hi + dt.timedelta(days=10))
+    inside = seg.filter(pl.col("trading_day").is_in(sorted(days)))
+    if inside.height == 0:
+        return None
+    first = inside["start"].min()
+    st = seg["start"].dt.replace_time_zone(None).cast(pl.Int64).to_numpy()
+    out = {}
+    for tf, (keep, rows) in ctx.rest.items():
+        if keep and (rows.height == 0 or rows["datetime"][0] > first):
+            return None
+        # a bar opens inside the segment of its first minute: the last segment starting at or before it
+        t = rows["datetime"].dt.replace_time_zone(None).cast(pl.Int64).to_numpy()
+        i = np.searchsorted(st, t, side="right") - 1
+        ok = i >= 0
+        td = seg["trading_day"].gather(np.clip(i, 0, None)) if seg.height else pl.Series([], dtype=pl.Date)
+        frame = rows.with_columns(pl.when(pl.Series(ok)).then(td).otherwise(None).alias("td"))
+        out[tf] = frame.filter(pl.col("td").is_in(sorted(days)))
+    return out
 
 
 def _in_days_of(ctx: Ctx, days: set[dt.date]):
@@ -365,13 +408,21 @@ def _web(ctx: Ctx, res) -> None:
         stale_files |= set(root.rglob(".*.tmp-*")) if root.is_dir() else set()  # orphans of a killed run
     else:
         changed = set(ctx.changed or ())
-        lab = ctx.lab_for(ctx.days_in(changed, "Y") | changed)
+        year = ctx.days_in(changed, "Y") | changed
+        written_ups = _written_rows(ctx, year)  # the year's upsampled bars, as just written
+        lab = ctx.lab_for(ctx.days_in(changed, "M") | changed if written_ups else year)
         periods = {tf: {web_chunks.period_of(tf, d) for d in changed} for tf in tfs}
         old = json.loads(idx_path.read_text(encoding="utf-8"))
         entries = {(e["timeframe"], e["period"]): e for e in old["chunks"]}
         stale_files = set()
     res.days = lab["td"].n_unique() if lab.height else 0
-    ups = ctx.ups if res.mode == "full" and ctx.ups else upsample_all(lab, INTRADAY_DERIVED, keep_td=True)
+    if res.mode == "full":
+        ups = ctx.ups or upsample_all(lab, INTRADAY_DERIVED, keep_td=True)
+    elif written_ups:
+        ups = written_ups
+        res.days = written_ups[INTRADAY_DERIVED[0]]["td"].n_unique()  # the year's days with bars, as before
+    else:
+        ups = upsample_all(lab, INTRADAY_DERIVED, keep_td=True)
     written = 0
     for tf in tfs:
         ctx.say(f"{tf} chunks")

@@ -191,3 +191,15 @@ def test_expected_counts_come_in_trading_day_order():
     c = get_calendar(CME).expected_counts(D(2025, 6, 2), D(2025, 7, 31))
     assert c["trading_day"].to_list() == sorted(c["trading_day"].to_list())
     assert c.height == 21 + 23  # every weekday of June 2 .. July 31 2025 (Juneteenth and July 4 close early)
+
+
+def test_count_in_session_equals_the_label_count_sorted_or_not_and_at_the_edges():
+    cal = get_calendar(CME, closed=((et(2025, 7, 8, 10), et(2025, 7, 8, 10, 1)),))
+    edges = [et(2025, 7, 3, 13, 14), et(2025, 7, 3, 13, 15), et(2025, 7, 6, 17, 59), et(2025, 7, 6, 18),
+             et(2025, 7, 8, 9, 59), et(2025, 7, 8, 10), et(2025, 7, 8, 10, 1), et(2025, 7, 8, 16, 59),
+             et(2025, 7, 8, 17), et(2025, 7, 8, 18), et(2025, 7, 12, 12)]
+    minutes = pl.datetime_range(et(2025, 7, 2), et(2025, 7, 10), "1m", eager=True, time_zone="UTC")
+    for ts in (pl.Series(edges, dtype=UTC_T), minutes, minutes.reverse(), pl.Series(edges[::-1], dtype=UTC_T)):
+        assert cal.count_in_session(ts) == int(cal.label(ts)["in_session"].sum())
+    assert cal.count_in_session(pl.Series([], dtype=UTC_T)) == 0
+    assert cal.count_in_session(pl.Series(edges, dtype=UTC_T)) == 6

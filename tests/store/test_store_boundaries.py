@@ -102,9 +102,9 @@ def test_a_read_back_with_another_schema_is_refused(store, settings, seeded, mon
 
 def _with_meta(path: Path, out: Path, **changes) -> dict:
     table = pq.read_table(path)
-    info = json.loads(table.schema.metadata[META_KEY])
+    info = json.loads(pq.ParquetFile(path).metadata.metadata[META_KEY])  # the file's key-value metadata
     info.update(changes)
-    pq.write_table(table.replace_schema_metadata({**table.schema.metadata, META_KEY: json.dumps(info).encode()}),
+    pq.write_table(table.replace_schema_metadata({**(table.schema.metadata or {}), META_KEY: json.dumps(info).encode()}),
                    out, write_page_checksum=True)
     return info
 

@@ -146,14 +146,17 @@ def _finish(parsed: ParsedExport, bars: pl.DataFrame, lines: pl.Series, rejects:
         ("time stamp out of order", (pl.col("datetime") < prev).fill_null(False)),
         *value_rules(minutes=minutes, now=now or now_utc(), cap=volume_cap(b["volume"])),
     ]
-    flag = b.with_columns([e.fill_null(False).alias(f"_r{i}") for i, (_, e) in enumerate(reasons)])
-    anyr = pl.any_horizontal([pl.col(f"_r{i}") for i in range(len(reasons))])
-    bad = flag.filter(anyr)
-    if bad.height:
+    # one pass for "is anything wrong"; the reasons are spelled out for the rejected rows only
+    anyr = b.select(pl.any_horizontal([e.fill_null(False) for _, e in reasons])).to_series()
+    good = b
+    if anyr.any():
+        # flags over the whole frame (the order rules look at earlier rows), then the bad rows
+        bad = b.with_columns([e.fill_null(False).alias(f"_r{i}") for i, (_, e) in enumerate(reasons)]).filter(anyr)
         texts = parsed.texts(bad["line"].to_list())
         for r in bad.iter_rows(named=True):  # only the rejected rows, normally few
             why = "; ".join(n for i, (n, _) in enumerate(reasons) if r[f"_r{i}"])
             rejects.append(Reject(int(r["line"]), why, texts.get(int(r["line"]), "")))
+        good = b.filter(~anyr)
     # every kept row is later than all rows before it: strictly increasing, no sort needed
-    good = flag.filter(~anyr).with_columns(pl.col("datetime").set_sorted())
+    good = good.with_columns(pl.col("datetime").set_sorted())
     return Placed(conform(good), good["line"], rejects, minutes, inferred)

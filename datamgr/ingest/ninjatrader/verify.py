@@ -584,7 +584,7 @@ def verify_parsed(parsed: ParsedExport, calendar: SessionCalendar, *, tz: str, s
     elif parsed.zone_known:  # TradingView times carry their UTC offset
         ranking, outside = [], 0
         if bars.height:
-            outside = int(bars.height - calendar.label(bars["datetime"])["in_session"].sum())
+            outside = bars.height - calendar.count_in_session(bars["datetime"])
         notes.append(f"the file's times carry their zone ({parsed.zone}, bar open times): "
                      "zone detection does not apply")
     else:
@@ -592,8 +592,9 @@ def verify_parsed(parsed: ParsedExport, calendar: SessionCalendar, *, tz: str, s
                                                               tick=tick, interval=interval)
         mask = masks.get((tz, stamp_used))
         if sampled or mask is None or mask.len() != bars.height:
-            mask = calendar.label(bars["datetime"])["in_session"] if bars.height else pl.Series([], dtype=pl.Boolean)
-        outside = int(bars.height - mask.sum())
+            outside = bars.height - calendar.count_in_session(bars["datetime"])
+        else:
+            outside = int(bars.height - mask.sum())
         decision = "overlap" if by_overlap else ("decided" if ranking and ranking[0].decided else "undecided")
         reason = zone_reason(ranking, evidence, by_overlap)
     ov = overlap_stats(bars, None if parsed.is_daily else master, tick)
