@@ -1,5 +1,7 @@
 """Backups page: verified copies (Verify on demand, cached), restore with a diff and confirmation,
-prune with a preview, cloud copies. Rendering never re-hashes a backup."""
+prune with a preview, cloud copies. Rendering never re-hashes a backup: the table is one cached
+answer (:func:`datamgr.ops.answers.backups_view`, renewed when a file of backups/ changes or a
+Verify ran), and Verify's verdicts are remembered by each copy's size and mtime."""
 
 from __future__ import annotations
 
@@ -7,32 +9,31 @@ import streamlit as st
 
 from app_pages._common import job_panel, running, settings, show_error, show_table, start_job, when
 from datamgr.core.errors import DataMgrError
+from datamgr.ops import answers
 from datamgr.ops.cloud_backup import cloud_backup
-from datamgr.ops.restore import plan_restore, prune_backups, restore
-from datamgr.store.backup import list_backups, prune_plan, verification_state, verify_backups
+from datamgr.ops.restore import prune_backups, restore
 
 s = settings()
 st.title("Backups")
 st.caption("Every write backs up the current file first, verified by sha256 and a row-count read-back.")
 
-recs = list_backups(s)
-states = {r.path: verification_state(s, r) for r in recs}
+view = answers.backups_view(s)
+recs, states = view.records, view.states
 if not recs:
     st.info("No backups yet. The first import, update, delete or restore that replaces a file creates one.")
 else:
-    ok = sum(v == "verified" for v in states.values())
-    bad = sum(v in ("FAILED", "missing") for v in states.values())
+    bad = view.bad
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("Backups", len(recs))
-    c2.metric("Verified", ok)
+    c2.metric("Verified", view.verified)
     c3.metric("Failed or missing", bad)
-    c4.metric("Total size", f"{sum(r.size for r in recs) / 1e6:,.1f} MB")
+    c4.metric("Total size", f"{view.size_bytes / 1e6:,.1f} MB")
     if bad:
         st.error(f"{bad} backup(s) failed verification (missing or altered).", icon=":material/error:")
     b1, b2 = st.columns([1, 4])
     if b1.button("Verify", type="primary", disabled=running("verify"), key="bk_verify",
                  help="Re-hash every backup and re-read its row count; the result is kept until a file changes."):
-        start_job("verify", "verify backups", lambda progress=None: verify_backups(s))
+        start_job("verify", "verify backups", answers.verify_backups, s)
         st.rerun()
     b2.caption("Verification state is from the last **Verify** (a file that changed since is shown as not "
                "verified yet); opening this page never re-hashes.")
@@ -43,12 +44,11 @@ else:
 
     # ---- restore -------------------------------------------------------------------------
     st.subheader("Restore")
-    restorable = [r.path for r in recs if r.source.endswith(".parquet") and states[r.path] not in ("FAILED", "missing")]
-    choice = st.selectbox("Backup to restore", restorable, index=None, key="bk_restore_choice",
+    choice = st.selectbox("Backup to restore", view.restorable, index=None, key="bk_restore_choice",
                           placeholder="Pick a backup to see what restoring it changes")
     if choice:
         try:
-            plan = plan_restore(s, choice)
+            plan = answers.restore_plan(s, choice)
         except DataMgrError as err:
             show_error(err)
         else:
@@ -73,7 +73,7 @@ else:
     st.caption(f"Retention: per file keep the newest {s.backup_keep_last} copies and the newest copy of each "
                f"day of the last {s.backup_keep_daily_days} days; never the newest verified copy.")
     if st.button("Preview prune", key="bk_prune_preview", disabled=running("prune")):
-        st.session_state["bk_prune_plan"] = prune_plan(s)
+        st.session_state["bk_prune_plan"] = answers.prune_plan(s)
     pplan = st.session_state.get("bk_prune_plan")
     if pplan is not None:
         if not pplan.delete:

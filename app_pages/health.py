@@ -1,5 +1,9 @@
 """Health page: freshness, coverage heatmap, gap table (paged, filtered, bulk acknowledge),
-candlesticks, integrity, and the notes grouped one line per kind."""
+candlesticks, integrity, and the notes grouped one line per kind.
+
+Renders from one cached answer (:func:`datamgr.ops.answers.health_view`, keyed by the master's
+state and the overrides): a rerun on unchanged files recomputes nothing; the gap filters and the
+candlesticks' few days are cached answers too (only those row groups are read)."""
 
 from __future__ import annotations
 
@@ -8,13 +12,11 @@ import datetime as dt
 import streamlit as st
 
 from app_pages._common import job, job_panel, settings, start_job, ticker
-from datamgr.calendar.overrides import overrides_fingerprint
-from datamgr.calendar.sessions import calendar_for
 from datamgr.core.timefmt import to_et_text, zone_label
-from datamgr.health.report import ACK_CLASSES, GAP_CLASSES, HealthReport, check_health, select_gaps
+from datamgr.health.report import ACK_CLASSES, GAP_CLASSES
+from datamgr.ops import answers
 from datamgr.ops.acknowledge import acknowledge_gaps
 from datamgr.plots import health as plots
-from datamgr.store.store import Store
 
 PAGE_SIZE = 50
 CLASS_HELP = {"hole": "missing data: improbable without an outage", "quiet": "likely no trade in those minutes",
@@ -28,55 +30,41 @@ st.title(f"Health · {tk}")
 st.caption("Checked against the exchange session calendar: weekends, the daily break, the pre-2021 "
            f"15:15 CT halt and holiday early closes are never gaps. All times in {tk}'s zone: {tz} ({zl}).")
 
-store = Store(s)
-meta = store.read_meta(tk, "1m")
-if meta is None or not meta.rows:
+with st.spinner("Checking gaps, coverage and integrity…"):
+    view = answers.health_view(s, tk)
+if view.report is None:
     st.info(f"No 1-minute master for {tk} yet. Import a NinjaTrader export or create demo data on the "
             "Inventory page.", icon=":material/info:")
     st.stop()
 
-# the master's state (generation, content, file) and the whole overrides file (closed/opened
-# periods and acknowledgements): any edit to either gives a new report
-key = (str(s.data_dir), tk, meta.generation, meta.content_sha256, meta.mtime.isoformat(), meta.size_bytes,
-       overrides_fingerprint(s.overrides_path))
-
-
-@st.cache_data(show_spinner="Checking gaps, coverage and integrity…", max_entries=4)
-def _report(cache_key: tuple) -> HealthReport:
-    return check_health(s, tk)
-
-
-@st.cache_resource(max_entries=2)
-def _bars(cache_key: tuple):
-    return store.read(tk, "1m")
-
-
-rep = _report(key)
+# the view follows the master's state (file, generation) and the whole overrides file (closed/opened
+# periods and acknowledgements): any edit to either gives a new report and a new token
+rep = view.report
 cont, stale, cov = rep.continuity, rep.staleness, rep.coverage
-counts = cont.class_counts()
+counts = view.class_counts
 
 # ---- freshness ------------------------------------------------------------------------------
 c1, c2, c3, c4, c5, c6 = st.columns(6)
 c1.metric("Sessions behind", stale.sessions)
 c2.metric("Coverage", f"{100 * cov.coverage:.2f} %" if cov.coverage is not None else "—",
           help="present in-session bars / expected bars; stray prints are not coverage")
-c3.metric("Holes", len(cont.holes))
+c3.metric("Holes", view.holes)
 c4.metric("Quiet gaps", f"{counts.get('quiet', 0):,}", help=CLASS_HELP["quiet"])
 c5.metric("Stray bars", f"{cont.outside_session:,}")
 c6.metric("Integrity findings", len(rep.integrity.findings))
 (st.error if rep.stale_problem else st.success if stale.expected_bars == 0 else st.warning)(
     f"Freshness: {stale.verdict}. Last bar {to_et_text(stale.last_bar, tz)}.", icon=":material/schedule:")
-if rep.ok:
+if not view.problems:
     st.success("No problems: no holes, no integrity errors, freshness within tolerance.",
                icon=":material/check_circle:")
 else:
-    with st.expander(f"Problems ({len(rep.problems):,}): the check fails", expanded=len(rep.problems) <= 5):
-        st.text("\n".join(rep.problems[:500]) + ("\n…" if len(rep.problems) > 500 else ""))
+    with st.expander(f"Problems ({len(view.problems):,}): the check fails", expanded=len(view.problems) <= 5):
+        st.text("\n".join(view.problems[:500]) + ("\n…" if len(view.problems) > 500 else ""))
 
 # ---- coverage heatmap -------------------------------------------------------------------------
 st.subheader("Coverage per trading day")
 cov_days = cont.coverage
-years = sorted({d.year for d in cov_days["trading_day"].to_list()}, reverse=True)
+years = view.years
 year = st.selectbox("Year", years, index=0, key="health_year") if len(years) > 1 else years[0]
 fig = plots.coverage_heatmap(cov_days, dt.date(year, 1, 1), dt.date(year, 12, 31))
 st.plotly_chart(fig, key="health_heatmap", config={"displayModeBar": False})
@@ -90,7 +78,7 @@ f1, f2, f3 = st.columns([2, 1, 1])
 classes = f1.multiselect("Classes", list(GAP_CLASSES), default=list(GAP_CLASSES), key="health_classes")
 min_gap = f2.number_input("Minimum missing minutes", min_value=1, value=1, step=1, key="health_min_gap")
 show_acked = f3.checkbox("Show acknowledged", value=True, key="health_show_acked")
-gaps = select_gaps(cont, classes, min_missing=int(min_gap), acknowledged=None if show_acked else False)
+gaps = answers.gaps(view, classes, min_missing=int(min_gap), acknowledged=None if show_acked else False)
 pages = max(1, -(-len(gaps) // PAGE_SIZE))
 page = st.number_input(f"Page (of {pages:,}, {PAGE_SIZE} gaps each)", min_value=1, max_value=pages, value=1,
                        step=1, key=f"health_page_{'-'.join(classes)}_{min_gap}_{show_acked}") if pages > 1 else 1
@@ -109,7 +97,8 @@ def _label(g) -> str:
 
 
 # ---- acknowledge: a selection of this page, or a rule ------------------------------------------
-days = cov_days["trading_day"]
+days = view.days
+first, last = days[0], days[-1]
 ack_job = job("ack")
 busy = ack_job is not None and ack_job.running
 ackable = [g for g in shown if g.cls in ACK_CLASSES and not g.acknowledged]
@@ -120,7 +109,7 @@ with tab_sel:
     else:
         idx = list(range(len(ackable)))
         # a new report (after an acknowledge) or another page gets a fresh selection
-        pick_key = f"health_ack_pick_{abs(hash(key)) % 10**8}_{page}"
+        pick_key = f"health_ack_pick_{view.token}_{page}"
         st.button("Select every gap on this page", key="health_ack_all_page",
                   on_click=lambda: st.session_state.update({pick_key: idx}))
         chosen = st.multiselect("Gaps on this page", idx, format_func=lambda i: _label(ackable[i]),
@@ -137,15 +126,15 @@ with tab_sel:
 with tab_rule:
     r1, r2, r3 = st.columns(3)
     rule_cls = r1.selectbox("Class", list(ACK_CLASSES), index=list(ACK_CLASSES).index("quiet"), key="health_rule_cls")
-    first_day = days.min() - dt.timedelta(days=1)  # the first session opens the evening before
-    r_from = r2.date_input("From (ET day)", value=first_day, min_value=first_day, max_value=days.max(),
+    first_day = first - dt.timedelta(days=1)  # the first session opens the evening before
+    r_from = r2.date_input("From (ET day)", value=first_day, min_value=first_day, max_value=last,
                            key="health_rule_from")
-    r_to = r3.date_input("To (ET day)", value=days.max(), min_value=first_day, max_value=days.max(),
+    r_to = r3.date_input("To (ET day)", value=last, min_value=first_day, max_value=last,
                          key="health_rule_to")
-    matching = select_gaps(cont, [rule_cls], start=r_from, end=r_to, acknowledged=False)
+    matching = answers.gaps(view, [rule_cls], start=r_from, end=r_to, acknowledged=False)
     rule_note = st.text_input("Why are these gaps acceptable?", key="health_rule_note",
                               value="quiet minutes: no trade" if rule_cls == "quiet" else "")
-    whole = r_from == first_day and r_to == days.max()
+    whole = r_from == first_day and r_to == last
     rule_text = f"all {rule_cls} gaps" + ("" if whole else f" from {r_from} to {r_to}")
     if st.button(f"Acknowledge {rule_text} ({len(matching):,})", key="health_ack_rule", type="primary",
                  disabled=busy or not matching, help="One write of calendar_overrides.toml (atomic, journaled)"):
@@ -166,14 +155,14 @@ inspect = st.selectbox("Show the bars around a gap of this page", range(len(show
                        format_func=lambda i: _label(shown[i]), index=None, key="health_gap") if shown else None
 if inspect is not None:
     d0 = shown[inspect].start.astimezone(dt.UTC).date()
-    default = (max(days.min(), d0 - dt.timedelta(days=1)), min(days.max(), d0 + dt.timedelta(days=2)))
+    default = (max(first, d0 - dt.timedelta(days=1)), min(last, d0 + dt.timedelta(days=2)))
 else:
-    default = (days[max(0, len(days) - 3)], days.max())
-picked = st.date_input("Trading days", value=default, min_value=days.min(), max_value=days.max(),
+    default = (days[max(0, len(days) - 3)], last)
+picked = st.date_input("Trading days", value=default, min_value=first, max_value=last,
                        key=f"health_days_{inspect}")
 if isinstance(picked, tuple) and len(picked) == 2:
-    cal = calendar_for(s, tk)
-    st.plotly_chart(plots.candles(_bars(key), cal, picked[0], picked[1]), key="health_candles")
+    bars, cal = answers.candle_bars(s, tk, picked[0], picked[1])
+    st.plotly_chart(plots.candles(bars, cal, picked[0], picked[1]), key="health_candles")
 
 # ---- integrity --------------------------------------------------------------------------------
 st.subheader("Integrity")
@@ -186,7 +175,7 @@ else:
 # ---- notes: one line per kind, the items behind an expander -----------------------------------
 st.subheader("Notes")
 st.caption("Information, never a failure.")
-for n in rep.notes:
+for n in view.notes:
     with st.expander(f"Note: {n.text}"):
         if n.items:
             st.text("\n".join(n.items[:200]) + (f"\n… and {n.count - 200:,} more" if n.count > 200 else ""))

@@ -1,17 +1,22 @@
-"""Inventory page: every file of the data folder, from footers only, times in the display zone."""
+"""Inventory page: every file of the data folder, from footers only, times in the display zone.
+
+Renders from one cached answer (:func:`datamgr.ops.answers.inventory_view`): a rerun on unchanged
+files recomputes nothing; the detail panel's preview is cached by the file's state too."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from app_pages._common import job_panel, running, settings, show_table, start_job, when
+from datamgr.ops import answers
 from datamgr.ops.demo import write_demo
-from datamgr.ops.inventory import FLAG_ICONS, preview, scan, to_frame
+from datamgr.ops.inventory import FLAG_ICONS
 
 s = settings()
 st.title("Inventory")
 
-files = scan(s)
+view = answers.inventory_view(s)
+files = view.files
 
 # ---- first run: offer demo data ---------------------------------------------------------
 if not files:
@@ -27,19 +32,15 @@ if not files:
     st.stop()
 
 # ---- metrics ------------------------------------------------------------------------------
-market = [f for f in files if f.category == "market"]
-masters = [f for f in market if f.role == "master"]
-flagged = [f for f in files if f.flags and f.role != "backup"]
-newest = max((f.end for f in masters if f.end), default=None)
 c1, c2, c3, c4, c5 = st.columns(5)
-c1.metric("Files", len([f for f in files if f.role != "backup"]))
-c2.metric("1m masters", len(masters))
-c3.metric("Bars (all market files)", f"{sum(f.rows or 0 for f in market):,}")
-c4.metric("Size on disk", f"{sum(f.size_bytes for f in files) / 1e6:,.1f} MB")
-c5.metric("Flagged", len(flagged))
-if newest is not None:
-    st.caption(f"Newest 1m bar: {when(newest)} · times in each instrument's zone (ET; IST for NSE)")
-if any("demo data" in fl for f in masters for fl in f.flags):
+c1.metric("Files", view.n_files)
+c2.metric("1m masters", view.n_masters)
+c3.metric("Bars (all market files)", f"{view.bars:,}")
+c4.metric("Size on disk", f"{view.size_bytes / 1e6:,.1f} MB")
+c5.metric("Flagged", view.flagged)
+if view.newest is not None:
+    st.caption(f"Newest 1m bar: {when(view.newest)} · times in each instrument's zone (ET; IST for NSE)")
+if view.demo:
     st.warning("Demo data: the bars labelled `source=demo` are synthetic, not market prices. Import a "
                "NinjaTrader export to work with real data.", icon=":material/science:")
 
@@ -63,14 +64,13 @@ selected: list = []
 tabs = st.tabs(["Market Data", "Derived Assets", "Other"])
 for tab, cat in zip(tabs, ("market", "derived", "other")):
     with tab:
-        subset = [f for f in files if f.category == cat]
+        subset = view.by_category[cat]
         if not subset:
             st.caption("No files in this category.")
             continue
         if cat == "other" and any(f.role == "backup" for f in subset):
             st.caption("Backups: the verification state is from the last **Verify** on the Backups page.")
-        zones = {f.ticker: s.display_tz_for(f.ticker) for f in subset if f.ticker}
-        ev = show_table(to_frame(subset, s.display_tz, zones), width="stretch", column_config=COLS, key=f"inv_{cat}",
+        ev = show_table(view.tables[cat], width="stretch", column_config=COLS, key=f"inv_{cat}",
                         on_select="rerun", selection_mode="single-row")
         rows = ev.selection.rows if ev is not None and hasattr(ev, "selection") else []
         if rows:
@@ -85,14 +85,14 @@ for tab, cat in zip(tabs, ("market", "derived", "other")):
                     st.caption("No flags.")
 
 # ---- detail panel -------------------------------------------------------------------------
-bar_files = [f.name for f in market]
+bar_files = view.bar_files
 if bar_files:
     st.subheader("File detail")
     pick = next((f.name for f in selected if f.name in bar_files), None)
     if pick is not None:
         st.session_state["inv_detail"] = pick
     name = st.selectbox("File", bar_files, key="inv_detail")
-    info = preview(s, name)
+    info = answers.preview(s, name)
     if "error" in info:
         st.warning(info["error"])
     else:

@@ -53,6 +53,22 @@ def pytest_configure(config) -> None:
         os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(FAKE_CLOCK_DIR), paths) if p)
 
 
+#: ``record_property`` name under which a browser test hands figures to the terminal summary
+FIGURES = "datamgr_figures"
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    """Print the figures that browser tests recorded (``record_property(FIGURES, text)``): the
+    page render timings are reported, never asserted. Here, not in tests/e2e/conftest.py: under
+    xdist only this conftest is loaded in the controller (the properties travel with the reports)."""
+    texts = [value for rep in terminalreporter.stats.get("passed", [])
+             for name, value in getattr(rep, "user_properties", ()) if name == FIGURES]
+    if texts:
+        terminalreporter.section("datamgr figures")
+        for t in texts:
+            terminalreporter.write_line(t)
+
+
 def pytest_report_header(config) -> str | None:
     when = os.environ.get("TEST_FAKE_NOW")
     return f"fake clock: started at {when}" if when else None

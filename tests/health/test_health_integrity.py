@@ -48,6 +48,17 @@ def test_off_tick_prices_are_reported_with_their_rows():
     assert f.times[0].endswith("-04:00")  # ET with offset
 
 
+def test_off_tick_finds_every_row_of_an_off_grid_value_in_any_column_but_not_a_nan_row():
+    df = demo()
+    v = float(df["open"][10]) + 0.1                       # one off-grid value, on three rows, two columns
+    df = put(df, 10, open=v)
+    df = put(df, 20, low=v, open=max(v, float(df["open"][20])), close=max(v, float(df["close"][20])))
+    df = put(df, 30, open=v, close=float("nan"))        # a NaN price is an invariant finding, not off-tick
+    rep = scan(df, 0.25)
+    assert rules(rep)["off-tick price"] == (10, 20)
+    assert rules(rep)["invariant: NaN or inf price"] == (30,)
+
+
 def test_an_isolated_spike_is_found_but_a_lasting_move_is_not():
     df = demo()
     c = df["close"][500]
