@@ -10,13 +10,11 @@ import datetime as dt
 import html
 import re
 
-import pytest
+import linkify_it  # noqa: F401 - the "gfm-like" preset's autolinks need it (requirements-dev)
+import markdown_it
 
 from datamgr.core.config import Settings
 from tests.ingest.nt_builders import render_fast, session_bars
-
-markdown_it = pytest.importorskip("markdown_it")  # streamlit -> rich -> markdown-it-py
-pytest.importorskip("linkify_it")
 
 NAME = "**x**[a](http://e) _y_ `z` :material/home: $1$ <b>h</b> www.e.com.txt"
 FORBIDDEN = ('href="http://e"', 'href="http://www.e.com', "<strong>x</strong>", "<em>y</em>", "<code>z</code>",
