@@ -22,7 +22,8 @@ OFFSET = 86_400.0 * 3  # three days ahead of the real clock
 def test_a_subprocess_clock_runs_from_its_start_not_from_its_first_read():
     # time-machine ticks from the first read of the clock; sitecustomize reads it at start-up, so a
     # process that first asks for the time a second after starting still agrees with its parent
-    env = {**os.environ, "TEST_FAKE_OFFSET": str(OFFSET), "PYTHONPATH": str(FAKE_CLOCK_DIR)}
+    base = float(os.environ.get("TEST_FAKE_OFFSET") or 0)  # this run's own offset (a --fake-now run), else 0
+    env = {**os.environ, "TEST_FAKE_OFFSET": str(base + OFFSET), "PYTHONPATH": str(FAKE_CLOCK_DIR)}
     env.pop("TEST_FAKE_PID", None)
     before = time.time() + OFFSET
     out = subprocess.run([sys.executable, "-c", "import time; time.sleep(1.0); print(repr(time.time()))"],
