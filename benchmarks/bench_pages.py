@@ -41,13 +41,10 @@ import logging
 import os
 import re
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
@@ -55,10 +52,9 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-CHROMIUM = os.environ.get("DATAMGR_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage"]
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402 - the browser tests' launcher and browser
+from tests.e2e.conftest import App as Server  # noqa: E402
+
 DEMO_END = dt.date(2025, 11, 20)
 TIMEOUT_MS = 180_000
 RETRY_S = 15
@@ -133,43 +129,6 @@ def copy_folder(src: Path, dst: Path) -> Path:
     """A fresh copy (new paths, new inodes: nothing of it is in the server's answers yet)."""
     shutil.copytree(src, dst, ignore=shutil.ignore_patterns(".datamgr.lock*"))
     return dst
-
-
-# ---------------------------------------------------------------------- the server
-class Server:
-    """``streamlit run streamlit_app.py`` on ``data_dir`` (headless, loopback, a free port)."""
-
-    def __init__(self, data_dir: Path, log: Path, code: Path = REPO) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
-        env = {**os.environ, "DATAMGR_DATA_DIR": str(data_dir),
-               "PYTHONPATH": os.pathsep.join(p for p in (str(code), os.environ.get("PYTHONPATH", "")) if p)}
-        self._log = open(log, "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(code / "streamlit_app.py"),
-             "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
-             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-            cwd=code, env=env, stdout=self._log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(self.url + "/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.2)  # polling the server's health endpoint while it starts
-        self.stop()
-        raise RuntimeError("streamlit did not start: " + log.read_text(errors="replace"))
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        self._log.close()
 
 
 # ---------------------------------------------------------------------- measuring

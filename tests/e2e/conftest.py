@@ -28,30 +28,35 @@ def _free_port() -> int:
 
 
 class App:
-    """A running ``streamlit run streamlit_app.py`` on a data folder."""
+    """A running ``streamlit run streamlit_app.py`` on a data folder (also ``benchmarks/bench_pages.py``'s server).
 
-    def __init__(self, data_dir: Path) -> None:
+    ``code`` is the checkout whose app is served (the benchmark's ``--code`` serves another one);
+    the server's output goes to ``log`` (default: ``streamlit.log`` next to the data folder).
+    """
+
+    def __init__(self, data_dir: Path, log: Path | None = None, code: Path = REPO) -> None:
         self.data_dir = data_dir
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        log = log or data_dir.parent / "streamlit.log"
         env = {**os.environ, "DATAMGR_DATA_DIR": str(data_dir),
-               "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)}
-        self.log = open(data_dir.parent / "streamlit.log", "wb")  # noqa: SIM115 - closed in stop()
+               "PYTHONPATH": os.pathsep.join(p for p in (str(code), os.environ.get("PYTHONPATH", "")) if p)}
+        self.log = open(log, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(REPO / "streamlit_app.py"),
+            [sys.executable, "-m", "streamlit", "run", str(code / "streamlit_app.py"),
              "--server.headless", "true", "--server.port", str(self.port), "--server.address", "127.0.0.1",
              "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-            cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
+            cwd=code, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             try:
                 with urllib.request.urlopen(self.url + "/_stcore/health", timeout=2) as r:
                     if r.status == 200:
                         return
             except OSError:
-                time.sleep(0.3)
+                time.sleep(0.3)  # polling the server's health endpoint while it starts
         self.stop()
-        raise RuntimeError("streamlit did not start: " + (data_dir.parent / "streamlit.log").read_text())
+        raise RuntimeError("streamlit did not start: " + log.read_text(errors="replace"))
 
     def stop(self) -> None:
         self.proc.terminate()
