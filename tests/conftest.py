@@ -14,7 +14,7 @@ from datamgr.ops.demo import make_demo_bars
 from datamgr.store.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
-_REAL_CANDIDATES = (REPO.parent / "shared" / "data" / "real", Path("/work/shared/data/real"))
+_REAL_CANDIDATES = tuple(dict.fromkeys((REPO.parent / "shared" / "data" / "real", Path("/work/shared/data/real"))))
 
 
 FAKE_CLOCK_DIR = Path(__file__).resolve().parent / "fake_clock"
@@ -120,6 +120,12 @@ def require(path: Path | None, what: str, looked: str) -> Path:
     if in_ci():
         pytest.fail(f"{what} missing (looked in {looked}); CI=true requires it", pytrace=False)
     pytest.skip(f"{what} not present (looked in {looked}); outside CI only")
+
+
+def real_file(name: str) -> Path:
+    """The real export ``name`` (../shared/data/real); a failure in CI and a skip outside it when missing."""
+    found = next((c / name for c in _REAL_CANDIDATES if (c / name).is_file()), None)
+    return require(found, f"the real export {name!r}", " or ".join(str(c) for c in _REAL_CANDIDATES))
 
 
 @pytest.fixture

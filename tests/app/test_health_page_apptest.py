@@ -17,13 +17,11 @@ from datamgr.cli.main import main
 from datamgr.core.config import Settings
 from datamgr.ops.demo import PlantedGap, make_demo_bars
 from datamgr.store.store import Store
-from tests.conftest import require
+from tests.conftest import real_file
 from tests.health.builders import thin_bars
 
 PAGE = str(Path(__file__).resolve().parents[2] / "app_pages" / "health.py")
 ET = ZoneInfo("America/New_York")
-REAL = next((p for p in (Path("/work/shared/data/real"), Path(__file__).resolve().parents[3] / "shared" / "data" / "real")
-             if (p / "nt-spy-minute-2011.csv").is_file()), None)
 
 
 def et(*a) -> dt.datetime:
@@ -153,9 +151,8 @@ def test_an_empty_folder_points_to_import_or_demo_data(tmp_path, monkeypatch):
 
 
 def test_the_real_spy_export_renders_with_a_screen_of_notes(tmp_path, monkeypatch):
-    require(REAL, "the real exports", "/work/shared/data/real or ../shared/data/real")
     for name in ("nt-spy-minute-2011.csv", "nt-spy-minute-2011-03.csv"):
-        assert main(["--data-dir", str(tmp_path), "import", str(REAL / name), "SPY", "1m", "--tz", "UTC",
+        assert main(["--data-dir", str(tmp_path), "import", str(real_file(name)), "SPY", "1m", "--tz", "UTC",
                      "--no-derived"]) == 0
     at = page(tmp_path, monkeypatch, "SPY").run()
     assert not at.exception

@@ -9,17 +9,13 @@ from pathlib import Path
 import pytest
 
 from datamgr.cli.main import main
-from tests.conftest import require
-
-CANDIDATES = [Path("/work/shared/data/real"), Path(__file__).resolve().parents[3] / "shared" / "data" / "real"]
-REAL = next((p for p in CANDIDATES if (p / "MES 09-25.Last.txt").is_file()), None)
+from tests.conftest import real_file
 
 
 @pytest.fixture(scope="module")
 def mes(tmp_path_factory) -> Path:
-    require(REAL, "the real MES export", ", ".join(map(str, CANDIDATES)))
     d = tmp_path_factory.mktemp("mes")
-    assert main(["--data-dir", str(d), "import", str(REAL / "MES 09-25.Last.txt"), "MES1", "1m", "--tz", "UTC"]) == 0
+    assert main(["--data-dir", str(d), "import", str(real_file("MES 09-25.Last.txt")), "MES1", "1m", "--tz", "UTC"]) == 0
     return d
 
 

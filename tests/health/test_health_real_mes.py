@@ -3,8 +3,6 @@ and the calendar library directly) match :func:`datamgr.health.gaps.continuity`.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 import pandas_market_calendars as mcal
 import polars as pl
@@ -12,26 +10,13 @@ import pytest
 
 from datamgr.calendar.sessions import get_calendar
 from datamgr.health.gaps import continuity
-from tests.conftest import in_ci
-
-CANDIDATES = [Path("/work/shared/data/real"), Path(__file__).resolve().parents[3] / "shared" / "data" / "real",
-              Path("../shared/data/real")]
-REAL = next((p for p in CANDIDATES if (p / "MES 09-25.Last.txt").is_file()), None)
-pytestmark = pytest.mark.skipif(REAL is None and not in_ci(),
-                                reason="real exports (../shared/data/real) not present; outside CI only")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _real_exports_required_in_ci():
-    if REAL is None:  # only reached in CI (skipped otherwise): fail loudly
-        pytest.fail(f"the real MES export is missing (looked in {', '.join(map(str, CANDIDATES))}); "
-                    "CI=true requires it", pytrace=False)
+from tests.conftest import real_file
 
 
 @pytest.fixture(scope="module")
 def mes() -> pl.DataFrame:
     """Bars of the export; stamps are the bar CLOSE in UTC (see the break test below)."""
-    raw = pl.read_csv(REAL / "MES 09-25.Last.txt", separator=";", has_header=False,
+    raw = pl.read_csv(real_file("MES 09-25.Last.txt"), separator=";", has_header=False,
                       new_columns=["ts", "open", "high", "low", "close", "volume"])
     stamp = pl.col("ts").str.strptime(pl.Datetime("us"), "%Y%m%d %H%M%S").dt.replace_time_zone("UTC")
     return raw.with_columns((stamp - pl.duration(minutes=1)).alias("datetime")).drop("ts")
