@@ -86,6 +86,11 @@ def state_path(data_dir: Path, ticker: str) -> Path:
     return Path(data_dir) / DERIVED_STATE / f"{check_ticker(ticker)}.json"
 
 
+def rows_index_path(data_dir: Path, ticker: str, step: str) -> Path:
+    """Rows index of a per-day JSON output (regenerable bookkeeping, see ``datamgr.derived.rowsdoc``)."""
+    return Path(data_dir) / DERIVED_STATE / f"{check_ticker(ticker)}.{step}.rows.parquet"
+
+
 def cache_dir(data_dir: Path) -> Path:
     """Regenerable caches of the data folder (session calendars); safe to delete."""
     return Path(data_dir) / CACHE

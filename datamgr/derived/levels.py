@@ -78,12 +78,24 @@ def level_days(lab: pl.DataFrame, calendar_days: pl.Series, daily: pl.DataFrame 
     return [{"date": r["date"], "levels": {lv: r[lv] for lv in LEVELS}} for r in rows]
 
 
+def summary_inputs(days: list[dict]) -> pl.DataFrame:
+    """One row per ``days`` row: each level's ``touched`` flag (null when unknown), what
+    :func:`summary` counts (kept beside the file for incremental runs, :mod:`datamgr.derived.rowsdoc`)."""
+    return pl.DataFrame({lv: [d["levels"][lv]["touched"] for d in days] for lv in LEVELS},
+                        schema=dict.fromkeys(LEVELS, pl.Boolean))
+
+
 def summary(days: list[dict]) -> dict:
     """Per level: ``days`` (price known and RTH traded) and ``touch_rate`` (0-1)."""
+    return summary_of(summary_inputs(days))
+
+
+def summary_of(inputs: pl.DataFrame) -> dict:
+    """:func:`summary` from :func:`summary_inputs` of the days (rows in any order)."""
     out = {}
     for lv in LEVELS:
-        flags = [d["levels"][lv]["touched"] for d in days]
-        n = sum(1 for f in flags if f is not None)
-        hit = sum(1 for f in flags if f)
+        col = inputs[lv]
+        n = col.len() - col.null_count()
+        hit = int(col.sum()) if n else 0
         out[lv] = {"days": n, "touched": hit, "touch_rate": round(hit / n, 4) if n else None}
     return out

@@ -95,39 +95,66 @@ def profiler_days(lab: pl.DataFrame, sessions, calendar_days: pl.Series,
     return list(rows.values())
 
 
+def _bucket(t: str | None) -> int | None:
+    """The 30-minute ET wall-clock bucket (minutes after midnight) of an ISO time string."""
+    return None if t is None else (int(t[11:13]) * 60 + int(t[14:16])) // 30 * 30
+
+
+def summary_inputs(days: list[dict], sessions) -> pl.DataFrame:
+    """One row per ``days`` row: what :func:`summary` needs of it, per session ``<name>.has``,
+    ``.range``, ``.sh``, ``.sl``, ``.hb``, ``.lb`` (high/low time buckets), and ``partial``.
+
+    Kept beside the profiler file (:mod:`datamgr.derived.rowsdoc`) so an incremental run can
+    summarise every day without parsing the whole file again."""
+    cols: dict[str, list] = {"partial": [bool(d.get("partial")) for d in days]}
+    schema: dict[str, pl.DataType] = {"partial": pl.Boolean}
+    for name, _lo, _hi in windows(sessions):
+        vals = [d.get(name) or None for d in days]
+        cols[f"{name}.has"] = [v is not None for v in vals]
+        cols[f"{name}.range"] = [v["range"] if v else None for v in vals]
+        cols[f"{name}.sh"] = [v["sets_day_high"] if v else None for v in vals]
+        cols[f"{name}.sl"] = [v["sets_day_low"] if v else None for v in vals]
+        cols[f"{name}.hb"] = [_bucket(v["high_time"]) if v else None for v in vals]
+        cols[f"{name}.lb"] = [_bucket(v["low_time"]) if v else None for v in vals]
+        schema.update({f"{name}.has": pl.Boolean, f"{name}.range": pl.Float64, f"{name}.sh": pl.Boolean,
+                       f"{name}.sl": pl.Boolean, f"{name}.hb": pl.Int32, f"{name}.lb": pl.Int32})
+    return pl.DataFrame(cols, schema=schema)
+
+
 def summary(days: list[dict], sessions, include_partial: bool = False) -> dict:
     """Per session: days, share setting the day high/low (%), range percentiles, time histograms.
 
     Partial days (``partial: true``) are left out unless ``include_partial``; each session says how
     many of its days were left out (``partial_days_excluded``).
     """
+    return summary_of(summary_inputs(days, sessions), sessions, include_partial)
+
+
+def summary_of(inputs: pl.DataFrame, sessions, include_partial: bool = False) -> dict:
+    """:func:`summary` from :func:`summary_inputs` of the days (rows in any order)."""
     out: dict[str, dict] = {}
+    partial = inputs["partial"]
     for name, lo, hi in windows(sessions):
-        vals = [d[name] for d in days if d.get(name) and (include_partial or not d.get("partial"))]
-        skipped = 0 if include_partial else sum(1 for d in days if d.get(name) and d.get("partial"))
-        df = pl.DataFrame(
-            {"range": [v["range"] for v in vals], "sh": [v["sets_day_high"] for v in vals],
-             "sl": [v["sets_day_low"] for v in vals], "ht": [v["high_time"] for v in vals],
-             "lt": [v["low_time"] for v in vals]},
-            schema={"range": pl.Float64, "sh": pl.Boolean, "sl": pl.Boolean, "ht": pl.String, "lt": pl.String})
+        has = inputs[f"{name}.has"]
+        use = has if include_partial else has & ~partial
+        skipped = 0 if include_partial else int((has & partial).sum())
+        df = inputs.filter(use)
         n = df.height
         buckets = [a_to_hhmm(b) for b in range(lo - lo % 30, hi, 30)]
 
         def hist(col: str, df=df, buckets=buckets) -> dict[str, int]:
-            mins = df.select((pl.col(col).str.slice(11, 2).cast(pl.Int32) * 60
-                              + pl.col(col).str.slice(14, 2).cast(pl.Int32)) // 30 * 30)
-            counts = dict(mins.to_series().value_counts().iter_rows())
+            counts = dict(df[col].value_counts().iter_rows())
             return {b: int(counts.get(int(b[:2]) * 60 + int(b[3:]), 0)) for b in buckets}
 
-        def q(p: float, df=df, n=n) -> float | None:
-            return None if n == 0 else round(float(df["range"].quantile(p, "linear")), 8)
+        def q(p: float, df=df, n=n, name=name) -> float | None:
+            return None if n == 0 else round(float(df[f"{name}.range"].quantile(p, "linear")), 8)
 
         out[name] = {
             "days": n,
-            "sets_day_high_pct": round(100.0 * df["sh"].sum() / n, 4) if n else None,
-            "sets_day_low_pct": round(100.0 * df["sl"].sum() / n, 4) if n else None,
+            "sets_day_high_pct": round(100.0 * df[f"{name}.sh"].sum() / n, 4) if n else None,
+            "sets_day_low_pct": round(100.0 * df[f"{name}.sl"].sum() / n, 4) if n else None,
             "range_p25": q(0.25), "range_p50": q(0.5), "range_p75": q(0.75),
-            "high_time_hist": hist("ht"), "low_time_hist": hist("lt"),
+            "high_time_hist": hist(f"{name}.hb"), "low_time_hist": hist(f"{name}.lb"),
             "partial_days_excluded": skipped,
         }
     return out

@@ -14,7 +14,7 @@ import polars as pl
 
 from datamgr.calendar.sessions import SessionCalendar
 from datamgr.core.config import INTRADAY_DERIVED, Settings
-from datamgr.derived import hod_lod, levels, partial, profiler, web_chunks
+from datamgr.derived import hod_lod, levels, partial, profiler, rowsdoc, web_chunks
 from datamgr.derived import lineage as lin
 from datamgr.derived.resample import label_minutes, upsample_all
 from datamgr.store.store import ROW_GROUP, Store
@@ -326,55 +326,75 @@ def _in_days(ctx: Ctx, frame: pl.DataFrame, days: set[dt.date]) -> np.ndarray:
     return (i >= 0) & (t < en[np.clip(i, 0, None)]) if len(st) else np.zeros(len(t), bool)
 
 
-def _json_rows(ctx: Ctx, res, step: str, compute, affected, build_doc, daily: dict | None = None) -> None:
-    """Shared full/incremental flow of the per-day JSON outputs."""
+def _json_rows(ctx: Ctx, res, step: str, compute, affected, spec: rowsdoc.Spec, daily: dict | None = None) -> None:
+    """Shared full/incremental flow of the per-day JSON outputs.
+
+    Incremental: the rows of the affected days are computed, and the file's text is spliced
+    (:mod:`datamgr.derived.rowsdoc`: unchanged leading rows kept as bytes, proven by the rows
+    index); without a trusted rows index the whole file is parsed and merged instead."""
     t0 = time.perf_counter()
     path = lin.json_path(ctx.settings, ctx.ticker, step)
+    index = rowsdoc.index_path(ctx.settings.data_dir, ctx.ticker, step)
     meta = lin.read_meta(path) if path.is_file() else None
     res.mode = _mode(ctx, [meta], daily)
     if res.mode == "unchanged":
-        _out(res, path, len(json.loads(path.read_text(encoding="utf-8"))["days"]), t0, written=False)
+        old = rowsdoc.open_rows(path, index)
+        n = len(old.starts) if old is not None else len(json.loads(path.read_text(encoding="utf-8"))["days"])
+        _out(res, path, n, t0, written=False)
         return
+    before = None
     if res.mode == "full":
         lab = ctx.lab_all()
         rows = compute(lab, ctx.calendar_days(lab))
+        doc, inputs = rowsdoc.full_doc(spec, rows)
+        res.days = n = len(rows)
     else:
         target = affected(set(ctx.changed or ()))
         lab = ctx.lab_for(target | ctx.shift_days(target, -1))
         new = [r for r in compute(lab, ctx.calendar_days(lab)) if dt.date.fromisoformat(r["date"]) in target]
-        old = json.loads(path.read_text(encoding="utf-8"))["days"]
-        keep = [r for r in old if dt.date.fromisoformat(r["date"]) not in target]
-        rows = sorted(keep + new, key=lambda r: r["date"])
         res.days = len(new)
-    if res.mode == "full":
-        res.days = len(rows)
-    doc = build_doc(rows)
-    ctx.store.write_json(path, doc, operation="regenerate")
-    _out(res, path, len(rows), t0)
+        old = rowsdoc.open_rows(path, index)
+        if old is not None:
+            doc, inputs = rowsdoc.splice(spec, old, {d.isoformat() for d in target}, new)
+            before, n = old.sha256, len(doc.starts)
+        else:
+            prev = json.loads(path.read_text(encoding="utf-8"))["days"]
+            keep = [r for r in prev if dt.date.fromisoformat(r["date"]) not in target]
+            rows = sorted(keep + new, key=lambda r: r["date"])
+            doc, inputs = rowsdoc.full_doc(spec, rows)
+            n = len(rows)
+    rowsdoc.write(ctx.store, path, doc, inputs, index, operation="regenerate", before=before)
+    _out(res, path, n, t0)
+
+
+def _no_inputs(rows: list[dict]) -> pl.DataFrame:
+    return pl.DataFrame({"_": pl.Series([None] * len(rows), dtype=pl.Boolean)})
 
 
 def _hod_lod(ctx: Ctx, res) -> None:
     _json_rows(ctx, res, "hod_lod",
                lambda lab, days: hod_lod.hod_lod_days(lab, ctx.extremes(lab), hod_lod.partial_days(lab, ctx.cal)),
                lambda c: c,
-               lambda rows: {"meta": lin.make_meta(ctx.ticker, ctx.master, ctx.prm), "days": rows})
+               rowsdoc.Spec(lambda: {"meta": lin.make_meta(ctx.ticker, ctx.master, ctx.prm)}, _no_inputs,
+                            lambda inputs: {}))
 
 
 def _profiler(ctx: Ctx, res) -> None:
     sessions = ctx.settings.instrument(ctx.ticker).sessions
     win = profiler.windows(sessions)
 
-    def doc(rows: list[dict]) -> dict:
+    def head() -> dict:
         return {"meta": lin.make_meta(ctx.ticker, ctx.master, ctx.prm),
                 "sessions": [w[0] for w in win],
-                "windows": {n: [s, e] for n, s, e in sorted(sessions, key=lambda x: [w[0] for w in win].index(x[0]))},
-                "days": rows,
-                "summary": profiler.summary(rows, sessions, ctx.settings.derived_include_partial)}
+                "windows": {n: [s, e] for n, s, e in sorted(sessions, key=lambda x: [w[0] for w in win].index(x[0]))}}
 
     _json_rows(ctx, res, "profiler",
                lambda lab, days: profiler.profiler_days(lab, sessions, days, ctx.extremes(lab),
                                                         hod_lod.partial_days(lab, ctx.cal)),
-               lambda c: c | ctx.shift_days(c, 1), doc)
+               lambda c: c | ctx.shift_days(c, 1),
+               rowsdoc.Spec(head, lambda rows: profiler.summary_inputs(rows, sessions),
+                            lambda inputs: {"summary": profiler.summary_of(inputs, sessions,
+                                                                           ctx.settings.derived_include_partial)}))
 
 
 def _levels(ctx: Ctx, res) -> None:
@@ -382,12 +402,14 @@ def _levels(ctx: Ctx, res) -> None:
     daily = ctx.store.read(ctx.ticker, "1d") if daily_lin.get("content_sha256") or \
         ctx.settings.bar_path(ctx.ticker, "1d").is_file() else None
 
-    def doc(rows: list[dict]) -> dict:
+    def head() -> dict:
         return {"meta": lin.make_meta(ctx.ticker, ctx.master, ctx.prm, daily_from=daily_lin),
-                "levels": list(levels.LEVELS), "days": rows, "summary": levels.summary(rows)}
+                "levels": list(levels.LEVELS)}
 
     _json_rows(ctx, res, "levels", lambda lab, days: levels.level_days(lab, days, daily),
-               lambda c: c | ctx.shift_days(c, 1), doc, daily=daily_lin)
+               lambda c: c | ctx.shift_days(c, 1),
+               rowsdoc.Spec(head, levels.summary_inputs, lambda inputs: {"summary": levels.summary_of(inputs)}),
+               daily=daily_lin)
 
 
 def _web(ctx: Ctx, res) -> None:
