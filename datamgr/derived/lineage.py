@@ -106,6 +106,59 @@ def day_fingerprints(bars: pl.DataFrame, cal: SessionCalendar, seg: pl.DataFrame
     return out.filter(pl.col("rows") > 0).sort("td")
 
 
+def day_in_progress(cal: SessionCalendar, t_us: int) -> tuple[dt.date, pl.DataFrame] | None:
+    """The trading day whose session is in progress (or next to open) at ``t_us`` (UTC epoch
+    microseconds): the day of the first segment ending after it, with that day's segments."""
+    when = dt.datetime.fromtimestamp(t_us // 1_000_000, dt.UTC).date()
+    seg = cal.segments(when - dt.timedelta(days=5), when + dt.timedelta(days=10))
+    en = seg["end"].dt.replace_time_zone(None).cast(pl.Int64).to_numpy()
+    i = int(np.searchsorted(en, t_us, "right"))
+    if i >= len(en):
+        return None
+    day = seg["trading_day"][i]
+    return day, seg.filter(pl.col("trading_day") == day)
+
+
+def boundary_heads(bars: pl.DataFrame, first_row: int, group_rows: int, n_rows: int, cal: SessionCalendar,
+                   known: dict[str, list] | None = None) -> dict[str, list]:
+    """Per row-group boundary ``g`` (the start of row group ``g >= 1``): the trading day ``D`` in
+    progress at the boundary's last earlier bar and the fingerprint (``rows``, ``hash``) of D's
+    bars before the boundary, as ``{"g": [D, rows, hex hash]}``.
+
+    With it an incremental run reads the master from the first changed row group only: the days
+    before D keep their fingerprints, D's is this part plus its bars from the boundary on
+    (:meth:`datamgr.derived.steps.Ctx.open`). ``bars`` are the master's rows from ``first_row``
+    on (``n_rows`` in all); a boundary whose day starts before ``first_row`` takes its entry from
+    ``known`` (the previous state's, valid while the rows before it are unchanged) or has none.
+    """
+    out: dict[str, list] = {}
+    if bars.height == 0:
+        return out
+    t = bars["datetime"].dt.replace_time_zone(None).cast(pl.Int64).to_numpy()
+    for g in range(1, (n_rows - 1) // group_rows + 1):
+        p = g * group_rows - first_row  # the boundary's index in ``bars``
+        if p <= 0:  # before the rows at hand: unchanged since ``known`` was made
+            if known and str(g) in known:
+                out[str(g)] = known[str(g)]
+            continue
+        if p > bars.height:
+            break
+        found = day_in_progress(cal, int(t[p - 1]))
+        if found is None:
+            continue
+        day, mine = found
+        s = int(np.searchsorted(t, int(mine["start"].dt.replace_time_zone(None).cast(pl.Int64).min()), "left"))
+        if s == 0 and first_row > 0:
+            if known and str(g) in known:
+                out[str(g)] = known[str(g)]
+            continue  # the day may hold bars before the rows at hand
+        part = day_fingerprints(bars.slice(s, p - s), cal, mine)
+        row = part.filter(pl.col("td") == day)
+        rows, h = (int(row["rows"][0]), int(row["hash"][0])) if row.height else (0, 0)
+        out[str(g)] = [day.isoformat(), rows, f"{h:016x}"]
+    return out
+
+
 def changed_days(old: pl.DataFrame | None, new: pl.DataFrame) -> list[dt.date]:
     """Trading days whose fingerprint differs (added, removed or changed)."""
     if old is None:
@@ -126,22 +179,24 @@ def load_state(settings: Settings, ticker: str) -> dict[str, Any] | None:
         days = pl.DataFrame({"td": pl.Series(raw["dates"]).str.to_date(), "rows": raw["rows"],
                              "hash": pl.Series([int(x, 16) for x in raw["hashes"]], dtype=pl.UInt64)},
                             schema_overrides={"rows": pl.Int64})
-        return {"built_from": raw["built_from"], "days": days, "row_groups": raw.get("row_groups")}
+        return {"built_from": raw["built_from"], "days": days, "row_groups": raw.get("row_groups"),
+                "heads": raw.get("heads")}
     except (OSError, ValueError, KeyError, TypeError, pl.exceptions.PolarsError):
         return None
 
 
 def save_state(settings: Settings, ticker: str, built_from: dict, days: pl.DataFrame,
-               row_groups: list[str] | tuple[str, ...] | None = None) -> None:
+               row_groups: list[str] | tuple[str, ...] | None = None, heads: dict[str, list] | None = None) -> None:
     """Write the fingerprint state atomically (regenerable bookkeeping, not listed by inventory).
 
     ``row_groups``: the master's row-group digests (footer), so the next incremental run can read
-    only the row groups that changed (:mod:`datamgr.derived.partial`)."""
+    only the row groups that changed (:mod:`datamgr.derived.partial`); ``heads``: their boundary
+    fingerprints (:func:`boundary_heads`), so it need not read the row group before either."""
 
     obj = {"algo": ALGO_VERSION, "polars": pl.__version__, "built_from": built_from,
            "dates": days["td"].dt.strftime("%Y-%m-%d").to_list(), "rows": days["rows"].to_list(),
            "hashes": [f"{x:016x}" for x in days["hash"].to_list()],
-           "row_groups": list(row_groups) if row_groups else None}
+           "row_groups": list(row_groups) if row_groups else None, "heads": heads or None}
     atomic_write_bytes(state_path(settings, ticker), json.dumps(obj, separators=(",", ":")).encode())
 
 

@@ -45,6 +45,9 @@ class Tail:
     changed_group: int        # first row group whose digest changed (== groups: none changed)
     groups: int
     earlier_max: dt.datetime | None  # latest bar before ``first_row`` (row-group statistics)
+    #: when the read starts at the first changed row group: the state's fingerprint of the bars
+    #: before it that belong to the day in progress there (``day``, ``rows``, ``hash``)
+    head: tuple[dt.date, int, int] | None = None
 
 
 def trusted_digests(meta: FileMeta) -> tuple[str, ...] | None:
@@ -79,6 +82,9 @@ def read_tail(path: Path, meta: FileMeta, state: dict) -> Tail | None:
     if k == 0:
         return None  # the first row group changed: nothing to save
     first_group = min(k, len(new)) - 1
+    head = state_head(state, k) if k < len(new) else None
+    if head is not None:
+        first_group = k  # the bars before it are summarised by the state: not read
     with pa.memory_map(str(path), "r") as src:
         pf = pq.ParquetFile(src, page_checksum_verification=True)
         md = pf.metadata
@@ -97,4 +103,33 @@ def read_tail(path: Path, meta: FileMeta, state: dict) -> Tail | None:
                 earlier_max = earlier_max.replace(tzinfo=dt.UTC)
         table = pf.read_row_groups(list(range(first_group, len(new))))
     log.debug("%s: row groups %d.. of %d read (first changed %d)", path.name, first_group, len(new), k)
-    return Tail(table_to_bars(table), first_group * ROW_GROUP, first_group, k, len(new), earlier_max)
+    return Tail(table_to_bars(table), first_group * ROW_GROUP, first_group, k, len(new), earlier_max, head)
+
+
+def state_head(state: dict, group: int) -> tuple[dt.date, int, int] | None:
+    """The state's boundary fingerprint at the start of row group ``group`` (see
+    :func:`datamgr.derived.lineage.boundary_heads`), or None."""
+    try:
+        day, rows, h = (state.get("heads") or {})[str(group)]
+        return dt.date.fromisoformat(day), int(rows), int(h, 16)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def read_groups(path: Path, meta: FileMeta, first: int, last: int) -> pl.DataFrame | None:
+    """The bars of row groups ``first .. last-1`` (page checksums verified), or None when the file
+    no longer has the layout its footer digests describe."""
+    with pa.memory_map(str(path), "r") as src:
+        pf = pq.ParquetFile(src, page_checksum_verification=True)
+        if trusted_digests(meta) is None or pf.metadata.num_row_groups != len(meta.row_group_digests):
+            return None
+        return table_to_bars(pf.read_row_groups(list(range(first, last))))
+
+
+def group_max(path: Path, group: int) -> dt.datetime | None:
+    """The latest ``datetime`` of a row group (footer statistics), or None when unknown."""
+    md = pq.ParquetFile(str(path)).metadata
+    st = md.row_group(group).column(md.schema.names.index("datetime")).statistics
+    if st is None or not st.has_min_max or not isinstance(st.max, dt.datetime):
+        return None
+    return st.max if st.max.tzinfo else st.max.replace(tzinfo=dt.UTC)

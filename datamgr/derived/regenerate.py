@@ -180,7 +180,7 @@ def regenerate(settings: Settings, ticker: str, steps: list[str] | tuple[str, ..
                 rep.steps.append(res)
                 report(progress, 2 + i, total, f"{lin.LABELS[step]}: {res.mode}, {res.seconds:.2f} s")
         finally:
-            lin.save_state(settings, ticker, ctx.master, ctx.fp, ctx.digests)
+            lin.save_state(settings, ticker, ctx.master, ctx.fp, ctx.digests, ctx.heads())
         rep.outside_session = ctx.outside
     rep.seconds = time.perf_counter() - t0
     log.info("regenerate %s: %d step(s) in %.2f s%s", ticker, len(rep.steps), rep.seconds,

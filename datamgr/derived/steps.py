@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from datamgr.derived.resample import label_minutes, upsample_all
 from datamgr.store.store import ROW_GROUP, Store
 
 _US = pl.Datetime("us", "UTC")
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -62,6 +64,8 @@ class Ctx:
     partial: bool = False  # ``bars`` is the master's changed tail only (:mod:`datamgr.derived.partial`)
     #: incremental upsample: per timeframe, (row groups kept, the rows written after them)
     rest: dict[str, tuple[int, pl.DataFrame]] = field(default_factory=dict)
+    first_row: int = 0  # index in the master of ``bars``' first row
+    meta: Any = None  # the master's footer (partial reads)
 
     @classmethod
     def open(cls, settings: Settings, ticker: str, store: Store, *, full: bool) -> Ctx:
@@ -75,44 +79,62 @@ class Ctx:
                 return ctx
         ctx = cls._open_all(settings, ticker, store, cal, full=full)
         ctx.digests = digests
+        ctx.meta = meta if digests is not None else None
         return ctx
 
     @classmethod
     def _open_tail(cls, settings: Settings, ticker: str, store: Store, cal: SessionCalendar, state: dict,
                    meta, digests: tuple[str, ...]) -> Ctx | None:
         """Incremental context from the master's changed row groups only; None when that cannot
-        be proven sufficient (:func:`datamgr.derived.partial.read_tail`)."""
+        be proven sufficient (:func:`datamgr.derived.partial.read_tail`).
+
+        ``D`` is the trading day in progress at the last bar before the first changed row group:
+        days before D keep the state's fingerprints (all their bars lie in unchanged row groups),
+        D and later days are fingerprinted again, D from its first bar (read from the row group
+        before, or summarised by the state's boundary fingerprint, ``Tail.head``)."""
         tail = partial.read_tail(store.path(ticker, "1m"), meta, state)
         if tail is None or tail.bars.height == 0:
             return None
         bars = tail.bars
         old = state["days"]
-        fp_tail = lin.day_fingerprints(bars, cal, lin.span_segments(bars, cal))
-        cut_day = None
-        if tail.first_row > 0 and fp_tail.height:
-            # the first day of the tail may have bars before it: that day lies in unchanged row
-            # groups (checked below), so the state's fingerprint stays
-            cut_day = fp_tail["td"][0]
-            seg_d = cal.segments(cut_day, cut_day)
-            t = bars["datetime"].dt.replace_time_zone(None).cast(pl.Int64).to_numpy()
-            end_us = int(seg_d["end"].dt.replace_time_zone(None).cast(pl.Int64).max())
-            if int(np.searchsorted(t, end_us, "left")) > (tail.changed_group - tail.first_group) * ROW_GROUP:
-                return None  # the cut day reaches into a changed row group
-            fp_tail = fp_tail.filter(pl.col("td") > cut_day)
-        keep = old.filter(pl.col("td") <= cut_day) if cut_day is not None else old.head(0)
-        fp = pl.concat([keep, fp_tail]).sort("td")
-        changed = lin.changed_days(old, fp)
-        lo = bars["datetime"].min().date() - dt.timedelta(days=10)
-        hi = max([bars["datetime"].max().date(), *changed]) + dt.timedelta(days=10)
+        t = bars["datetime"].dt.replace_time_zone(None).cast(pl.Int64).to_numpy()
+        p = (tail.changed_group - tail.first_group) * ROW_GROUP  # first changed row, in ``bars``
+        if tail.head is not None:
+            day, head_rows, head_hash = tail.head
+            d_start = None
+        elif 0 < p <= bars.height:
+            found = lin.day_in_progress(cal, int(t[p - 1]))
+            if found is None:
+                return None
+            day, mine = found
+            d_start = int(mine["start"].dt.replace_time_zone(None).cast(pl.Int64).min())
+            if t[0] >= d_start and tail.first_row > 0 and (
+                    tail.earlier_max is None
+                    or int(tail.earlier_max.timestamp() * 1_000_000) >= d_start):
+                return None  # the day may hold bars before the rows read
+        else:
+            return None
+        lo = min(bars["datetime"].min().date(), day) - dt.timedelta(days=10)
+        hi = bars["datetime"].max().date() + dt.timedelta(days=10)
         seg = cal.segments(lo, hi)
+        s0 = int(np.searchsorted(t, d_start, "left")) if d_start is not None else 0
+        fp_tail = lin.day_fingerprints(bars.slice(s0), cal, seg.filter(pl.col("trading_day") >= day))
+        if tail.head is not None and head_rows:
+            own = fp_tail.filter(pl.col("td") == day)
+            r0, h0 = (int(own["rows"][0]), int(own["hash"][0])) if own.height else (0, 0)
+            fixed = pl.DataFrame({"td": [day], "rows": [r0 + head_rows], "hash": [(h0 + head_hash) % (1 << 64)]},
+                                 schema={"td": pl.Date, "rows": pl.Int64, "hash": pl.UInt64})
+            fp_tail = pl.concat([fp_tail.filter(pl.col("td") != day), fixed]).sort("td")
+        fp = pl.concat([old.filter(pl.col("td") < day), fp_tail]).sort("td")
+        changed = lin.changed_days(old, fp)
+        if changed:
+            lo = min(lo, dt.date(min(changed).year, 1, 1) - dt.timedelta(days=10))
+            hi = max(hi, max(changed) + dt.timedelta(days=10))
+            seg = cal.segments(lo, hi)
         ctx = cls(settings, ticker, store, cal, lin.params(settings, ticker, cal), bars, store.lineage(ticker, "1m"),
                   fp, state, changed, False, seg, digests=digests, partial=True)
+        ctx.first_row, ctx.meta = tail.first_row, meta
         ctx.cdays = seg["trading_day"].unique().sort().to_numpy().astype("datetime64[D]")
-        if changed and cut_day is not None:
-            first = min(changed)
-            need = min(ctx.shift_days({first}, -1) | {first} | ctx.days_in({first}, "Y"))
-            if need <= cut_day:
-                return None  # a step looks back to days before the rows read
         return ctx
 
     @classmethod
@@ -144,11 +166,44 @@ class Ctx:
                 min(self.bars["datetime"].min().date(), *self.changed) - dt.timedelta(days=10),
                 max(self.bars["datetime"].max().date(), *self.changed) + dt.timedelta(days=10))
             self.cdays = self.seg["trading_day"].unique().sort().to_numpy().astype("datetime64[D]")
-            self._t, self.partial = None, False
+            self._t, self.partial, self.first_row = None, False, 0
         if self._lab is None:
             lb = label_minutes(self.bars, self.cal, self.seg)
             self._lab, self.outside = lb.frame, lb.outside
         return self._lab
+
+    def _cover(self, day: dt.date) -> None:
+        """Make ``bars`` (a partial read) hold every bar from ``day``'s first segment on, reading
+        earlier row groups when their statistics say they may hold such bars."""
+        if not self.partial or self.first_row == 0:
+            return
+        seg = self.seg.filter(pl.col("trading_day") >= day)
+        if seg.height == 0 or day < self.seg["trading_day"].min():
+            self.lab_all()  # outside the segments at hand: read everything
+            return
+        start = seg["start"].min()
+        path = self.store.path(self.ticker, "1m")
+        group = self.first_row // ROW_GROUP
+        while group > 0:
+            mx = partial.group_max(path, group - 1)
+            if mx is not None and mx < start:
+                break
+            group -= 1
+        if group == self.first_row // ROW_GROUP:
+            return
+        more = partial.read_groups(path, self.meta, group, self.first_row // ROW_GROUP)
+        if more is None:
+            self.lab_all()
+            return
+        self.bars = pl.concat([more, self.bars])
+        self.first_row, self._t = group * ROW_GROUP, None
+
+    def heads(self) -> dict[str, list] | None:
+        """The master's row-group boundary fingerprints for the state (:func:`lineage.boundary_heads`)."""
+        if self.meta is None or self.digests is None:
+            return None
+        return lin.boundary_heads(self.bars, self.first_row, ROW_GROUP, sum(self.meta.row_group_rows), self.cal,
+                                  (self.state or {}).get("heads") if self.partial else None)
 
     def say(self, message: str) -> None:
         if self.note is not None:
@@ -168,6 +223,7 @@ class Ctx:
             return self._lab.filter(pl.col("td").is_in(sorted(days)))
         if not days:
             return label_minutes(self.bars.head(0), self.cal, self.seg).frame
+        self._cover(min(days))
         if self._t is None:
             self._t = self.bars["datetime"].dt.replace_time_zone(None).cast(pl.Int64).to_numpy()
         seg = self.seg.filter(pl.col("trading_day").is_in(sorted(days)))
@@ -358,8 +414,14 @@ def _json_rows(ctx: Ctx, res, step: str, compute, affected, spec: rowsdoc.Spec, 
             doc, inputs = rowsdoc.splice(spec, old, {d.isoformat() for d in target}, new)
             before, n = old.sha256, len(doc.starts)
         else:
-            prev = json.loads(path.read_text(encoding="utf-8"))["days"]
-            keep = [r for r in prev if dt.date.fromisoformat(r["date"]) not in target]
+            try:
+                prev = json.loads(path.read_text(encoding="utf-8"))["days"]
+                keep = [r for r in prev if dt.date.fromisoformat(r["date"]) not in target]
+            except (OSError, ValueError, KeyError, TypeError) as err:  # damaged: rebuilt from the master
+                log.warning("%s cannot be read (%s): rebuilt in full", path.name, err)
+                res.mode, lab = "full", ctx.lab_all()
+                keep, new = [], compute(lab, ctx.calendar_days(lab))
+                res.days = len(new)
             rows = sorted(keep + new, key=lambda r: r["date"])
             doc, inputs = rowsdoc.full_doc(spec, rows)
             n = len(rows)
