@@ -74,7 +74,7 @@ def build_chunks(ticker: str, tf: str, frame: pl.DataFrame, periods: set[str] | 
     unit = "M" if tf == "1m" else "Y"
     per = frame["td"].to_numpy().astype(f"datetime64[{unit}]")
     if periods is not None:
-        keep = np.isin(per.astype(str), sorted(periods))
+        keep = np.isin(per, np.array(sorted(periods), dtype=f"datetime64[{unit}]"))
         frame, per = frame.filter(pl.Series(keep)), per[keep]
     if frame.height == 0:
         return {}
