@@ -121,6 +121,16 @@ class SessionCalendar:
             seg = self._add_opened(seg, start, end)
         return seg
 
+    def early_closes(self, start: dt.date, end: dt.date) -> pl.DataFrame:
+        """``trading_day``, ``early_close`` of the sessions in ``[start, end]``: the flag of
+        :meth:`sessions`, from the folder's session cache when there is one (the calendar's own
+        segments, overrides not applied, as :meth:`sessions`): no schedule is built, so an
+        incremental regeneration in a fresh process does not import ``pandas_market_calendars``."""
+        if self.data_dir is None:
+            return self.sessions(start, end).select("trading_day", "early_close")
+        return _cached_early(self.data_dir, self.name, start, end).filter(
+            pl.col("trading_day").is_between(start, end))
+
     def _add_opened(self, seg: pl.DataFrame, start: dt.date, end: dt.date) -> pl.DataFrame:
         """Add the ``[[opened]]`` periods as segments of their (or the next) trading day."""
         return add_opened(seg, self.name, self.opened, start, end)
@@ -266,6 +276,23 @@ def _mark_early_closes(df: pl.DataFrame, name: str) -> pl.DataFrame:
         vals, counts = np.unique(hm[era == e], return_counts=True)
         regular[era == e] = vals[np.argmax(counts)]
     return df.with_columns(pl.Series("early_close", hm < regular, dtype=pl.Boolean))
+
+
+_EARLY: dict[int, tuple[object, pl.DataFrame]] = {}
+
+
+def _cached_early(data_dir: Path, name: str, start: dt.date, end: dt.date) -> pl.DataFrame:
+    """:func:`_mark_early_closes` over the cached segments of the bare calendar (the same years
+    as :func:`_sessions`: a session's close is its last segment's end)."""
+    seg = cached_segments(data_dir, CalendarSpec(name), start, end)
+    hit = _EARLY.get(id(seg))
+    if hit is not None and hit[0] is seg:
+        return hit[1]
+    df = (segments_frame(seg).group_by("trading_day").agg(pl.col("end").max().alias("close"))
+          .sort("trading_day"))
+    out = _mark_early_closes(df, name).select("trading_day", "early_close")
+    _EARLY[id(seg)] = (seg, out)
+    return out
 
 
 @lru_cache(maxsize=64)

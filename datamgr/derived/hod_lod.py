@@ -60,7 +60,7 @@ def partial_days(lab: pl.DataFrame, cal: SessionCalendar,
     lo, hi = lab["td"].min(), lab["td"].max()
     seg = cal.segments(lo, hi).group_by("trading_day").agg(
         pl.col("start").min().alias("s_open"), pl.col("end").max().alias("s_close"))
-    early = cal.sessions(lo, hi).select("trading_day", "early_close")
+    early = cal.early_closes(lo, hi)
     tol = dt.timedelta(minutes=tolerance_min)
     return (lab.group_by("td").agg(pl.col("datetime").min().alias("first"), pl.col("datetime").max().alias("last"))
             .join(seg.rename({"trading_day": "td"}), on="td", how="left")

@@ -220,3 +220,15 @@ def test_boundary_fingerprints_add_up_to_the_day_fingerprints(small_groups, dset
         whole = fp.filter(pl.col("td") == d)
         assert whole["rows"][0] == rows + (rest["rows"][0] if rest.height else 0)
         assert int(whole["hash"][0]) == (int(h, 16) + (int(rest["hash"][0]) if rest.height else 0)) % (1 << 64)
+
+
+# ---------------------------------------------------------------------- early closes
+@pytest.mark.parametrize("name", ["CME Globex Equity", "NYSE extended", "NYSE", "XNSE"])
+def test_early_closes_from_the_session_cache_equal_the_schedule(tmp_path, name):
+    from datamgr.calendar.sessions import get_calendar
+
+    lo, hi = dt.date(2006, 1, 1), dt.date(2026, 12, 31)
+    cached = get_calendar(name, data_dir=tmp_path).early_closes(lo, hi)
+    built = get_calendar(name).sessions(lo, hi).select("trading_day", "early_close")
+    assert cached.height > 4000 and cached["early_close"].sum() > 20
+    assert cached.equals(built)
