@@ -58,6 +58,7 @@ class Ctx:
     ups: dict[str, pl.DataFrame] = field(default_factory=dict)  # full-mode upsampled (with td)
     _lab: pl.DataFrame | None = None
     _ext: pl.DataFrame | None = None
+    _near: tuple[set[dt.date], pl.DataFrame] | None = None  # labelled bars around the changed days
     note: Any = None  # callable(message) for progress within a step
     _t: np.ndarray | None = None
     digests: tuple[str, ...] | None = None  # the master's row-group digests (footer, verified)
@@ -166,7 +167,7 @@ class Ctx:
                 min(self.bars["datetime"].min().date(), *self.changed) - dt.timedelta(days=10),
                 max(self.bars["datetime"].max().date(), *self.changed) + dt.timedelta(days=10))
             self.cdays = self.seg["trading_day"].unique().sort().to_numpy().astype("datetime64[D]")
-            self._t, self.partial, self.first_row = None, False, 0
+            self._t, self.partial, self.first_row, self._near = None, False, 0, None
         if self._lab is None:
             lb = label_minutes(self.bars, self.cal, self.seg)
             self._lab, self.outside = lb.frame, lb.outside
@@ -196,7 +197,7 @@ class Ctx:
             self.lab_all()
             return
         self.bars = pl.concat([more, self.bars])
-        self.first_row, self._t = group * ROW_GROUP, None
+        self.first_row, self._t, self._near = group * ROW_GROUP, None, None
 
     def heads(self) -> dict[str, list] | None:
         """The master's row-group boundary fingerprints for the state (:func:`lineage.boundary_heads`)."""
@@ -223,6 +224,18 @@ class Ctx:
             return self._lab.filter(pl.col("td").is_in(sorted(days)))
         if not days:
             return label_minutes(self.bars.head(0), self.cal, self.seg).frame
+        if self._near is None and self.changed:
+            # the days every incremental step asks for (changed, next, previous, their month),
+            # labelled once; each step's days are a filter of them (labels are per bar)
+            c = set(self.changed)
+            cn = c | self.shift_days(c, 1)
+            near = cn | self.shift_days(cn, -1) | self.days_in(c, "M")
+            self._near = (near, self._label(near))
+        if self._near is not None and days <= self._near[0]:
+            return self._near[1].filter(pl.col("td").is_in(sorted(days)))
+        return self._label(days)
+
+    def _label(self, days: set[dt.date]) -> pl.DataFrame:
         self._cover(min(days))
         if self._t is None:
             self._t = self.bars["datetime"].dt.replace_time_zone(None).cast(pl.Int64).to_numpy()
@@ -341,12 +354,18 @@ def _written_rows(ctx: Ctx, days: set[dt.date]) -> dict[str, pl.DataFrame] | Non
         return None
     first = inside["start"].min()
     st = seg["start"].dt.replace_time_zone(None).cast(pl.Int64).to_numpy()
+    mine = np.flatnonzero(seg["trading_day"].is_in(sorted(days)).to_numpy())
+    # only rows whose segment (below) can be one of ``days``'s: t in [st[first one], st[after the last one])
+    t_lo, t_hi = st[mine[0]], (st[mine[-1] + 1] if mine[-1] + 1 < len(st) else None)
     out = {}
     for tf, (keep, rows) in ctx.rest.items():
         if keep and (rows.height == 0 or rows["datetime"][0] > first):
             return None
-        # a bar opens inside the segment of its first minute: the last segment starting at or before it
         t = rows["datetime"].dt.replace_time_zone(None).cast(pl.Int64).to_numpy()
+        a = int(np.searchsorted(t, t_lo, "left"))
+        b = int(np.searchsorted(t, t_hi, "left")) if t_hi is not None else len(t)
+        rows, t = rows.slice(a, b - a), t[a:b]
+        # a bar opens inside the segment of its first minute: the last segment starting at or before it
         i = np.searchsorted(st, t, side="right") - 1
         ok = i >= 0
         td = seg["trading_day"].gather(np.clip(i, 0, None)) if seg.height else pl.Series([], dtype=pl.Date)
