@@ -91,6 +91,11 @@ def rows_index_path(data_dir: Path, ticker: str, step: str) -> Path:
     return Path(data_dir) / DERIVED_STATE / f"{check_ticker(ticker)}.{step}.rows.parquet"
 
 
+def web_splice_path(data_dir: Path, ticker: str) -> Path:
+    """What an incremental run needs to splice the latest web chunks (regenerable bookkeeping)."""
+    return Path(data_dir) / DERIVED_STATE / f"{check_ticker(ticker)}.web.splice.json"
+
+
 def cache_dir(data_dir: Path) -> Path:
     """Regenerable caches of the data folder (session calendars); safe to delete."""
     return Path(data_dir) / CACHE

@@ -14,6 +14,7 @@ import numpy as np
 import polars as pl
 
 from datamgr.calendar.sessions import SessionCalendar
+from datamgr.core import layout
 from datamgr.core.config import INTRADAY_DERIVED, Settings
 from datamgr.derived import hod_lod, levels, partial, profiler, rowsdoc, web_chunks
 from datamgr.derived import lineage as lin
@@ -527,6 +528,8 @@ def _web(ctx: Ctx, res) -> None:
     else:
         ups = upsample_all(lab, INTRADAY_DERIVED, keep_td=True)
     written = 0
+    splice_path = layout.web_splice_path(ctx.settings.data_dir, ctx.ticker)
+    records = _web_records(splice_path) if res.mode == "incremental" else {}
     for tf in tfs:
         ctx.say(f"{tf} chunks")
         want = periods[tf]
@@ -534,7 +537,7 @@ def _web(ctx: Ctx, res) -> None:
             frame = lab
         else:
             frame = ups[tf]
-        chunks = web_chunks.build_chunks(ctx.ticker, tf, frame, want)
+        chunks = _chunks(ctx, res.mode, tf, frame, want, root, entries, records)
         for period in want or ():
             if period not in chunks and (tf, period) in entries:  # the period lost all its bars
                 (root / entries.pop((tf, period))["file"]).unlink(missing_ok=True)
@@ -550,6 +553,59 @@ def _web(ctx: Ctx, res) -> None:
     order = {tf: i for i, tf in enumerate(tfs)}
     chunks_list = [entries[k] for k in sorted(entries, key=lambda k: (order[k[0]], k[1]))]
     doc = {"meta": lin.make_meta(ctx.ticker, ctx.master, ctx.prm, timeframes=list(tfs)), "chunks": chunks_list}
+    splice_path.unlink(missing_ok=True)
     ctx.store.write_json(idx_path, doc, operation="regenerate")
+    web_chunks.write_atomic(splice_path, json.dumps(
+        {"version": 1, "chunks": {k: v for k, v in records.items() if tuple(k.split("/")) in entries}}).encode())
     _out(res, idx_path, len(chunks_list), t0)
     res.outputs[-1].rows = written if res.mode == "incremental" else len(chunks_list)
+
+
+def _web_records(path: Path) -> dict[str, dict]:
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        return dict(raw["chunks"]) if raw.get("version") == 1 else {}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
+
+
+def _chunks(ctx: Ctx, mode: str, tf: str, frame: pl.DataFrame, want: set[str] | None, root: Path,
+            entries: dict[tuple[str, str], dict], records: dict[str, dict]) -> dict[str, web_chunks.Chunk]:
+    """The chunks of one timeframe, and their splice records in ``records`` (a full run keeps the
+    latest chunk's only: hashing every chunk would cost more than the splice saves)."""
+    if mode == "incremental":
+        chunks = _spliced_chunks(ctx, tf, frame, want or set(), root, entries, records)
+        for period, chunk in chunks.items():
+            records[f"{tf}/{period}"] = web_chunks.splice_record(chunk)
+    else:
+        chunks = web_chunks.build_chunks(ctx.ticker, tf, frame, want)
+        if chunks:
+            latest = max(chunks)
+            records[f"{tf}/{latest}"] = web_chunks.splice_record(chunks[latest])
+    return chunks
+
+
+def _spliced_chunks(ctx: Ctx, tf: str, frame: pl.DataFrame, want: set[str], root: Path,
+                    entries: dict[tuple[str, str], dict], records: dict[str, dict]) -> dict[str, web_chunks.Chunk]:
+    """The chunks of the ``want`` periods: spliced from the old chunk's text where its record
+    proves it (:func:`datamgr.derived.web_chunks.splice_chunk`), built in full otherwise."""
+    changed = sorted(ctx.changed or ())
+    out: dict[str, web_chunks.Chunk] = {}
+    rest = set()
+    for period in sorted(want):
+        first = min(d for d in changed if web_chunks.period_of(tf, d) == period)
+        rec, entry, got = records.get(f"{tf}/{period}"), entries.get((tf, period)), None
+        if rec is not None and entry is not None:
+            try:
+                data = (root / entry["file"]).read_bytes()
+            except OSError:
+                data = None
+            if data is not None:
+                got = web_chunks.splice_chunk(ctx.ticker, tf, period, frame, first, data, rec)
+        if got is not None:
+            out[period] = got
+        else:
+            rest.add(period)
+    if rest:
+        out.update(web_chunks.build_chunks(ctx.ticker, tf, frame, rest))
+    return out

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from datamgr.core import layout
-from datamgr.derived import levels, partial, profiler, rowsdoc, steps
+from datamgr.derived import levels, partial, profiler, rowsdoc, steps, web_chunks
 from datamgr.derived import lineage as lin
 from datamgr.derived.regenerate import regenerate
 from datamgr.ops.demo import default_gaps, make_demo_bars
@@ -232,3 +232,49 @@ def test_early_closes_from_the_session_cache_equal_the_schedule(tmp_path, name):
     built = get_calendar(name).sessions(lo, hi).select("trading_day", "early_close")
     assert cached.height > 4000 and cached["early_close"].sum() > 20
     assert cached.equals(built)
+
+
+# ---------------------------------------------------------------------- web chunks
+def test_the_latest_web_chunks_are_spliced_and_equal_a_full_rebuild(dsettings, dstore, master, monkeypatch):
+    dstore.write("ES1", "1m", before(master, dt.date(2024, 3, 21)), operation="import")
+    regenerate(dsettings, "ES1")
+    dstore.write("ES1", "1m", master, operation="import")
+    spliced = spy(monkeypatch, web_chunks, "splice_chunk")
+    built = spy(monkeypatch, web_chunks, "build_chunks")
+    assert regenerate(dsettings, "ES1").ok
+    assert len(spliced) == 5 and all(c is not None for c in spliced) and built == []
+    equals_full_rebuild(dsettings, dstore)
+
+
+def test_a_correction_in_an_older_month_builds_that_chunk_and_splices_the_year(dsettings, dstore, master,
+                                                                             monkeypatch):
+    week_then_all(dsettings, dstore, master)  # + 2024-02-06 corrected
+    spliced = spy(monkeypatch, web_chunks, "splice_chunk")
+    built = spy(monkeypatch, web_chunks, "build_chunks")
+    assert regenerate(dsettings, "ES1").ok
+    assert [sorted(b) for b in built] == [["2024-02"]]  # 1m of February: no splice record kept
+    assert all(c is not None for c in spliced)
+    equals_full_rebuild(dsettings, dstore)
+
+
+@pytest.mark.parametrize("damage", ["same-length edit", "truncated", "no records"])
+def test_a_chunk_that_does_not_match_its_record_is_built_in_full(dsettings, dstore, master, monkeypatch, damage):
+    dstore.write("ES1", "1m", before(master, dt.date(2024, 3, 21)), operation="import")
+    regenerate(dsettings, "ES1")
+    dstore.write("ES1", "1m", master, operation="import")
+    chunk = dsettings.data_dir / "web" / "ES1" / "5m" / "2024.json"
+    data = chunk.read_bytes()
+    if damage == "same-length edit":
+        i = data.index(b',"c":[') + 6
+        chunk.write_bytes(data[:i] + (b"1" if data[i:i + 1] != b"1" else b"2") + data[i + 1:])
+    elif damage == "truncated":
+        chunk.write_bytes(data[:len(data) // 2])
+    else:
+        layout.web_splice_path(dsettings.data_dir, "ES1").unlink()
+    spliced = spy(monkeypatch, web_chunks, "splice_chunk")
+    assert regenerate(dsettings, "ES1").ok
+    if damage == "no records":
+        assert spliced == []
+    else:
+        assert sum(c is None for c in spliced) == 1
+    equals_full_rebuild(dsettings, dstore)
