@@ -129,13 +129,13 @@ def open_rows(path: Path, index: Path) -> OldRows | None:
         if meta.get("version") != INDEX_VERSION:
             return None
         size, sha, end = int(meta["json_size"]), meta["json_sha256"], int(meta["days_end"])
+        starts = table.column("start").to_numpy().astype(np.int64)
         data = path.read_bytes()
     except (OSError, ValueError, KeyError, pa.ArrowException):
         return None
     if len(data) != size or hashlib.sha256(data).hexdigest() != sha:
         log.info("%s: rows index does not match the file: parsing it in full", path.name)
         return None
-    starts = table.column("start").to_numpy().astype(np.int64)
     arr = np.frombuffer(data, np.uint8)
     if not 0 < end < len(data) or arr[end] != ord("]") or (len(starts) and (
             starts[0] <= 0 or starts[-1] >= end or np.any(np.diff(starts) <= 0)

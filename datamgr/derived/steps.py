@@ -201,11 +201,16 @@ class Ctx:
         self.first_row, self._t, self._near = group * ROW_GROUP, None, None
 
     def heads(self) -> dict[str, list] | None:
-        """The master's row-group boundary fingerprints for the state (:func:`lineage.boundary_heads`)."""
+        """The master's row-group boundary fingerprints for the state (:func:`lineage.boundary_heads`);
+        None when unknown (the next incremental run then reads one row group more)."""
         if self.meta is None or self.digests is None:
             return None
-        return lin.boundary_heads(self.bars, self.first_row, ROW_GROUP, sum(self.meta.row_group_rows), self.cal,
-                                  (self.state or {}).get("heads") if self.partial else None)
+        try:
+            return lin.boundary_heads(self.bars, self.first_row, ROW_GROUP, sum(self.meta.row_group_rows), self.cal,
+                                      (self.state or {}).get("heads") if self.partial else None)
+        except (ValueError, KeyError, TypeError, pl.exceptions.PolarsError) as err:
+            log.warning("%s: row-group boundary fingerprints not kept (%s)", self.ticker, err)
+            return None
 
     def say(self, message: str) -> None:
         if self.note is not None:
@@ -431,9 +436,13 @@ def _json_rows(ctx: Ctx, res, step: str, compute, affected, spec: rowsdoc.Spec, 
         res.days = len(new)
         old = rowsdoc.open_rows(path, index)
         if old is not None:
-            doc, inputs = rowsdoc.splice(spec, old, {d.isoformat() for d in target}, new)
-            before, n = old.sha256, len(doc.starts)
-        else:
+            try:
+                doc, inputs = rowsdoc.splice(spec, old, {d.isoformat() for d in target}, new)
+                before, n = old.sha256, len(doc.starts)
+            except (ValueError, KeyError, TypeError, pl.exceptions.PolarsError) as err:
+                log.warning("%s: rows index unusable (%s): parsing the file in full", path.name, err)
+                old = None
+        if old is None:
             try:
                 prev = json.loads(path.read_text(encoding="utf-8"))["days"]
                 keep = [r for r in prev if dt.date.fromisoformat(r["date"]) not in target]
