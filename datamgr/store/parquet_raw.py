@@ -161,27 +161,32 @@ def _value(t: int, v: Any, out: bytearray, in_collection: bool = False) -> None:
     elif t == _BINARY:
         _varint(len(v), out)
         out += v
-    elif t in (_LIST, _SET):
-        et, items = v
-        if len(items) < 15:
-            out.append(len(items) << 4 | et)
-        else:
-            out.append(0xF0 | et)
-            _varint(len(items), out)
-        for x in items:
-            _value(et, x, out, True)
-    elif t == _MAP:
-        kt, vt, items = v
-        _varint(len(items), out)
-        if items:
-            out.append(kt << 4 | vt)
-            for k, x in items:
-                _value(kt, k, out, True)
-                _value(vt, x, out, True)
+    elif t in (_LIST, _SET, _MAP):
+        _collection(t, v, out)
     elif t == _STRUCT:
         _struct(v, out)
     else:
         raise RawLayoutError(f"thrift type {t} not understood")
+
+
+def _collection(t: int, v: Any, out: bytearray) -> None:
+    if t == _MAP:
+        kt, vt, pairs = v
+        _varint(len(pairs), out)
+        if pairs:
+            out.append(kt << 4 | vt)
+            for k, x in pairs:
+                _value(kt, k, out, True)
+                _value(vt, x, out, True)
+        return
+    et, items = v
+    if len(items) < 15:
+        out.append(len(items) << 4 | et)
+    else:
+        out.append(0xF0 | et)
+        _varint(len(items), out)
+    for x in items:
+        _value(et, x, out, True)
 
 
 def _struct(fields: list[list[Any]], out: bytearray) -> None:

@@ -9,6 +9,7 @@ import io
 import json
 from concurrent.futures import ThreadPoolExecutor
 
+import pandas as pd
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -201,3 +202,20 @@ def test_a_file_of_another_layout_keeps_its_rows_by_encoding_them_again(small_gr
     new, ref = p.read_bytes(), whole.path("ES1", "5m").read_bytes()
     assert raw.part_of(new).groups == raw.part_of(ref).groups
     assert new[:raw.part_of(new).end] == ref[:raw.part_of(ref).end]
+
+
+def test_masters_and_upsampled_files_read_the_same_in_pyarrow_polars_and_pandas(store: Store, bars):
+    """The encodings (deltas for times and counts, byte-split prices) are read by the readers a
+    trader's scripts use, each with its own decoder: polars' native reader, pandas through pyarrow."""
+    up = bars.head(3_000).with_columns(pl.lit("upsampled").alias("source"), pl.lit(5, pl.Int32).alias("bars"))
+    store.write("ES1", "1m", bars, operation="test", backup=False)
+    store.write("ES1", "5m", up, operation="test", backup=False)
+    for tf, want in (("1m", bars), ("5m", up)):
+        p = store.path("ES1", tf)
+        md = pq.ParquetFile(p).metadata.row_group(0)
+        enc = {md.column(i).path_in_schema: md.column(i).encodings for i in range(md.num_columns)}
+        assert "DELTA_BINARY_PACKED" in enc["datetime"] and "BYTE_STREAM_SPLIT" in enc["close"]
+        native = pl.read_parquet(p, use_pyarrow=False).with_columns(pl.col("source").cast(pl.String))
+        assert native.equals(want)
+        pdf = pl.from_pandas(pd.read_parquet(p)).with_columns(pl.col("source").cast(pl.String))
+        assert pdf.with_columns(pl.col("datetime").cast(pl.Datetime("us", "UTC"))).equals(want)
