@@ -22,6 +22,7 @@ file paths, encryption) is refused (:class:`RawLayoutError`); callers then write
 
 from __future__ import annotations
 
+import copy
 import struct
 import zlib
 from collections.abc import Sequence
@@ -292,8 +293,6 @@ def _spans(fmd: list[list[Any]], data_end: int) -> list[_Span]:
 
 def _moved(rg: list[list[Any]], shift: int, ordinal: int) -> list[list[Any]]:
     """A copy of RowGroup ``rg`` with every absolute offset moved by ``shift``."""
-    import copy
-
     rg = copy.deepcopy(rg)
     if shift:
         f = _field(rg, _RG_FILE_OFFSET)
@@ -374,8 +373,6 @@ def footer_bytes(parts: Sequence[Part], kv: dict[str | bytes, bytes] | None = No
     from offset 4, with the key-value pairs ``kv`` appended; and where each part's bytes go."""
     if not parts:
         raise RawLayoutError("no parts")
-    import copy
-
     fmd = copy.deepcopy(parts[-1].fmd)  # schema, created_by, column orders: the same in every part
     for part in parts[:-1]:
         for fid, what in ((2, "schema"), (6, "writer (created_by)"), (7, "column orders")):
