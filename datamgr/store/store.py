@@ -204,6 +204,11 @@ def _parquet(mm: mmap.mmap) -> pq.ParquetFile:
     return pq.ParquetFile(pa.BufferReader(pa.py_buffer(mm)), page_checksum_verification=True)
 
 
+def _decode_row_group(mm: mmap.mmap, i: int) -> pa.Table:
+    """Row group ``i`` of the mapped file, through a reader of its own (thread-safe)."""
+    return _parquet(mm).read_row_group(i)
+
+
 def _open_parquet(path: Path) -> tuple[pq.ParquetFile, os.stat_result]:
     """One handle (never through a symbolic link), memory-mapped; page checksums verified on read."""
     mm, st = _map(path)
@@ -827,14 +832,15 @@ class Store:
                     raise ReadBackError(f"{tmp.name}: the kept row groups differ from the ones copied")
             done = 0
             # two row groups decoded at a time (the decoder releases the GIL), compared in order
+            # (each decode has its own reader: one ParquetFile is not safe to share between threads)
             todo = iter(range(first, pf.num_row_groups))
             ahead: deque[tuple[int, Future[pa.Table]]] = deque(
-                (i, _ENCODER.submit(pf.read_row_group, i)) for i in itertools.islice(todo, 2))
+                (i, _ENCODER.submit(_decode_row_group, mm, i)) for i in itertools.islice(todo, 2))
             while ahead:
                 i, decoding = ahead.popleft()
                 nxt = next(todo, None)
                 if nxt is not None:
-                    ahead.append((nxt, _ENCODER.submit(pf.read_row_group, nxt)))
+                    ahead.append((nxt, _ENCODER.submit(_decode_row_group, mm, nxt)))
                 back = decoding.result()
                 if not back.schema.equals(table.schema, check_metadata=False):
                     raise ReadBackError(f"{tmp.name}: schema changed on read-back (row group {i})")

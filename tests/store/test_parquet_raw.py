@@ -219,3 +219,13 @@ def test_masters_and_upsampled_files_read_the_same_in_pyarrow_polars_and_pandas(
         assert native.equals(want)
         pdf = pl.from_pandas(pd.read_parquet(p)).with_columns(pl.col("source").cast(pl.String))
         assert pdf.with_columns(pl.col("datetime").cast(pl.Datetime("us", "UTC"))).equals(want)
+
+
+def test_writes_of_many_row_groups_read_back_on_several_threads_every_time(monkeypatch, store: Store):
+    """The read-back decodes row groups side by side, each through a reader of its own: one shared
+    ParquetFile fails now and then ("ReadRangeCache did not find matching cache entry")."""
+    monkeypatch.setattr(store_mod, "ROW_GROUP", 1_000)
+    bars = make_demo_bars(dt.date(2024, 1, 2), dt.date(2024, 1, 31))
+    for i in range(20):
+        w = store.write("ES1", "1m", bars.head(bars.height - i), operation="test", backup=False)
+        assert w.written and pq.ParquetFile(store.path("ES1", "1m")).metadata.num_row_groups > 20
