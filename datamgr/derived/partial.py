@@ -21,6 +21,7 @@ Any doubt returns None and the caller reads the whole master (the full path).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,15 +93,9 @@ def read_tail(path: Path, meta: FileMeta, state: dict) -> Tail | None:
             return None
         earlier_max = None
         if first_group > 0:
-            i = md.schema.names.index("datetime")
-            st = md.row_group(first_group - 1).column(i).statistics
-            if st is None or not st.has_min_max:
-                return None
-            earlier_max = st.max if isinstance(st.max, dt.datetime) else None
+            earlier_max = _max_time(md, first_group - 1)
             if earlier_max is None:
                 return None
-            if earlier_max.tzinfo is None:
-                earlier_max = earlier_max.replace(tzinfo=dt.UTC)
         table = pf.read_row_groups(list(range(first_group, len(new))))
     log.debug("%s: row groups %d.. of %d read (first changed %d)", path.name, first_group, len(new), k)
     return Tail(table_to_bars(table), first_group * ROW_GROUP, first_group, k, len(new), earlier_max, head)
@@ -128,8 +123,19 @@ def read_groups(path: Path, meta: FileMeta, first: int, last: int) -> pl.DataFra
 
 def group_max(path: Path, group: int) -> dt.datetime | None:
     """The latest ``datetime`` of a row group (footer statistics), or None when unknown."""
-    md = pq.ParquetFile(str(path)).metadata
-    st = md.row_group(group).column(md.schema.names.index("datetime")).statistics
-    if st is None or not st.has_min_max or not isinstance(st.max, dt.datetime):
+    return _max_time(pq.ParquetFile(str(path)).metadata, group)
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def _max_time(md: pq.FileMetaData, group: int) -> dt.datetime | None:
+    """The ``datetime`` maximum of a row group from its raw statistics (UTC microseconds): the
+    statistics' ``max`` would convert through pandas (0.2 s to import in a fresh process)."""
+    i = md.schema.names.index("datetime")
+    unit = json.loads(md.schema.column(i).logical_type.to_json() or "{}")
+    st = md.row_group(group).column(i).statistics
+    if (st is None or not st.has_min_max or unit.get("Type") != "Timestamp"
+            or unit.get("timeUnit") != "microseconds" or not isinstance(st.max_raw, int)):
         return None
-    return st.max if st.max.tzinfo else st.max.replace(tzinfo=dt.UTC)
+    return _EPOCH + dt.timedelta(microseconds=st.max_raw)

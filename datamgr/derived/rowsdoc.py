@@ -124,12 +124,14 @@ def open_rows(path: Path, index: Path) -> OldRows | None:
     """The file at ``path`` with its rows index, or None when the index does not prove the file
     (module docstring): the caller then parses the file in full."""
     try:
-        table = pq.read_table(index)
+        table = pq.ParquetFile(index).read()  # not read_table: pyarrow.dataset imports pandas
         meta = {k.decode(): v.decode() for k, v in (table.schema.metadata or {}).items()}
         if meta.get("version") != INDEX_VERSION:
             return None
         size, sha, end = int(meta["json_size"]), meta["json_sha256"], int(meta["days_end"])
-        starts = table.column("start").to_numpy().astype(np.int64)
+        frame = pl.from_arrow(table)
+        assert isinstance(frame, pl.DataFrame)
+        starts = frame["start"].to_numpy().astype(np.int64)  # (ChunkedArray.to_numpy imports pandas)
         data = path.read_bytes()
     except (OSError, ValueError, KeyError, pa.ArrowException):
         return None
@@ -142,8 +144,7 @@ def open_rows(path: Path, index: Path) -> OldRows | None:
             or arr[starts[0] - 1] != ord("[") or np.any(arr[starts[1:] - 1] != ord(","))
             or np.any(arr[starts] != ord("{")))):
         return None
-    inputs = pl.from_arrow(table.drop(["start"]))
-    return OldRows(data, sha, starts, end, inputs if isinstance(inputs, pl.DataFrame) else pl.DataFrame())
+    return OldRows(data, sha, starts, end, frame.drop("start"))
 
 
 def write(store: Store, path: Path, doc: RowsDoc, inputs: pl.DataFrame, index: Path, *, operation: str,
@@ -165,10 +166,9 @@ def write(store: Store, path: Path, doc: RowsDoc, inputs: pl.DataFrame, index: P
         journal.append(store.settings, journal.JournalEntry(
             id=journal.new_op_id(), op=operation, file=name, sha256_before=before, sha256_after=sha,
             details={"kind": "json", "bytes": len(doc.data)}))
-        table = pa.Table.from_arrays([pa.array(doc.starts, pa.int64())], names=["start"])
-        for c in inputs.columns:
-            table = table.append_column(c, inputs[c].to_arrow())
-        table = table.replace_schema_metadata({"version": INDEX_VERSION, "json_sha256": sha,
+        frame = pl.concat([pl.DataFrame({"start": pl.Series(doc.starts, dtype=pl.Int64)}), inputs],
+                          how="horizontal")  # built by polars: pa.array(numpy) imports pandas
+        table = frame.to_arrow().replace_schema_metadata({"version": INDEX_VERSION, "json_sha256": sha,
                                                "json_size": str(len(doc.data)), "days_end": str(doc.end)})
         buf = io.BytesIO()
         pq.write_table(table, buf, compression="zstd")

@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -21,6 +25,7 @@ from datamgr.ops.demo import default_gaps, make_demo_bars
 from datamgr.store import store as store_mod
 from tests.derived.helpers import json_outputs, load, parquet_hashes
 
+ROOT = Path(__file__).resolve().parents[2]
 START, END = dt.date(2024, 1, 2), dt.date(2024, 3, 28)
 STEPS = ("hod_lod", "profiler", "levels")
 
@@ -278,3 +283,22 @@ def test_a_chunk_that_does_not_match_its_record_is_built_in_full(dsettings, dsto
     else:
         assert sum(c is None for c in spliced) == 1
     equals_full_rebuild(dsettings, dstore)
+
+
+def test_a_fresh_process_incremental_run_builds_no_schedule_and_imports_no_pandas(small_groups, dsettings, dstore,
+                                                                                 master, monkeypatch):
+    from datamgr.calendar import cache
+
+    monkeypatch.setattr(cache, "_MEM", {})  # this folder's session cache files get written
+    week_then_all(dsettings, dstore, master)
+    code = ("import sys; from pathlib import Path; from datamgr.core.config import Settings; "
+            "from datamgr.derived.regenerate import regenerate; "
+            "from datamgr.derived import partial, steps; from datamgr.store import store; "
+            "store.ROW_GROUP = partial.ROW_GROUP = steps.ROW_GROUP = 5000; "
+            f"s = Settings.load(data_dir=Path({str(dsettings.data_dir)!r}), env={{}}); "
+            "rep = regenerate(s, 'ES1', steps=['hod_lod', 'profiler', 'levels']); "
+            "print(rep.ok, sorted({x.mode for x in rep.steps}), 'pandas_market_calendars' in sys.modules, "
+            "'pandas' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True).stdout.split()
+    assert out == ["True", "['incremental']", "False", "False"]
