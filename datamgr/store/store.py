@@ -29,7 +29,9 @@ instead of reading the file a second time.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import itertools
 import json
@@ -1015,7 +1017,9 @@ def _prefix(p: Path, meta: FileMeta | None, n: int) -> tuple[_Kept, list[str]]:
         raw: parquet_raw.Part | None
         try:
             raw = parquet_raw.part_of(memoryview(mm), n)
-            parquet_raw.check_same_layout(raw, _layout(arrow_schema("bars" in pf.schema_arrow.names)))
+            parquet_raw.check_same_layout(raw, _layout("bars" in pf.schema_arrow.names))
+            # a private copy: the bytes checked are the bytes written, whatever happens to the file
+            raw = dataclasses.replace(raw, data=bytes(memoryview(mm)[:raw.end]))
             parquet_raw.check_page_crcs(raw.data, raw)
         except parquet_raw.RawLayoutError as err:
             log.info("%s: kept row groups encoded again (%s)", p.name, err)
@@ -1031,8 +1035,10 @@ def _prefix(p: Path, meta: FileMeta | None, n: int) -> tuple[_Kept, list[str]]:
     return _Kept(prefix, raw), list(d[:n])
 
 
-def _layout(schema: pa.Schema) -> parquet_raw.Part:
-    """One row in ``schema`` as this process writes it: the layout kept row groups must have."""
+@functools.lru_cache(maxsize=2)
+def _layout(with_bars: bool) -> parquet_raw.Part:
+    """One row as this process writes it: the layout kept row groups must have."""
+    schema = arrow_schema(with_bars)
     one = pa.table({f.name: pa.array([_ONE[f.name]], f.type) if not pa.types.is_dictionary(f.type)
                     else pa.array(["x"]).dictionary_encode() for f in schema}, schema=schema)
     return parquet_raw.part_of(parquet_raw.encode(one, WRITE_OPTIONS, ROW_GROUP))
