@@ -22,6 +22,7 @@ from datamgr.derived.resample import label_minutes, upsample_all
 from datamgr.store.store import ROW_GROUP, Store
 
 _US = pl.Datetime("us", "UTC")
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 log = logging.getLogger(__name__)
 
 
@@ -112,7 +113,7 @@ class Ctx:
             d_start = int(mine["start"].dt.replace_time_zone(None).cast(pl.Int64).min())
             if t[0] >= d_start and tail.first_row > 0 and (
                     tail.earlier_max is None
-                    or int(tail.earlier_max.timestamp() * 1_000_000) >= d_start):
+                    or (tail.earlier_max - _EPOCH) // dt.timedelta(microseconds=1) >= d_start):
                 return None  # the day may hold bars before the rows read
         else:
             return None

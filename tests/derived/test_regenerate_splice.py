@@ -339,3 +339,19 @@ def test_a_chain_of_random_imports_stays_byte_identical_to_full_rebuilds(small_g
         a, b = json_outputs(inc_s.data_dir), json_outputs(full_s.data_dir)
         assert a.keys() == b.keys() and all(a[k] == b[k] for k in a), (versions, [k for k in a if a[k] != b.get(k)])
         assert parquet_hashes(inc) == parquet_hashes(full), versions
+
+
+def test_a_state_without_boundary_fingerprints_reads_the_row_group_before(small_groups, dsettings, dstore, master,
+                                                                          monkeypatch):
+    week_then_all(dsettings, dstore, master)
+    path = lin.state_path(dsettings, "ES1")
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    raw["heads"] = None  # a state written before they were kept
+    path.write_text(json.dumps(raw), encoding="utf-8")
+    tails = spy(monkeypatch, partial, "read_tail")
+    rep = regenerate(dsettings, "ES1")
+    assert rep.ok and {s.mode for s in rep.steps} == {"incremental"} and rep.changed_days == 7
+    (tail,) = tails
+    assert tail.head is None and tail.first_group == tail.changed_group - 1
+    assert lin.load_state(dsettings, "ES1")["heads"]  # kept again for the next run
+    equals_full_rebuild(dsettings, dstore)
