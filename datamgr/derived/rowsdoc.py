@@ -41,8 +41,6 @@ import pyarrow.parquet as pq
 
 from datamgr.core import layout
 from datamgr.derived.web_chunks import write_atomic
-from datamgr.store import journal
-from datamgr.store.atomic import atomic_write_bytes
 from datamgr.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -153,19 +151,9 @@ def write(store: Store, path: Path, doc: RowsDoc, inputs: pl.DataFrame, index: P
     its rows index (no fsync: a torn index is not trusted and only costs a full parse).
 
     ``before``: sha256 of the file being replaced (None: hashed here when it exists)."""
-    sha = hashlib.sha256(doc.data).hexdigest()
-    try:
-        name = path.resolve().relative_to(store.root.resolve()).as_posix()
-    except ValueError:
-        name = str(path)
     with store.lock(f"{operation} {path.name}"):
-        if before is None and path.is_file():
-            before = hashlib.sha256(path.read_bytes()).hexdigest()
         index.unlink(missing_ok=True)  # never an index beside a file it does not describe
-        atomic_write_bytes(path, doc.data)
-        journal.append(store.settings, journal.JournalEntry(
-            id=journal.new_op_id(), op=operation, file=name, sha256_before=before, sha256_after=sha,
-            details={"kind": "json", "bytes": len(doc.data)}))
+        sha = store.write_json_bytes(path, doc.data, operation=operation, before=before)
         frame = pl.concat([pl.DataFrame({"start": pl.Series(doc.starts, dtype=pl.Int64)}), inputs],
                           how="horizontal")  # built by polars: pa.array(numpy) imports pandas
         table = frame.to_arrow().replace_schema_metadata({"version": INDEX_VERSION, "json_sha256": sha,

@@ -227,6 +227,21 @@ def _raw_converter(col):
     return None
 
 
+def time_bounds(md: pq.FileMetaData, idx: int) -> list[tuple[dt.datetime | None, dt.datetime | None] | None]:
+    """(min, max) of column ``idx`` per row group, as aware datetimes, from the raw statistics
+    (no pandas import); None for a row group without min/max statistics."""
+    convert = _raw_converter(md.schema.column(idx))
+    out: list[tuple[dt.datetime | None, dt.datetime | None] | None] = []
+    for st in _column_stats(md, idx):
+        if st is None or not st.has_min_max:
+            out.append(None)
+        elif convert is not None:
+            out.append((_aware(convert(st.min_raw)), _aware(convert(st.max_raw))))
+        else:
+            out.append((_aware(st.min), _aware(st.max)))
+    return out
+
+
 def _aware(v: Any) -> dt.datetime | None:
     if isinstance(v, dt.datetime):
         return v if v.tzinfo else v.replace(tzinfo=dt.UTC)

@@ -74,11 +74,10 @@ from datamgr.store.backup import BackupRecord, adopt_orphans, backup_file, has_o
 from datamgr.store.footer import (
     META_KEY,
     FileMeta,
-    _aware,
-    _column_stats,
     _footer_vs_metadata,
     read_footer,
     remember_damage,
+    time_bounds,
 )
 from datamgr.store.lock_owner import describe_holder, write_owner
 
@@ -298,9 +297,9 @@ def _check_content(path: Path, md: pq.FileMetaData, df: pl.DataFrame, st: os.sta
         if not isinstance(info, dict):
             raise ValueError("not a JSON object")
         cols = tuple(md.schema.names)
-        stats = _column_stats(md, cols.index("datetime")) if "datetime" in cols else []
-        smin = min((_aware(x.min) for x in stats if x is not None and x.has_min_max), default=None)
-        smax = max((_aware(x.max) for x in stats if x is not None and x.has_min_max), default=None)
+        bounds = [b for b in (time_bounds(md, cols.index("datetime")) if "datetime" in cols else []) if b]
+        smin = min((b[0] for b in bounds if b[0] is not None), default=None)
+        smax = max((b[1] for b in bounds if b[1] is not None), default=None)
     except (*_PASS_THROUGH,):
         raise
     except BaseException as err:  # noqa: BLE001 - a footer that does not parse is damage
@@ -502,12 +501,9 @@ class Store:
         try:
             with pa.memory_map(str(p), "r") as src:
                 pf = pq.ParquetFile(src, page_checksum_verification=True)
-                col = pf.schema_arrow.get_field_index("datetime")
-                groups = []
-                for i in range(pf.num_row_groups):
-                    st = pf.metadata.row_group(i).column(col).statistics
-                    if st is None or not st.has_min_max or (_aware(st.max) >= start and _aware(st.min) < end):
-                        groups.append(i)
+                col = pf.metadata.schema.names.index("datetime")
+                groups = [i for i, b in enumerate(time_bounds(pf.metadata, col))
+                          if b is None or b[0] is None or b[1] is None or (b[1] >= start and b[0] < end)]
                 table = pf.read_row_groups(groups) if groups else pf.schema_arrow.empty_table()
         except (OSError, pa.ArrowException) as err:
             raise StoreError(f"{p}: cannot be read: {err}") from err
@@ -874,18 +870,29 @@ class Store:
         """Write a derived JSON output atomically and journal it (no backup: derived files are
         regenerable from the master)."""
         data = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
+        self.write_json_bytes(path, data, operation=operation, op_id=op_id)
+        return path
+
+    def write_json_bytes(self, path: Path, data: bytes, *, operation: str, op_id: str | None = None,
+                         before: str | None = None) -> str:
+        """:meth:`write_json` of text already serialised (``data``, UTF-8 JSON); returns its sha256.
+
+        ``before``: the sha256 of the file being replaced when the caller knows it (else hashed
+        here, when the file exists)."""
         path = Path(path)
+        sha = hashlib.sha256(data).hexdigest()
         try:
             name = path.resolve().relative_to(self.root.resolve()).as_posix()
         except ValueError:
             name = str(path)
         with self.lock(f"{operation} {path.name}"):
-            before = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+            if before is None and path.is_file():
+                before = hashlib.sha256(path.read_bytes()).hexdigest()
             atomic_write_bytes(path, data)
             journal.append(self.settings, journal.JournalEntry(
                 id=op_id or journal.new_op_id(), op=operation, file=name, sha256_before=before,
-                sha256_after=hashlib.sha256(data).hexdigest(), details={"kind": "json", "bytes": len(data)}))
-        return path
+                sha256_after=sha, details={"kind": "json", "bytes": len(data)}))
+        return sha
 
 
 def to_arrow_table(df: pl.DataFrame, schema: pa.Schema) -> pa.Table:
@@ -904,8 +911,10 @@ def to_arrow_table(df: pl.DataFrame, schema: pa.Schema) -> pa.Table:
         vocab = list(dict.fromkeys(values))  # first appearance, as a cast would order them
         code = {v: i for i, v in enumerate(vocab)}
         idx = np.repeat(np.array([code[v] for v in values], dtype=np.int32), runs["len"].to_numpy())
-        src = pa.chunked_array([pa.DictionaryArray.from_arrays(pa.array(idx, pa.int32()),
-                                                              pa.array(vocab, pa.string()))], typ)
+        # built from buffers and by polars: pa.array() of a list or of numpy imports pandas (~0.2 s)
+        codes = pa.Array.from_buffers(pa.int32(), len(idx), [None, pa.py_buffer(idx)])
+        words = pl.Series(vocab, dtype=pl.String).to_arrow().cast(pa.string())
+        src = pa.chunked_array([pa.DictionaryArray.from_arrays(codes, words)], typ)
     return table.add_column(schema.get_field_index("source"), schema.field("source"), src)
 
 
@@ -966,14 +975,14 @@ def _keepable(p: Path, meta: FileMeta, before: dt.datetime) -> int:
             md = pq.ParquetFile(f, pre_buffer=False).metadata
             if md.num_row_groups != len(d) or "datetime" not in md.schema.names:
                 return 0
-            stats = _column_stats(md, md.schema.names.index("datetime"))
+            bounds = time_bounds(md, md.schema.names.index("datetime"))
     except (*_PASS_THROUGH,):
         raise
     except BaseException:  # noqa: BLE001 - an unreadable footer: keep nothing, read everything
         return 0
     n = 0
-    for st, r in zip(stats, rows, strict=True):
-        if r != ROW_GROUP or st is None or not st.has_min_max or _aware(st.max) >= before:
+    for b, r in zip(bounds, rows, strict=True):
+        if r != ROW_GROUP or b is None or b[1] is None or b[1] >= before:
             break
         n += 1
     return n
@@ -1038,13 +1047,11 @@ def _prefix(p: Path, meta: FileMeta | None, n: int) -> tuple[_Kept, list[str]]:
 @functools.lru_cache(maxsize=2)
 def _layout(with_bars: bool) -> parquet_raw.Part:
     """One row as this process writes it: the layout kept row groups must have."""
-    schema = arrow_schema(with_bars)
-    one = pa.table({f.name: pa.array([_ONE[f.name]], f.type) if not pa.types.is_dictionary(f.type)
-                    else pa.array(["x"]).dictionary_encode() for f in schema}, schema=schema)
-    return parquet_raw.part_of(parquet_raw.encode(one, WRITE_OPTIONS, ROW_GROUP))
-
-
-_ONE = {"datetime": 0, "open": 1.0, "high": 1.0, "low": 1.0, "close": 1.0, "volume": 1, "bars": 1}
+    one = {"datetime": [dt.datetime(2000, 1, 3, tzinfo=dt.UTC)], "open": [1.0], "high": [1.0], "low": [1.0],
+           "close": [1.0], "volume": [1], "source": ["x"], "bars": [1]}
+    df = conform(pl.DataFrame({k: v for k, v in one.items() if with_bars or k != "bars"}))
+    return parquet_raw.part_of(parquet_raw.encode(to_arrow_table(df, arrow_schema(with_bars)), WRITE_OPTIONS,
+                                                  ROW_GROUP))
 
 
 def _check_values(df: pl.DataFrame, timeframe: str, name: str) -> None:
