@@ -148,20 +148,30 @@ class SessionCalendar:
         """
         if ts.len() == 0:
             return pl.DataFrame(schema={"trading_day": pl.Date, "in_session": pl.Boolean})
+        days, at, ok = self._locate(ts)
+        td = days.gather(at) if len(days) else pl.Series([None] * len(ok), dtype=pl.Date)
+        return pl.DataFrame({"trading_day": td, "in_session": pl.Series(ok, dtype=pl.Boolean)}).with_columns(
+            pl.when(pl.col("in_session")).then(pl.col("trading_day")).otherwise(None).alias("trading_day")
+        )
+
+    def in_session(self, ts: pl.Series) -> np.ndarray:
+        """The ``in_session`` column of :meth:`label` as a numpy mask (no trading days gathered)."""
+        if ts.len() == 0:
+            return np.zeros(0, dtype=bool)
+        return self._locate(ts)[2]
+
+    def _locate(self, ts: pl.Series) -> tuple[pl.Series, np.ndarray, np.ndarray]:
+        """(segment trading days, segment index of each stamp, in-session mask) of non-empty ``ts``."""
         ts = ts.cast(_UTC)
         lo, hi = ts.min(), ts.max()
         seg = self.segments(lo.date() - dt.timedelta(days=2), hi.date() + dt.timedelta(days=3))
         starts = seg["start"].to_physical().to_numpy()
         ends = seg["end"].to_physical().to_numpy()
-        days = seg["trading_day"]
         t = ts.to_physical().to_numpy()  # int64 microseconds, no datetime64 round trip
         idx = np.searchsorted(starts, t, side="right") - 1
         at = np.maximum(idx, 0)
         ok = (idx >= 0) & (t < ends[at]) if len(ends) else np.zeros(len(t), bool)
-        td = days.gather(at) if len(days) else pl.Series([None] * len(t), dtype=pl.Date)
-        return pl.DataFrame({"trading_day": td, "in_session": pl.Series(ok, dtype=pl.Boolean)}).with_columns(
-            pl.when(pl.col("in_session")).then(pl.col("trading_day")).otherwise(None).alias("trading_day")
-        )
+        return seg["trading_day"], at, ok
 
     def count_in_session(self, ts: pl.Series) -> int:
         """How many of the timestamps ``ts`` fall inside a session (the ``in_session`` count of

@@ -86,6 +86,27 @@ def _bound(mr: float, timeframe: str, tick: float) -> float:
     return max(k * mr, 4 * tick)
 
 
+_CHUNK = 1 << 16  # rows per numpy pass of :func:`_steps` (its temporaries stay in the CPU cache)
+
+
+def _steps(close: np.ndarray, nxt_open: np.ndarray, bound: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """Positions ``k`` where ``close[k + 1] / close[k]`` leaves [RATIO_LO, RATIO_HI], and (with a
+    ``bound``) where ``|open[k + 1] - close[k]|`` exceeds it; computed in chunks."""
+    bad: list[np.ndarray] = []
+    cand: list[np.ndarray] = []
+    n = len(close) - 1
+    for i in range(0, n, _CHUNK):
+        j = min(i + _CHUNK, n)
+        prev = close[i:j]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = close[i + 1:j + 1] / prev
+        bad.append(np.flatnonzero((ratio < RATIO_LO) | (ratio > RATIO_HI)) + i)
+        if bound is not None:
+            cand.append(np.flatnonzero(np.abs(nxt_open[i:j] - prev) > bound) + i)
+    empty = np.zeros(0, dtype=np.intp)
+    return (np.concatenate(bad) if bad else empty), (np.concatenate(cand) if cand else empty)
+
+
 def check_within(bars: pl.DataFrame, *, timeframe: str, tick: float, what: str = "the file") -> PriceCheck:
     """Level breaks inside one set of bars (sorted by ``datetime``): ratio or jump beyond the bound."""
     if bars.height < 2:
@@ -94,30 +115,29 @@ def check_within(bars: pl.DataFrame, *, timeframe: str, tick: float, what: str =
     bound = _bound(mr, timeframe, tick)
     close = bars["close"].to_numpy()
     prev, nxt_open = close[:-1], bars["open"].to_numpy()[1:]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = close[1:] / prev
-    bad = np.flatnonzero((ratio < RATIO_LO) | (ratio > RATIO_HI))
+    bad, cand = _steps(close, nxt_open, bound if timeframe == "1m" else None)
     t = bars["datetime"]
     if len(bad):
         k = int(bad[0])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio_k = close[k + 1] / prev[k]
         msg = (f"prices within {what} change level: close {_fmt(prev[k])} at {t[k]:%Y-%m-%d %H:%M} UTC "
-               f"then {_fmt(close[k + 1])} at {t[k + 1]:%Y-%m-%d %H:%M} UTC (ratio {ratio[k]:.3f}, "
+               f"then {_fmt(close[k + 1])} at {t[k + 1]:%Y-%m-%d %H:%M} UTC (ratio {ratio_k:.3f}, "
                f"outside {RATIO_LO}-{RATIO_HI}); {len(bad)} such step(s)")
-        return PriceCheck(False, msg, ratio=float(ratio[k]), median_range=mr, bound=bound)
+        return PriceCheck(False, msg, ratio=float(ratio_k), median_range=mr, bound=bound)
     if timeframe == "1m":
-        jump = np.abs(nxt_open - prev)
-        cand = np.flatnonzero(jump > bound)
         if len(cand):
             us = t.to_numpy().astype("datetime64[us]").astype("int64")
             dtm = (us[cand + 1] - us[cand]) / 60e6
             cand = cand[dtm <= _SAME_SESSION_MIN]
         if len(cand):
             k = int(cand[0])
+            jump_k = abs(nxt_open[k] - prev[k])
             minutes = int((t[k + 1] - t[k]).total_seconds() // 60)
-            msg = (f"prices within {what} jump {_fmt(jump[k])} points from close {_fmt(prev[k])} at "
+            msg = (f"prices within {what} jump {_fmt(jump_k)} points from close {_fmt(prev[k])} at "
                    f"{t[k]:%Y-%m-%d %H:%M} UTC to open {_fmt(nxt_open[k])} {minutes} min later "
                    f"(bound {_fmt(bound)} = {K_1M:g} x median 1m range {_fmt(mr)}); {len(cand)} such jump(s)")
-            return PriceCheck(False, msg, jump=float(jump[k]), bound=bound, median_range=mr)
+            return PriceCheck(False, msg, jump=float(jump_k), bound=bound, median_range=mr)
     return PriceCheck(median_range=mr, bound=bound)
 
 
