@@ -185,9 +185,9 @@ def _surely_clean(b: pl.DataFrame, value: list[tuple[str, pl.Expr]]) -> bool:
     """True only when no row of ``b`` breaks a rule of :func:`_finish` (False: evaluate them all).
 
     Equivalent to the rules, cheaper: strictly increasing stamps have no duplicate or out-of-order
-    stamp; with the four prices finite (their sum is finite; an overflow only sends the frame to
-    the full pass) ``0 < low <= open, close <= high`` holds exactly when no price rule fires;
-    the volume rules are bounds on its minimum."""
+    stamp; ``0 < low <= open, close <= high`` with ``high`` finite means no price rule fires
+    (polars orders NaN above every number, so ``open``, ``close`` and ``low`` at or below a finite
+    ``high`` are finite too); the volume rule is a bound on its minimum."""
     if b.height == 0:
         return True
     if not b.schema["volume"].is_integer() or b.select(*_PRICES, "datetime", "volume").null_count().row(0) != (0,) * 6:
@@ -195,7 +195,7 @@ def _surely_clean(b: pl.DataFrame, value: list[tuple[str, pl.Expr]]) -> bool:
     o, h, lo, c = (pl.col(x) for x in _PRICES)
     ok = b.select(
         (pl.col("datetime").diff().slice(1) > pl.duration(microseconds=0)).all().alias("inc"),
-        ((o + h + lo + c).is_finite() & (lo > 0) & (lo <= o) & (lo <= c) & (h >= o) & (h >= c)).all().alias("px"),
+        ((lo > 0) & (lo <= o) & (lo <= c) & (h >= o) & (h >= c) & h.is_finite()).all().alias("px"),
         (pl.col("volume").min() >= 0).alias("vol"),
         (pl.any_horizontal([e.fill_null(False) for _, e in value]).any() if value else pl.lit(False)).alias("val"),
     ).row(0)
