@@ -38,6 +38,8 @@ SOURCES = ("ninjatrader", "tradingview", "smartapi", "yahoo", "upsampled", "demo
 INT32_MAX = 2**31 - 1
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 VOLUME_OUTLIER = 100  # x the file's own 99.9th percentile
+#: the reason :func:`value_rules` gives a 1-minute bar whose time is not on a whole minute
+OFF_MINUTE = "1m bar not on a whole minute"
 
 
 def volume_cap(volume: pl.Series) -> float | None:
@@ -73,7 +75,7 @@ def value_rules(*, minutes: int | None, now: dt.datetime | None = None,
         ("time before 1970", pl.col("datetime") < EPOCH),
     ]
     if minutes == 1:
-        rules.append(("1m bar not on a whole minute",
+        rules.append((OFF_MINUTE,
                       pl.col("datetime").dt.truncate("1m") != pl.col("datetime")))
     if now is not None and minutes:
         limit = now.astimezone(dt.UTC) + dt.timedelta(minutes=minutes)

@@ -392,3 +392,16 @@ def test_a_file_newest_first_is_turned_and_one_backward_first_step_is_not():
     assert backward.rows.select("stamp", *_PRICES, "volume").equals(forward.rows.select("stamp", *_PRICES, "volume"))
     swapped = parse_export(render([rows[1], rows[0], *rows[2:]]), "s.txt")
     assert swapped.notes == [] and swapped.rows["line"].to_list()[:2] == [1, 2]
+
+
+@pytest.mark.parametrize("what", ["duplicate stamp", "out of order", "off the minute", "nan high"])
+def test_finish_equals_every_rule_over_every_row_with_breaks_at_chunk_edges(what):
+    parsed = _parsed(MES)
+    long = _long_mes().select("datetime", *_PRICES, "volume")
+    ln = pl.Series("line", range(1, long.height + 1), dtype=pl.Int64)
+    assert long.height > 2 * place._CHUNK + 10
+    for i in (place._CHUNK - 1, place._CHUNK, place._CHUNK + 1, 2 * place._CHUNK):
+        broken = BREAKS[what](long, i)
+        got, want = _finish(parsed, broken, ln, 1), plain_finish(parsed, broken, ln, 1)
+        _same(got, want)
+        assert [r.line for r in got.rejects] == [i + 1]

@@ -20,7 +20,7 @@ import numpy as np
 import polars as pl
 
 from datamgr.core.errors import InputError
-from datamgr.core.schema import conform, value_rules, volume_cap
+from datamgr.core.schema import OFF_MINUTE, conform, value_rules, volume_cap
 from datamgr.core.timefmt import now_utc
 from datamgr.ingest.ninjatrader.parse import _PRICES, ParsedExport, Reject
 
@@ -46,6 +46,7 @@ def infer_interval(stamps: pl.Series) -> int:
 
 
 _HOUR_US = 3_600_000_000
+_MIN_US = 60_000_000
 _GRID_MAX = 2_000_000  # local hours looked up at most (228 years); a wider span takes the join
 
 
@@ -187,19 +188,39 @@ def _surely_clean(b: pl.DataFrame, value: list[tuple[str, pl.Expr]]) -> bool:
     Equivalent to the rules, cheaper: strictly increasing stamps have no duplicate or out-of-order
     stamp; ``0 < low <= open, close <= high`` with ``high`` finite means no price rule fires
     (polars orders NaN above every number, so ``open``, ``close`` and ``low`` at or below a finite
-    ``high`` are finite too); the volume rule is a bound on its minimum."""
+    ``high`` are finite too); the volume rule is a bound on its minimum; a UTC microsecond stamp
+    is on a whole minute when it is a multiple of 60 000 000. The stamp checks run over the
+    stamps' buffer in cache-sized chunks (no frame-sized temporaries)."""
     if b.height == 0:
         return True
     if not b.schema["volume"].is_integer() or b.select(*_PRICES, "datetime", "volume").null_count().row(0) != (0,) * 6:
         return False  # nulls take the full pass (the rules read them by Kleene logic)
+    minute = b.schema["datetime"] == pl.Datetime("us", "UTC") and any(n == OFF_MINUTE for n, _ in value)
+    rest = [e for n, e in value if not (minute and n == OFF_MINUTE)]
+    if not _stamps_clean(b["datetime"].to_physical().to_numpy(), minute):
+        return False
     o, h, lo, c = (pl.col(x) for x in _PRICES)
     ok = b.select(
-        (pl.col("datetime").diff().slice(1) > pl.duration(microseconds=0)).all().alias("inc"),
         ((lo > 0) & (lo <= o) & (lo <= c) & (h >= o) & (h >= c) & h.is_finite()).all().alias("px"),
         (pl.col("volume").min() >= 0).alias("vol"),
-        (pl.any_horizontal([e.fill_null(False) for _, e in value]).any() if value else pl.lit(False)).alias("val"),
+        (pl.any_horizontal([e.fill_null(False) for e in rest]).any() if rest else pl.lit(False)).alias("val"),
     ).row(0)
-    return bool(ok[0] and ok[1] and ok[2] and not ok[3])
+    return bool(ok[0] and ok[1] and not ok[2])
+
+
+_CHUNK = 1 << 16
+
+
+def _stamps_clean(t: np.ndarray, minute: bool) -> bool:
+    """``t`` (int64) strictly increasing and, with ``minute``, every value a multiple of a minute (us)."""
+    for i in range(0, len(t), _CHUNK):
+        j = min(i + _CHUNK, len(t))
+        a = t[max(i - 1, 0):j]
+        if not (a[1:] > a[:-1]).all():
+            return False
+        if minute and (t[i:j] % _MIN_US).any():
+            return False
+    return True
 
 
 def _finish(parsed: ParsedExport, bars: pl.DataFrame, lines: pl.Series, rejects: list[Reject],
