@@ -188,11 +188,17 @@ def validate_bars(df: pl.DataFrame, *, check_schema: bool = True) -> list[Violat
         ("datetime not strictly increasing (duplicate or out of order)",
          pl.col("datetime").diff() <= pl.duration(microseconds=0)),
     ]
+    # one pass counts every rule's rows (no mask is kept); rows are listed only for the rules broken
+    counts = df.select([expr.fill_null(False).sum().alias(str(i)) for i, (_, expr) in enumerate(rules)]).row(0)
+    if not any(counts):
+        return out
     masks = df.select(
         [expr.fill_null(False).alias(str(i)) for i, (_, expr) in enumerate(rules)]
         + [pl.col("datetime")]
     ).with_row_index("__row")
     for i, (name, _) in enumerate(rules):
+        if not counts[i]:
+            continue
         bad = masks.filter(pl.col(str(i)))
         if bad.height:
             head = bad.head(_MAX_LISTED)

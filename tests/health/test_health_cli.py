@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pyarrow.parquet as pq
 import pytest
 
 from datamgr.cli.main import main
@@ -162,7 +163,9 @@ def test_an_unreadable_master_fails_the_check_with_exit_1(tmp_path, capsys):
     Store(s).write("ES1", "1m", make_demo_bars(dt.date(2025, 6, 2), dt.date(2025, 6, 6)), operation="test")
     p = s.bar_path("ES1", "1m")
     raw = bytearray(p.read_bytes())
-    raw[len(raw) // 3: len(raw) // 3 + 64] = b"\x00" * 64  # a torn page in the middle
+    col = pq.ParquetFile(p).metadata.row_group(0).column(0)  # datetime: the column every check reads
+    end = col.data_page_offset + col.total_compressed_size
+    raw[end - 64:end] = b"\x00" * 64  # a torn page
     p.write_bytes(bytes(raw))
     for cmd in ("health", "continuity"):
         code = main(["--data-dir", str(tmp_path), cmd, "ES1"])
