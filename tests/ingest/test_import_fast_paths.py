@@ -405,3 +405,16 @@ def test_finish_equals_every_rule_over_every_row_with_breaks_at_chunk_edges(what
         got, want = _finish(parsed, broken, ln, 1), plain_finish(parsed, broken, ln, 1)
         _same(got, want)
         assert [r.line for r in got.rejects] == [i + 1]
+
+
+def test_localize_reads_a_column_of_many_chunks_with_missing_and_repeated_hours_in_several():
+    tz = "America/New_York"
+    spring = parse_export(_dst_window(tz, DST[tz][0]), "s.txt").rows["stamp"]
+    fall = parse_export(_dst_window(tz, DST[tz][1]), "f.txt").rows["stamp"]
+    gap = pl.Series([dt.datetime(2025, 3, 9, 2, 30)], dtype=pl.Datetime("us"))
+    parts = [fall.head(700), gap, fall.slice(700, 600), gap, fall.slice(1300), spring]
+    stamps = pl.concat(parts, rechunk=False)
+    assert stamps.n_chunks() >= len(parts)
+    got = place.localize(stamps, tz)
+    assert got.null_count() == 2
+    assert got.equals(plain_localize(stamps.rechunk(), tz))

@@ -46,6 +46,7 @@ def infer_interval(stamps: pl.Series) -> int:
 
 
 _HOUR_US = 3_600_000_000
+_CHUNK = 1 << 16  # rows per numpy pass (its temporaries stay in the CPU cache)
 _MIN_US = 60_000_000
 _GRID_MAX = 2_000_000  # local hours looked up at most (228 years); a wider span takes the join
 
@@ -105,16 +106,30 @@ def _by_hour_grid(stamps: pl.Series, tz: str) -> pl.Series | None:
     too many hours. Same answer as :func:`_by_hour_join`: truncating to the hour is flooring."""
     if stamps.dtype != pl.Datetime("us") or stamps.len() == 0 or stamps.null_count():
         return None
-    t = stamps.to_physical().to_numpy()
-    h0 = (int(t.min()) // _HOUR_US) * _HOUR_US
-    n = (int(t.max()) - h0) // _HOUR_US + 1
+    phys = stamps.to_physical()
+    h0 = (int(phys.min()) // _HOUR_US) * _HOUR_US
+    n = (int(phys.max()) - h0) // _HOUR_US + 1
     if n > _GRID_MAX:
         return None
     off_us, bad = _grid_offsets(tz, h0, n)
-    k = (t - h0) // _HOUR_US
-    utc = pl.Series(t - off_us[k])
-    if bad.any():
-        utc = utc.scatter(np.flatnonzero(bad[k]), None)
+    any_bad = bool(bad.any())
+    out = np.empty(phys.len(), dtype=np.int64)
+    nulls: list[np.ndarray] = []
+    pos = 0
+    # chunk by chunk of the parsed column (no copy of it) and in cache-sized pieces (no
+    # frame-sized temporaries): only ``out`` is allocated
+    for chunk in phys.get_chunks():
+        a = chunk.to_numpy()
+        for i in range(0, len(a), _CHUNK):
+            piece = a[i:i + _CHUNK]
+            k = (piece - h0) // _HOUR_US
+            np.subtract(piece, off_us[k], out=out[pos + i:pos + i + len(piece)])
+            if any_bad:
+                nulls.append(np.flatnonzero(bad[k]) + (pos + i))
+        pos += len(a)
+    utc = pl.Series(out)
+    if nulls and sum(len(x) for x in nulls):
+        utc = utc.scatter(np.concatenate(nulls), None)
     return utc.cast(pl.Datetime("us", "UTC")).dt.convert_time_zone(tz)
 
 
@@ -207,8 +222,6 @@ def _surely_clean(b: pl.DataFrame, value: list[tuple[str, pl.Expr]]) -> bool:
     ).row(0)
     return bool(ok[0] and ok[1] and not ok[2])
 
-
-_CHUNK = 1 << 16
 
 
 def _stamps_clean(t: np.ndarray, minute: bool) -> bool:
