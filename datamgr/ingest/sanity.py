@@ -89,22 +89,46 @@ def _bound(mr: float, timeframe: str, tick: float) -> float:
 _CHUNK = 1 << 16  # rows per numpy pass of :func:`_steps` (its temporaries stay in the CPU cache)
 
 
-def _steps(close: np.ndarray, nxt_open: np.ndarray, bound: float | None) -> tuple[np.ndarray, np.ndarray]:
+def _pieces(close: pl.Series, open_: pl.Series):
+    """Aligned (close, open) numpy pieces of at most :data:`_CHUNK` rows, in order; read in place
+    from the columns' chunks when both are chunked alike (no copy of a whole column)."""
+    if close.chunk_lengths() == open_.chunk_lengths():
+        pairs = [(c.to_numpy(), o.to_numpy()) for c, o in zip(close.get_chunks(), open_.get_chunks())]
+    else:
+        pairs = [(close.to_numpy(), open_.to_numpy())]
+    for c, o in pairs:
+        for i in range(0, len(c), _CHUNK):
+            yield c[i:i + _CHUNK], o[i:i + _CHUNK]
+
+
+def _steps(close: pl.Series, open_: pl.Series, bound: float | None) -> tuple[np.ndarray, np.ndarray]:
     """Positions ``k`` where ``close[k + 1] / close[k]`` leaves [RATIO_LO, RATIO_HI], and (with a
-    ``bound``) where ``|open[k + 1] - close[k]|`` exceeds it; computed in chunks."""
+    ``bound``) where ``|open[k + 1] - close[k]|`` exceeds it; computed piece by piece."""
     bad: list[np.ndarray] = []
     cand: list[np.ndarray] = []
-    n = len(close) - 1
-    for i in range(0, n, _CHUNK):
-        j = min(i + _CHUNK, n)
-        prev = close[i:j]
+    start, last = 0, None
+    for c, o in _pieces(close, open_):
+        if len(c) == 0:
+            continue
+        if last is None:  # the first piece: steps from its own first row
+            prev, nxt, nxt_open, k0 = c[:-1], c[1:], o[1:], start
+        else:  # later pieces: the first step comes from the previous piece's last close
+            prev, nxt, nxt_open, k0 = np.concatenate(([last], c[:-1])), c, o, start - 1
         with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = close[i + 1:j + 1] / prev
-        bad.append(np.flatnonzero((ratio < RATIO_LO) | (ratio > RATIO_HI)) + i)
+            ratio = nxt / prev
+        bad.append(np.flatnonzero((ratio < RATIO_LO) | (ratio > RATIO_HI)) + k0)
         if bound is not None:
-            cand.append(np.flatnonzero(np.abs(nxt_open[i:j] - prev) > bound) + i)
+            cand.append(np.flatnonzero(np.abs(nxt_open - prev) > bound) + k0)
+        last = c[-1]
+        start += len(c)
     empty = np.zeros(0, dtype=np.intp)
     return (np.concatenate(bad) if bad else empty), (np.concatenate(cand) if cand else empty)
+
+
+def _at(s: pl.Series, k: int) -> np.float64:
+    """One value of a price column as numpy reads it (null: NaN)."""
+    v = s[k]
+    return np.float64(np.nan if v is None else v)
 
 
 def check_within(bars: pl.DataFrame, *, timeframe: str, tick: float, what: str = "the file") -> PriceCheck:
@@ -113,16 +137,16 @@ def check_within(bars: pl.DataFrame, *, timeframe: str, tick: float, what: str =
         return PriceCheck()
     mr = _median_range(bars, tick)
     bound = _bound(mr, timeframe, tick)
-    close = bars["close"].to_numpy()
-    prev, nxt_open = close[:-1], bars["open"].to_numpy()[1:]
-    bad, cand = _steps(close, nxt_open, bound if timeframe == "1m" else None)
+    close_s, open_s = bars["close"], bars["open"]
+    bad, cand = _steps(close_s, open_s, bound if timeframe == "1m" else None)
     t = bars["datetime"]
     if len(bad):
         k = int(bad[0])
+        prev_k, close_k1 = _at(close_s, k), _at(close_s, k + 1)
         with np.errstate(divide="ignore", invalid="ignore"):
-            ratio_k = close[k + 1] / prev[k]
-        msg = (f"prices within {what} change level: close {_fmt(prev[k])} at {t[k]:%Y-%m-%d %H:%M} UTC "
-               f"then {_fmt(close[k + 1])} at {t[k + 1]:%Y-%m-%d %H:%M} UTC (ratio {ratio_k:.3f}, "
+            ratio_k = close_k1 / prev_k
+        msg = (f"prices within {what} change level: close {_fmt(prev_k)} at {t[k]:%Y-%m-%d %H:%M} UTC "
+               f"then {_fmt(close_k1)} at {t[k + 1]:%Y-%m-%d %H:%M} UTC (ratio {ratio_k:.3f}, "
                f"outside {RATIO_LO}-{RATIO_HI}); {len(bad)} such step(s)")
         return PriceCheck(False, msg, ratio=float(ratio_k), median_range=mr, bound=bound)
     if timeframe == "1m":
@@ -132,10 +156,11 @@ def check_within(bars: pl.DataFrame, *, timeframe: str, tick: float, what: str =
             cand = cand[dtm <= _SAME_SESSION_MIN]
         if len(cand):
             k = int(cand[0])
-            jump_k = abs(nxt_open[k] - prev[k])
+            prev_k, open_k1 = _at(close_s, k), _at(open_s, k + 1)
+            jump_k = abs(open_k1 - prev_k)
             minutes = int((t[k + 1] - t[k]).total_seconds() // 60)
-            msg = (f"prices within {what} jump {_fmt(jump_k)} points from close {_fmt(prev[k])} at "
-                   f"{t[k]:%Y-%m-%d %H:%M} UTC to open {_fmt(nxt_open[k])} {minutes} min later "
+            msg = (f"prices within {what} jump {_fmt(jump_k)} points from close {_fmt(prev_k)} at "
+                   f"{t[k]:%Y-%m-%d %H:%M} UTC to open {_fmt(open_k1)} {minutes} min later "
                    f"(bound {_fmt(bound)} = {K_1M:g} x median 1m range {_fmt(mr)}); {len(cand)} such jump(s)")
             return PriceCheck(False, msg, jump=float(jump_k), bound=bound, median_range=mr)
     return PriceCheck(median_range=mr, bound=bound)

@@ -418,3 +418,19 @@ def test_localize_reads_a_column_of_many_chunks_with_missing_and_repeated_hours_
     got = place.localize(stamps, tz)
     assert got.null_count() == 2
     assert got.equals(plain_localize(stamps.rechunk(), tz))
+
+
+def test_price_steps_read_across_the_chunks_of_a_column_as_over_one_array():
+    bars = _long_mes()
+    cuts = (0, 1000, 71_000, 150_000, bars.height)
+    for i in (999, 1000, 70_999):
+        c = float(bars["close"][i])
+        for broken in (_set(bars, i + 1, open=c + 500.0, high=c + 500.0), _set(bars, i + 1, close=c * 3, high=c * 3),
+                       _set(bars, i, close=0.0)):
+            pieces = pl.concat([broken.slice(a, b - a) for a, b in zip(cuts, cuts[1:])], rechunk=False)
+            assert pieces["close"].n_chunks() >= 4
+            odd = pieces.with_columns(pl.Series("open", broken["open"].to_numpy()))  # chunked unlike close
+            want = plain_check_within(broken, timeframe="1m", tick=0.25)
+            assert not want.ok
+            for frame in (pieces, odd):
+                assert sanity.check_within(frame, timeframe="1m", tick=0.25) == want
