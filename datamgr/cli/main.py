@@ -39,15 +39,36 @@ COMMANDS = [status, demo, journal, backup, verify, import_, continuity, health, 
 log = logging.getLogger("datamgr")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def command_name(module) -> str:
+    """The command a module of :data:`COMMANDS` adds (``import_`` -> ``import``, ``delete_range``
+    -> ``delete-range``)."""
+    return module.__name__.rsplit(".", 1)[-1].rstrip("_").replace("_", "-")
+
+
+def _command_in(argv: list[str]) -> str | None:
+    """The command named in ``argv`` (its first word that is not a global flag or a flag's value)."""
+    words = iter(argv)
+    for w in words:
+        if w in ("--data-dir", "--config"):
+            next(words, None)
+        elif not w.startswith("-"):
+            return w
+    return None
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or only of ``command`` when it is one (a command's start then
+    skips building the 28 sub-parsers it does not use)."""
     parser = argparse.ArgumentParser(prog="python -m datamgr", description="Market-data manager for futures traders.")
     parser.add_argument("--data-dir", help="data folder (default ./data, env DATAMGR_DATA_DIR)")
     parser.add_argument("--config", help="datamgr.toml (default ./datamgr.toml if present)")
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for command in COMMANDS:
-        command.add_parser(sub)
+    known = {command_name(m) for m in COMMANDS}
+    for module in COMMANDS:
+        if command not in known or command_name(module) == command:
+            module.add_parser(sub)
     _add_global_flags(sub)
     return parser
 
@@ -70,7 +91,8 @@ def _add_global_flags(sub: argparse._SubParsersAction) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(_command_in(argv))
     args = parser.parse_args(argv)  # usage errors exit 2 (argparse)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")

@@ -22,7 +22,6 @@ file paths, encryption) is refused (:class:`RawLayoutError`); callers then write
 
 from __future__ import annotations
 
-import copy
 import struct
 import zlib
 from collections.abc import Sequence
@@ -221,13 +220,6 @@ def _get(fields: list[list[Any]], fid: int, default: Any = None) -> Any:
     return default if f is None else f[2]
 
 
-def _set(fields: list[list[Any]], fid: int, value: Any) -> None:
-    f = _field(fields, fid)
-    if f is None:
-        raise RawLayoutError(f"thrift field {fid} missing")
-    f[2] = value
-
-
 # ----------------------------------------------------------------------------- footer
 def footer_of(buf: bytes | memoryview) -> tuple[list[list[Any]], int]:
     """(decoded FileMetaData, byte offset where it starts) of a whole Parquet file in ``buf``."""
@@ -291,26 +283,31 @@ def _spans(fmd: list[list[Any]], data_end: int) -> list[_Span]:
     return out
 
 
+def _with(fields: list[list[Any]], changes: dict[int, Any]) -> list[list[Any]]:
+    """A copy of struct ``fields`` with the values of the fields in ``changes`` replaced (the
+    other values are shared, not copied)."""
+    return [[f[0], f[1], changes[f[0]]] if f[0] in changes else f for f in fields]
+
+
 def _moved(rg: list[list[Any]], shift: int, ordinal: int) -> list[list[Any]]:
-    """A copy of RowGroup ``rg`` with every absolute offset moved by ``shift``."""
-    rg = copy.deepcopy(rg)
+    """A copy of RowGroup ``rg`` with every absolute offset moved by ``shift`` and its ordinal set."""
+    changes: dict[int, Any] = {}
+    if _field(rg, _RG_ORDINAL) is not None:
+        changes[_RG_ORDINAL] = ordinal
     if shift:
-        f = _field(rg, _RG_FILE_OFFSET)
-        if f is not None:
-            f[2] += shift
+        if _get(rg, _RG_FILE_OFFSET) is not None:
+            changes[_RG_FILE_OFFSET] = _get(rg, _RG_FILE_OFFSET) + shift
+        cols = []
         for cc in _get(rg, _RG_COLUMNS)[1]:
-            f = _field(cc, _CC_FILE_OFFSET)
-            if f is not None and f[2]:
-                f[2] += shift
             md = _get(cc, _CC_META)
-            for fid in (_CMD_DATA_PAGE, _CMD_INDEX_PAGE, _CMD_DICT_PAGE):
-                f = _field(md, fid)
-                if f is not None:
-                    f[2] += shift
-    f = _field(rg, _RG_ORDINAL)
-    if f is not None:
-        f[2] = ordinal
-    return rg
+            moved_md = _with(md, {f[0]: f[2] + shift for f in md if f[0] in (_CMD_DATA_PAGE, _CMD_INDEX_PAGE,
+                                                                             _CMD_DICT_PAGE)})
+            cc_changes: dict[int, Any] = {_CC_META: moved_md}
+            if _get(cc, _CC_FILE_OFFSET):
+                cc_changes[_CC_FILE_OFFSET] = _get(cc, _CC_FILE_OFFSET) + shift
+            cols.append(_with(cc, cc_changes))
+        changes[_RG_COLUMNS] = (_STRUCT, cols)
+    return _with(rg, changes)
 
 
 # ----------------------------------------------------------------------------- parts
@@ -373,10 +370,10 @@ def footer_bytes(parts: Sequence[Part], kv: dict[str | bytes, bytes] | None = No
     from offset 4, with the key-value pairs ``kv`` appended; and where each part's bytes go."""
     if not parts:
         raise RawLayoutError("no parts")
-    fmd = copy.deepcopy(parts[-1].fmd)  # schema, created_by, column orders: the same in every part
+    template = parts[-1].fmd  # schema, created_by, column orders: the same in every part
     for part in parts[:-1]:
         for fid, what in ((2, "schema"), (6, "writer (created_by)"), (7, "column orders")):
-            if _get(part.fmd, fid) != _get(fmd, fid):
+            if _get(part.fmd, fid) != _get(template, fid):
                 raise RawLayoutError(f"row groups of another {what} cannot be placed in this file")
     groups: list[list[list[Any]]] = []
     placed: list[tuple[Part, int]] = []
@@ -386,16 +383,16 @@ def footer_bytes(parts: Sequence[Part], kv: dict[str | bytes, bytes] | None = No
         groups += [_moved(g, shift, len(groups) + i) for i, g in enumerate(part.groups)]
         placed.append((part, pos))
         pos += part.end - part.start
-    _set(fmd, _FMD_NUM_ROWS, sum(p.rows for p in parts))
-    _set(fmd, _FMD_ROW_GROUPS, (_STRUCT, groups))
-    if kv:
-        pairs = [[[1, _BINARY, k if isinstance(k, bytes) else k.encode()], [2, _BINARY, v]] for k, v in kv.items()]
-        f = _field(fmd, _FMD_KV)
-        if f is None:
-            fmd.append([_FMD_KV, _LIST, (_STRUCT, pairs)])
-            fmd.sort(key=lambda x: x[0])
-        else:
-            f[2] = (_STRUCT, pairs + f[2][1])  # where a writer's add_key_value_metadata puts them
+    changes: dict[int, Any] = {_FMD_NUM_ROWS: sum(p.rows for p in parts), _FMD_ROW_GROUPS: (_STRUCT, groups)}
+    pairs = [[[1, _BINARY, k if isinstance(k, bytes) else k.encode()], [2, _BINARY, v]] for k, v in (kv or {}).items()]
+    if pairs and _field(template, _FMD_KV) is not None:
+        changes[_FMD_KV] = (_STRUCT, pairs + _get(template, _FMD_KV)[1])  # where add_key_value_metadata puts them
+    for fid in (_FMD_NUM_ROWS, _FMD_ROW_GROUPS):
+        if _field(template, fid) is None:
+            raise RawLayoutError(f"Parquet footer without field {fid}")
+    fmd = _with(template, changes)
+    if pairs and _field(template, _FMD_KV) is None:
+        fmd = sorted([*fmd, [_FMD_KV, _LIST, (_STRUCT, pairs)]], key=lambda x: x[0])
     body = _encode(fmd)
     return body + struct.pack("<I", len(body)) + MAGIC, placed
 

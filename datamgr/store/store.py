@@ -30,6 +30,7 @@ instead of reading the file a second time.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import itertools
 import json
@@ -202,6 +203,11 @@ def _map(path: Path) -> tuple[mmap.mmap, os.stat_result]:
 
 def _parquet(mm: mmap.mmap) -> pq.ParquetFile:
     return pq.ParquetFile(pa.BufferReader(pa.py_buffer(mm)), page_checksum_verification=True)
+
+
+def _decode_row_group(mm: mmap.mmap, i: int) -> pa.Table:
+    """Row group ``i`` of the mapped file, through a reader of its own (thread-safe)."""
+    return _parquet(mm).read_row_group(i)
 
 
 def _open_parquet(path: Path) -> tuple[pq.ParquetFile, os.stat_result]:
@@ -827,14 +833,15 @@ class Store:
                     raise ReadBackError(f"{tmp.name}: the kept row groups differ from the ones copied")
             done = 0
             # two row groups decoded at a time (the decoder releases the GIL), compared in order
+            # (each decode has its own reader: one ParquetFile is not safe to share between threads)
             todo = iter(range(first, pf.num_row_groups))
             ahead: deque[tuple[int, Future[pa.Table]]] = deque(
-                (i, _ENCODER.submit(pf.read_row_group, i)) for i in itertools.islice(todo, 2))
+                (i, _ENCODER.submit(_decode_row_group, mm, i)) for i in itertools.islice(todo, 2))
             while ahead:
                 i, decoding = ahead.popleft()
                 nxt = next(todo, None)
                 if nxt is not None:
-                    ahead.append((nxt, _ENCODER.submit(pf.read_row_group, nxt)))
+                    ahead.append((nxt, _ENCODER.submit(_decode_row_group, mm, nxt)))
                 back = decoding.result()
                 if not back.schema.equals(table.schema, check_metadata=False):
                     raise ReadBackError(f"{tmp.name}: schema changed on read-back (row group {i})")
@@ -1009,7 +1016,7 @@ def _prefix(p: Path, meta: FileMeta | None, n: int) -> tuple[_Kept, list[str]]:
         raw: parquet_raw.Part | None
         try:
             raw = parquet_raw.part_of(memoryview(mm), n)
-            parquet_raw.check_same_layout(raw, _layout(arrow_schema("bars" in pf.schema_arrow.names)))
+            parquet_raw.check_same_layout(raw, _layout("bars" in pf.schema_arrow.names))
             parquet_raw.check_page_crcs(raw.data, raw)
         except parquet_raw.RawLayoutError as err:
             log.info("%s: kept row groups encoded again (%s)", p.name, err)
@@ -1025,8 +1032,10 @@ def _prefix(p: Path, meta: FileMeta | None, n: int) -> tuple[_Kept, list[str]]:
     return _Kept(prefix, raw), list(d[:n])
 
 
-def _layout(schema: pa.Schema) -> parquet_raw.Part:
-    """One row in ``schema`` as this process writes it: the layout kept row groups must have."""
+@functools.lru_cache(maxsize=2)
+def _layout(with_bars: bool) -> parquet_raw.Part:
+    """One row as this process writes it: the layout kept row groups must have."""
+    schema = arrow_schema(with_bars)
     one = pa.table({f.name: pa.array([_ONE[f.name]], f.type) if not pa.types.is_dictionary(f.type)
                     else pa.array(["x"]).dictionary_encode() for f in schema}, schema=schema)
     return parquet_raw.part_of(parquet_raw.encode(one, WRITE_OPTIONS, ROW_GROUP))

@@ -185,18 +185,24 @@ def test_a_kept_row_group_with_a_damaged_page_is_refused_and_nothing_changes(sma
     assert folder_hash(settings.data_dir) == before
 
 
-def test_a_file_of_another_layout_keeps_its_rows_by_encoding_them_again(small_groups, store: Store, bars, tmp_path):
-    """A kept prefix written with a page index (not movable raw): decoded and encoded again; the
-    result is the file a whole write gives."""
+@pytest.mark.parametrize("layout", ["page index", "plain encodings (files of earlier versions)"])
+def test_a_file_of_another_layout_keeps_its_rows_by_encoding_them_again(small_groups, store: Store, bars, tmp_path,
+                                                                       layout, caplog):
+    """A kept prefix that cannot be copied raw (a page index; the plain encodings earlier versions
+    wrote): decoded and encoded again; the result is the file a whole write gives."""
     store.write("ES1", "5m", bars.head(9_500), operation="regenerate", backup=False)
     p = store.path("ES1", "5m")
     table = pq.read_table(p)
     info = pq.ParquetFile(p).metadata.metadata
+    options = {"write_page_index": True} if layout == "page index" else {}
     pq.write_table(table.replace_schema_metadata(info), p, row_group_size=GROUP, write_page_checksum=True,
-                   write_page_index=True, compression="zstd", use_dictionary=["source"])
+                   compression="zstd", use_dictionary=["source"], **options)
     with pytest.raises(raw.RawLayoutError):
-        raw.part_of(p.read_bytes(), 3)
-    store.write("ES1", "5m", bars.slice(3 * GROUP, 8_000), operation="regenerate", backup=False, keep_row_groups=3)
+        raw.check_same_layout(raw.part_of(p.read_bytes(), 3), store_mod._layout(True))
+    with caplog.at_level("INFO", logger="datamgr.store.store"):
+        store.write("ES1", "5m", bars.slice(3 * GROUP, 8_000), operation="regenerate", backup=False,
+                    keep_row_groups=3)
+    assert "kept row groups encoded again" in caplog.text
     whole = Store(store.settings.__class__.load(data_dir=tmp_path / "whole", env={}))
     whole.write("ES1", "5m", bars.head(3 * GROUP + 8_000), operation="regenerate", backup=False)
     new, ref = p.read_bytes(), whole.path("ES1", "5m").read_bytes()
@@ -219,3 +225,13 @@ def test_masters_and_upsampled_files_read_the_same_in_pyarrow_polars_and_pandas(
         assert native.equals(want)
         pdf = pl.from_pandas(pd.read_parquet(p)).with_columns(pl.col("source").cast(pl.String))
         assert pdf.with_columns(pl.col("datetime").cast(pl.Datetime("us", "UTC"))).equals(want)
+
+
+def test_writes_of_many_row_groups_read_back_on_several_threads_every_time(monkeypatch, store: Store):
+    """The read-back decodes row groups side by side, each through a reader of its own: one shared
+    ParquetFile fails now and then ("ReadRangeCache did not find matching cache entry")."""
+    monkeypatch.setattr(store_mod, "ROW_GROUP", 1_000)
+    bars = make_demo_bars(dt.date(2024, 1, 2), dt.date(2024, 1, 31))
+    for i in range(20):
+        w = store.write("ES1", "1m", bars.head(bars.height - i), operation="test", backup=False)
+        assert w.written and pq.ParquetFile(store.path("ES1", "1m")).metadata.num_row_groups > 20
