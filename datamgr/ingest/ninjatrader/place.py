@@ -48,7 +48,7 @@ def infer_interval(stamps: pl.Series) -> int:
 _HOUR_US = 3_600_000_000
 _CHUNK = 1 << 16  # rows per numpy pass (its temporaries stay in the CPU cache)
 _MIN_US = 60_000_000
-_GRID_MAX = 2_000_000  # local hours looked up at most (228 years); a wider span takes the join
+_GRID_MAX = 500_000  # local hours in the table at most (57 years); a wider span takes the join
 
 
 def localize(stamps: pl.Series, tz: str) -> pl.Series:
@@ -88,7 +88,7 @@ def _by_hour_join(stamps: pl.Series, tz: str) -> pl.Series:
     return (stamps - off).dt.replace_time_zone("UTC").dt.convert_time_zone(tz)
 
 
-@lru_cache(maxsize=16)
+@lru_cache(maxsize=8)  # at most ~4.5 MB each
 def _grid_offsets(tz: str, h0: int, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Offsets (us) of ``n`` local hours from ``h0`` (us) and where they are ambiguous or missing;
     cached: zone detection places a sample spanning the same hours in every candidate zone."""
