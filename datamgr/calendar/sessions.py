@@ -94,6 +94,8 @@ class SessionCalendar:
     opened: tuple[tuple[dt.datetime, dt.datetime, dt.date | None], ...] = ()
     #: data folder whose session cache serves :meth:`segments` (None: built in this process)
     data_dir: Path | None = field(default=None, compare=False, repr=False)
+    #: write the cache file when it is missing (False: only read it; for steps that write nothing)
+    write_cache: bool = field(default=True, compare=False, repr=False)
 
     # ------------------------------------------------------------------ sessions
     def sessions(self, start: dt.date, end: dt.date) -> pl.DataFrame:
@@ -113,7 +115,8 @@ class SessionCalendar:
         (:mod:`datamgr.calendar.cache`; the same segments, without building a schedule)."""
         if self.data_dir is not None:
             spec = CalendarSpec(self.name, self.closed, self.opened)
-            return segments_frame(cached_segments(self.data_dir, spec, start, end).between(start, end))
+            seg = cached_segments(self.data_dir, spec, start, end, write=self.write_cache)
+            return segments_frame(seg.between(start, end))
         seg = _segments(self.name, start, end)
         for c_start, c_end in self.closed:
             seg = _cut(seg, c_start, c_end)
@@ -208,7 +211,7 @@ class SessionCalendar:
 
 def get_calendar(name: str, closed: tuple[tuple[dt.datetime, dt.datetime], ...] = (),
                  opened: tuple[tuple[dt.datetime, dt.datetime, dt.date | None], ...] = (),
-                 data_dir: Path | None = None) -> SessionCalendar:
+                 data_dir: Path | None = None, write_cache: bool = True) -> SessionCalendar:
     """The calendar called ``name`` (an instrument's ``calendar`` setting).
 
     Parameters
@@ -225,7 +228,8 @@ def get_calendar(name: str, closed: tuple[tuple[dt.datetime, dt.datetime], ...] 
     name = ALIASES.get(name, name)
     if name not in CALENDARS:
         raise ConfigError(f"unknown calendar {name!r}; expected one of {', '.join(CALENDARS)}")
-    return SessionCalendar(name, tuple(closed), tuple(opened), Path(data_dir) if data_dir is not None else None)
+    return SessionCalendar(name, tuple(closed), tuple(opened), Path(data_dir) if data_dir is not None else None,
+                           write_cache)
 
 
 def calendar_for(settings, ticker: str) -> SessionCalendar:

@@ -434,3 +434,76 @@ def test_price_steps_read_across_the_chunks_of_a_column_as_over_one_array():
             assert not want.ok
             for frame in (pieces, odd):
                 assert sanity.check_within(frame, timeframe="1m", tick=0.25) == want
+
+
+# ----------------------------------------------------------------------------- session cache
+def _run(code: str) -> str:
+    """``code`` in a fresh interpreter (its own session memory) from the repository root."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=False,
+                         env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def _warm(folder) -> list[str]:
+    """The folder's session cache written as a reader (``status``) writes it; the files."""
+    _run("import datetime as dt\nfrom datamgr.calendar.sessions import get_calendar\n"
+         f"get_calendar('CME Globex Equity', data_dir={str(folder)!r}).segments(dt.date(2025, 6, 1), dt.date(2025, 6, 2))")
+    return sorted(p.name for p in folder.rglob("*.parquet"))
+
+
+def test_verify_reads_a_warm_session_cache_gives_the_same_report_and_never_writes_one(tmp_path):
+    from datamgr.core.config import Settings
+    from datamgr.ingest.draft import ImportDraft
+    from datamgr.ingest.ninjatrader.verify import verify_parsed
+
+    data = real_file(MES).read_bytes()
+    cold = Settings.load(data_dir=tmp_path / "cold", env={})
+    (tmp_path / "cold").mkdir()
+    rep = ImportDraft(cold, data, MES).verify("MES1", "UTC", "close")
+    assert not list((tmp_path / "cold").rglob("*"))  # a verify writes nothing, not even the cache
+    parsed = parse_export(data, MES)
+    plain, _ = verify_parsed(parsed, get_calendar("CME Globex Equity"), tz="UTC", stamp="close", tick=0.25)
+    assert rep.to_json() == plain.to_json()
+    warm = Settings.load(data_dir=tmp_path / "warm", env={})
+    files = _warm(tmp_path / "warm")
+    assert len(files) == 1
+    for tz, stamp in (("UTC", "close"), ("America/New_York", "open")):
+        got = ImportDraft(warm, data, MES).verify("MES1", tz, stamp)
+        want, _ = verify_parsed(parsed, get_calendar("CME Globex Equity"), tz=tz, stamp=stamp, tick=0.25,
+                                zone_origin="given")
+        assert got.to_json() == want.to_json()
+    assert sorted(p.name for p in (tmp_path / "warm").rglob("*.parquet")) == files
+
+
+def test_a_verify_served_by_a_warm_session_cache_does_not_import_pandas_market_calendars(tmp_path):
+    assert len(_warm(tmp_path / "warm")) == 1
+    out = _run(
+        "import sys\n"
+        "from datamgr.core.config import Settings\n"
+        "from datamgr.ingest.draft import ImportDraft\n"
+        f"s = Settings.load(data_dir={str(tmp_path / 'warm')!r}, env={{}})\n"
+        f"data = open({str(real_file(MES))!r}, 'rb').read()\n"
+        "rep = ImportDraft(s, data, 'MES 09-25.Last.txt').verify('MES1', 'UTC', 'close')\n"
+        "print(rep.verdict, 'pandas_market_calendars' in sys.modules)\n")
+    assert out.split() == ["SUCCESS", "False"]
+
+
+def test_a_calendar_built_for_a_verify_is_still_written_by_the_next_reader_of_the_folder(tmp_path):
+    out = _run(
+        "import datetime as dt\n"
+        "from datamgr.calendar.sessions import get_calendar\n"
+        f"d = {str(tmp_path)!r}\n"
+        "a, b = dt.date(2025, 6, 1), dt.date(2025, 6, 9)\n"
+        "quiet = get_calendar('CME Globex Equity', data_dir=d, write_cache=False).segments(a, b)\n"
+        "import pathlib\n"
+        "print(len(list(pathlib.Path(d).rglob('*.parquet'))))\n"
+        "loud = get_calendar('CME Globex Equity', data_dir=d).segments(a, b)\n"
+        "print(len(list(pathlib.Path(d).rglob('*.parquet'))), quiet.equals(loud))\n"
+        "print(quiet.equals(get_calendar('CME Globex Equity').segments(a, b)))\n")
+    assert out.split() == ["0", "1", "True", "True"]
