@@ -77,8 +77,37 @@ def _fmt(x: float) -> str:
 def _median_range(bars: pl.DataFrame, tick: float) -> float:
     if bars.height == 0:
         return 4 * tick
-    mr = float((bars["high"] - bars["low"]).median() or 0.0)
+    m = _median_on_ticks(bars["high"], bars["low"], tick)
+    mr = float(((bars["high"] - bars["low"]).median() if m is None else m) or 0.0)
     return max(mr, tick)
+
+
+_MAX_TICKS = 1 << 20  # ranges counted per tick up to this many ticks
+
+
+def _median_on_ticks(high: pl.Series, low: pl.Series, tick: float) -> float | None:
+    """The median of ``high - low`` counted per whole tick, when every range is exactly a whole
+    number of ticks and the two middle ranges are equal (then any median rule gives that value);
+    None otherwise (the caller takes polars' median). No frame-sized temporaries."""
+    if not tick > 0 or high.null_count() or low.null_count() or high.len() == 0:
+        return None
+    counts = np.zeros(1, dtype=np.int64)
+    for h, lo in _pieces(high, low):
+        r = h - lo
+        k = np.rint(r / tick)
+        if not ((k * tick == r).all() and (k >= 0).all()) or k.max(initial=0) >= _MAX_TICKS:
+            return None  # off the tick grid, negative, NaN / inf or too wide: polars' median
+        c = np.bincount(k.astype(np.int64))
+        if len(c) > len(counts):
+            c[:len(counts)] += counts
+            counts = c
+        else:
+            counts[:len(c)] += c
+    cum = np.cumsum(counts)
+    n = int(cum[-1])
+    lower = int(np.searchsorted(cum, (n - 1) // 2, side="right"))
+    upper = int(np.searchsorted(cum, n // 2, side="right"))
+    return lower * tick if lower == upper else None
 
 
 def _bound(mr: float, timeframe: str, tick: float) -> float:

@@ -507,3 +507,36 @@ def test_a_calendar_built_for_a_verify_is_still_written_by_the_next_reader_of_th
         "print(len(list(pathlib.Path(d).rglob('*.parquet'))), quiet.equals(loud))\n"
         "print(quiet.equals(get_calendar('CME Globex Equity').segments(a, b)))\n")
     assert out.split() == ["0", "1", "True", "True"]
+
+
+# ----------------------------------------------------------------------------- median range
+def _plain_median_range(bars: pl.DataFrame, tick: float) -> float:
+    if bars.height == 0:
+        return 4 * tick
+    return max(float((bars["high"] - bars["low"]).median() or 0.0), tick)
+
+
+@pytest.mark.parametrize("name", REAL)
+def test_median_range_counted_per_tick_equals_the_median_on_real_exports(name):
+    bars = place.to_bars(_parsed(name), "UTC", now=NOW).bars
+    for tick in (0.25, 0.01, 0.125, 0.5, 1.0, 0.1):
+        for b in (bars, bars.head(1), bars.head(2), bars.head(101), pl.concat([bars, bars.head(7)], rechunk=False)):
+            assert sanity._median_range(b, tick) == _plain_median_range(b, tick), (tick, b.height)
+
+
+def test_median_range_counted_per_tick_equals_the_median_on_grids_and_off_them():
+    rng = np.random.default_rng(3)
+    tick = 0.25
+    for n in (1, 2, 3, 4, 5, 10, 11, 1000, 1001, 70_001):
+        for spread in (1, 3, 40):
+            low = 4000 + rng.integers(0, 400, n) * tick
+            for high in (low + rng.integers(0, spread, n) * tick,  # on the grid
+                         low + rng.integers(0, spread, n) * tick + (rng.random(n) < 0.01) * 0.1,  # some off it
+                         low - rng.integers(0, spread, n) * tick):  # negative ranges
+                b = pl.DataFrame({"high": high, "low": low})
+                assert sanity._median_range(b, tick) == _plain_median_range(b, tick), (n, spread)
+    two = pl.DataFrame({"high": [10.0, 11.0], "low": [10.0, 10.0]})  # middle ranges differ: polars decides
+    assert sanity._median_range(two, 0.25) == _plain_median_range(two, 0.25) == 0.5
+    for bad in (float("nan"), float("inf"), None, 1e9):
+        b = pl.DataFrame({"high": [10.0, 11.0, 10.5, bad], "low": [10.0, 10.0, 10.0, 10.0]})
+        assert sanity._median_range(b, 0.25) == _plain_median_range(b, 0.25), bad
