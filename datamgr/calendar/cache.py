@@ -58,6 +58,8 @@ FIRST_YEAR = 2000
 SESSIONS_ALGO = 2  # 2: an [[opened]] period's day is looked up around its own end
 
 _MEM: dict[str, Segments] = {}
+#: segments built without writing their file (``write=False``), with the table a writer would write
+_UNWRITTEN: dict[str, tuple[Segments, pa.Table]] = {}
 
 
 def _pl():
@@ -169,7 +171,7 @@ def year_range(first: dt.date | None = None, last: dt.date | None = None) -> tup
 
 
 def cached_segments(data_dir: Path | None, spec: CalendarSpec, first: dt.date | None = None,
-                    last: dt.date | None = None) -> Segments:
+                    last: dt.date | None = None, *, write: bool = True) -> Segments:
     """Open segments of ``spec`` over :func:`year_range`, from memory, the cache file or built.
 
     Parameters
@@ -179,6 +181,8 @@ def cached_segments(data_dir: Path | None, spec: CalendarSpec, first: dt.date | 
     spec : CalendarSpec
     first, last : date, optional
         Days that must be covered (widen the year range when outside it).
+    write : bool
+        Write the file when it was missing (False: read it if present, else build in memory only).
     """
     lo, hi = year_range(first, last)
     key = cache_key(spec, lo, hi)
@@ -188,10 +192,16 @@ def cached_segments(data_dir: Path | None, spec: CalendarSpec, first: dt.date | 
     path = layout.cache_dir(data_dir) / f"sessions-{_slug(spec.name)}-{key[:24]}.parquet" if data_dir else None
     seg = _read(path) if path is not None else None
     if seg is None:
-        table = build_table(spec, lo, hi)
-        seg = _from_table(table)
+        pending = _UNWRITTEN.get(key)
+        seg, table = pending if pending is not None else (None, build_table(spec, lo, hi))
+        if seg is None:
+            seg = _from_table(table)
+        if path is not None and not write:  # built for a step that writes nothing: kept aside, so a
+            _UNWRITTEN[key] = (seg, table)  # later writer of a folder still writes the file
+            return seg
         if path is not None:
             _write(path, table, key)
+        _UNWRITTEN.pop(key, None)
     _MEM[key] = seg
     return seg
 

@@ -94,6 +94,8 @@ class SessionCalendar:
     opened: tuple[tuple[dt.datetime, dt.datetime, dt.date | None], ...] = ()
     #: data folder whose session cache serves :meth:`segments` (None: built in this process)
     data_dir: Path | None = field(default=None, compare=False, repr=False)
+    #: write the cache file when it is missing (False: only read it; for steps that write nothing)
+    write_cache: bool = field(default=True, compare=False, repr=False)
 
     # ------------------------------------------------------------------ sessions
     def sessions(self, start: dt.date, end: dt.date) -> pl.DataFrame:
@@ -113,7 +115,8 @@ class SessionCalendar:
         (:mod:`datamgr.calendar.cache`; the same segments, without building a schedule)."""
         if self.data_dir is not None:
             spec = CalendarSpec(self.name, self.closed, self.opened)
-            return segments_frame(cached_segments(self.data_dir, spec, start, end).between(start, end))
+            seg = cached_segments(self.data_dir, spec, start, end, write=self.write_cache)
+            return segments_frame(seg.between(start, end))
         seg = _segments(self.name, start, end)
         for c_start, c_end in self.closed:
             seg = _cut(seg, c_start, c_end)
@@ -158,20 +161,30 @@ class SessionCalendar:
         """
         if ts.len() == 0:
             return pl.DataFrame(schema={"trading_day": pl.Date, "in_session": pl.Boolean})
+        days, at, ok = self._locate(ts)
+        td = days.gather(at) if len(days) else pl.Series([None] * len(ok), dtype=pl.Date)
+        return pl.DataFrame({"trading_day": td, "in_session": pl.Series(ok, dtype=pl.Boolean)}).with_columns(
+            pl.when(pl.col("in_session")).then(pl.col("trading_day")).otherwise(None).alias("trading_day")
+        )
+
+    def in_session(self, ts: pl.Series) -> np.ndarray:
+        """The ``in_session`` column of :meth:`label` as a numpy mask (no trading days gathered)."""
+        if ts.len() == 0:
+            return np.zeros(0, dtype=bool)
+        return self._locate(ts)[2]
+
+    def _locate(self, ts: pl.Series) -> tuple[pl.Series, np.ndarray, np.ndarray]:
+        """(segment trading days, segment index of each stamp, in-session mask) of non-empty ``ts``."""
         ts = ts.cast(_UTC)
         lo, hi = ts.min(), ts.max()
         seg = self.segments(lo.date() - dt.timedelta(days=2), hi.date() + dt.timedelta(days=3))
         starts = seg["start"].to_physical().to_numpy()
         ends = seg["end"].to_physical().to_numpy()
-        days = seg["trading_day"]
         t = ts.to_physical().to_numpy()  # int64 microseconds, no datetime64 round trip
         idx = np.searchsorted(starts, t, side="right") - 1
         at = np.maximum(idx, 0)
         ok = (idx >= 0) & (t < ends[at]) if len(ends) else np.zeros(len(t), bool)
-        td = days.gather(at) if len(days) else pl.Series([None] * len(t), dtype=pl.Date)
-        return pl.DataFrame({"trading_day": td, "in_session": pl.Series(ok, dtype=pl.Boolean)}).with_columns(
-            pl.when(pl.col("in_session")).then(pl.col("trading_day")).otherwise(None).alias("trading_day")
-        )
+        return seg["trading_day"], at, ok
 
     def count_in_session(self, ts: pl.Series) -> int:
         """How many of the timestamps ``ts`` fall inside a session (the ``in_session`` count of
@@ -208,7 +221,7 @@ class SessionCalendar:
 
 def get_calendar(name: str, closed: tuple[tuple[dt.datetime, dt.datetime], ...] = (),
                  opened: tuple[tuple[dt.datetime, dt.datetime, dt.date | None], ...] = (),
-                 data_dir: Path | None = None) -> SessionCalendar:
+                 data_dir: Path | None = None, write_cache: bool = True) -> SessionCalendar:
     """The calendar called ``name`` (an instrument's ``calendar`` setting).
 
     Parameters
@@ -225,7 +238,8 @@ def get_calendar(name: str, closed: tuple[tuple[dt.datetime, dt.datetime], ...] 
     name = ALIASES.get(name, name)
     if name not in CALENDARS:
         raise ConfigError(f"unknown calendar {name!r}; expected one of {', '.join(CALENDARS)}")
-    return SessionCalendar(name, tuple(closed), tuple(opened), Path(data_dir) if data_dir is not None else None)
+    return SessionCalendar(name, tuple(closed), tuple(opened), Path(data_dir) if data_dir is not None else None,
+                           write_cache)
 
 
 def calendar_for(settings, ticker: str) -> SessionCalendar:

@@ -237,7 +237,10 @@ class ImportDraft:
         if key not in self._reports:
             inst = self.settings.instrument(ticker)
             master = None if self.parsed.is_daily else self.master(ticker)
-            rep, placed = verify_parsed(self.parsed, get_calendar(inst.calendar), tz=tz, stamp=stamp,
+            # the folder's session cache serves the calendar when present (never written here: a
+            # verify writes nothing); the same segments as the library's, without building a schedule
+            cal = get_calendar(inst.calendar, data_dir=self.settings.data_dir, write_cache=False)
+            rep, placed = verify_parsed(self.parsed, cal, tz=tz, stamp=stamp,
                                         interval=interval, master=master, tick=inst.tick_size, zone_origin=origin)
             self._placed.setdefault((tz, stamp, interval), placed)
             self._reports[key] = rep

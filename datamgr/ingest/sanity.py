@@ -77,13 +77,87 @@ def _fmt(x: float) -> str:
 def _median_range(bars: pl.DataFrame, tick: float) -> float:
     if bars.height == 0:
         return 4 * tick
-    mr = float((bars["high"] - bars["low"]).median() or 0.0)
+    m = _median_on_ticks(bars["high"], bars["low"], tick)
+    mr = float(((bars["high"] - bars["low"]).median() if m is None else m) or 0.0)
     return max(mr, tick)
+
+
+_MAX_TICKS = 1 << 20  # ranges counted per tick up to this many ticks
+
+
+def _median_on_ticks(high: pl.Series, low: pl.Series, tick: float) -> float | None:
+    """The median of ``high - low`` counted per whole tick, when every range is exactly a whole
+    number of ticks and the two middle ranges are equal (then any median rule gives that value);
+    None otherwise (the caller takes polars' median). No frame-sized temporaries."""
+    if not tick > 0 or high.null_count() or low.null_count() or high.len() == 0:
+        return None
+    counts = np.zeros(1, dtype=np.int64)
+    for h, lo in _pieces(high, low):
+        r = h - lo
+        k = np.rint(r / tick)
+        if not ((k * tick == r).all() and (k >= 0).all()) or k.max(initial=0) >= _MAX_TICKS:
+            return None  # off the tick grid, negative, NaN / inf or too wide: polars' median
+        c = np.bincount(k.astype(np.int64))
+        if len(c) > len(counts):
+            c[:len(counts)] += counts
+            counts = c
+        else:
+            counts[:len(c)] += c
+    cum = np.cumsum(counts)
+    n = int(cum[-1])
+    lower = int(np.searchsorted(cum, (n - 1) // 2, side="right"))
+    upper = int(np.searchsorted(cum, n // 2, side="right"))
+    return lower * tick if lower == upper else None
 
 
 def _bound(mr: float, timeframe: str, tick: float) -> float:
     k = K_1M if timeframe == "1m" else K_DAILY
     return max(k * mr, 4 * tick)
+
+
+_CHUNK = 1 << 16  # rows per numpy pass of :func:`_steps` (its temporaries stay in the CPU cache)
+
+
+def _pieces(close: pl.Series, open_: pl.Series):
+    """Aligned (close, open) numpy pieces of at most :data:`_CHUNK` rows, in order; read in place
+    from the columns' chunks when both are chunked alike (no copy of a whole column)."""
+    if close.chunk_lengths() == open_.chunk_lengths():
+        pairs = [(c.to_numpy(), o.to_numpy()) for c, o in zip(close.get_chunks(), open_.get_chunks())]
+    else:
+        pairs = [(close.to_numpy(), open_.to_numpy())]
+    for c, o in pairs:
+        for i in range(0, len(c), _CHUNK):
+            yield c[i:i + _CHUNK], o[i:i + _CHUNK]
+
+
+def _steps(close: pl.Series, open_: pl.Series, bound: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """Positions ``k`` where ``close[k + 1] / close[k]`` leaves [RATIO_LO, RATIO_HI], and (with a
+    ``bound``) where ``|open[k + 1] - close[k]|`` exceeds it; computed piece by piece."""
+    bad: list[np.ndarray] = []
+    cand: list[np.ndarray] = []
+    start, last = 0, None
+    for c, o in _pieces(close, open_):
+        if len(c) == 0:
+            continue
+        if last is None:  # the first piece: steps from its own first row
+            prev, nxt, nxt_open, k0 = c[:-1], c[1:], o[1:], start
+        else:  # later pieces: the first step comes from the previous piece's last close
+            prev, nxt, nxt_open, k0 = np.concatenate(([last], c[:-1])), c, o, start - 1
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = nxt / prev
+        bad.append(np.flatnonzero((ratio < RATIO_LO) | (ratio > RATIO_HI)) + k0)
+        if bound is not None:
+            cand.append(np.flatnonzero(np.abs(nxt_open - prev) > bound) + k0)
+        last = c[-1]
+        start += len(c)
+    empty = np.zeros(0, dtype=np.intp)
+    return (np.concatenate(bad) if bad else empty), (np.concatenate(cand) if cand else empty)
+
+
+def _at(s: pl.Series, k: int) -> np.float64:
+    """One value of a price column as numpy reads it (null: NaN)."""
+    v = s[k]
+    return np.float64(np.nan if v is None else v)
 
 
 def check_within(bars: pl.DataFrame, *, timeframe: str, tick: float, what: str = "the file") -> PriceCheck:
@@ -92,32 +166,32 @@ def check_within(bars: pl.DataFrame, *, timeframe: str, tick: float, what: str =
         return PriceCheck()
     mr = _median_range(bars, tick)
     bound = _bound(mr, timeframe, tick)
-    close = bars["close"].to_numpy()
-    prev, nxt_open = close[:-1], bars["open"].to_numpy()[1:]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = close[1:] / prev
-    bad = np.flatnonzero((ratio < RATIO_LO) | (ratio > RATIO_HI))
+    close_s, open_s = bars["close"], bars["open"]
+    bad, cand = _steps(close_s, open_s, bound if timeframe == "1m" else None)
     t = bars["datetime"]
     if len(bad):
         k = int(bad[0])
-        msg = (f"prices within {what} change level: close {_fmt(prev[k])} at {t[k]:%Y-%m-%d %H:%M} UTC "
-               f"then {_fmt(close[k + 1])} at {t[k + 1]:%Y-%m-%d %H:%M} UTC (ratio {ratio[k]:.3f}, "
+        prev_k, close_k1 = _at(close_s, k), _at(close_s, k + 1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio_k = close_k1 / prev_k
+        msg = (f"prices within {what} change level: close {_fmt(prev_k)} at {t[k]:%Y-%m-%d %H:%M} UTC "
+               f"then {_fmt(close_k1)} at {t[k + 1]:%Y-%m-%d %H:%M} UTC (ratio {ratio_k:.3f}, "
                f"outside {RATIO_LO}-{RATIO_HI}); {len(bad)} such step(s)")
-        return PriceCheck(False, msg, ratio=float(ratio[k]), median_range=mr, bound=bound)
+        return PriceCheck(False, msg, ratio=float(ratio_k), median_range=mr, bound=bound)
     if timeframe == "1m":
-        jump = np.abs(nxt_open - prev)
-        cand = np.flatnonzero(jump > bound)
         if len(cand):
             us = t.to_numpy().astype("datetime64[us]").astype("int64")
             dtm = (us[cand + 1] - us[cand]) / 60e6
             cand = cand[dtm <= _SAME_SESSION_MIN]
         if len(cand):
             k = int(cand[0])
+            prev_k, open_k1 = _at(close_s, k), _at(open_s, k + 1)
+            jump_k = abs(open_k1 - prev_k)
             minutes = int((t[k + 1] - t[k]).total_seconds() // 60)
-            msg = (f"prices within {what} jump {_fmt(jump[k])} points from close {_fmt(prev[k])} at "
-                   f"{t[k]:%Y-%m-%d %H:%M} UTC to open {_fmt(nxt_open[k])} {minutes} min later "
+            msg = (f"prices within {what} jump {_fmt(jump_k)} points from close {_fmt(prev_k)} at "
+                   f"{t[k]:%Y-%m-%d %H:%M} UTC to open {_fmt(open_k1)} {minutes} min later "
                    f"(bound {_fmt(bound)} = {K_1M:g} x median 1m range {_fmt(mr)}); {len(cand)} such jump(s)")
-            return PriceCheck(False, msg, jump=float(jump[k]), bound=bound, median_range=mr)
+            return PriceCheck(False, msg, jump=float(jump_k), bound=bound, median_range=mr)
     return PriceCheck(median_range=mr, bound=bound)
 
 

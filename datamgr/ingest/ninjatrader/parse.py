@@ -260,7 +260,12 @@ def _oldest_first(rows: pl.DataFrame, notes: list[str]) -> pl.DataFrame:
     """Rows that are *all* newest first (as Yahoo writes CSVs) read oldest first, with a note; one
     line out of order in an oldest-first file is not a reason to turn the file around (the placing
     step rejects that line)."""
-    if rows.height > 1 and rows["stamp"].diff().drop_nulls().max() < dt.timedelta(0):
+    if rows.height < 2:
+        return rows
+    s0, s1 = rows["stamp"][0], rows["stamp"][1]
+    if s0 is not None and s1 is not None and s1 >= s0:  # the first step already goes forward
+        return rows
+    if rows["stamp"].diff().drop_nulls().max() < dt.timedelta(0):
         notes.append("rows were newest first; read oldest first")
         return rows.reverse()
     return rows
@@ -288,7 +293,8 @@ def _fast_path(data: bytes, name: str) -> ParsedExport | None:
     stamp_fmt = "%Y%m%d %H%M%S" if fmt == MINUTE else "%Y%m%d"
     rows = df.select(
         pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("line"),
-        pl.col("datetime").str.strptime(pl.Datetime("us"), stamp_fmt, strict=False).alias("stamp"),
+        # cache=False: every stamp is distinct, a cache of parsed strings only costs
+        pl.col("datetime").str.strptime(pl.Datetime("us"), stamp_fmt, strict=False, cache=False).alias("stamp"),
         *_PRICES, "volume",
     )
     if rows["stamp"].null_count():
@@ -328,13 +334,13 @@ def _typed(df: pl.DataFrame, fmt: str, cols: list[str], decimal_comma: bool, nam
                      TICK_BA: "%Y%m%d %H%M%S %f"}[fmt]
     if fmt in (TICK, TICK_BA):
         # 7-digit fraction (100 ns): parse to the second, add the fraction in microseconds
-        base = stamp_txt.str.slice(0, 15).str.strptime(pl.Datetime("us"), "%Y%m%d %H%M%S", strict=False)
+        base = stamp_txt.str.slice(0, 15).str.strptime(pl.Datetime("us"), "%Y%m%d %H%M%S", strict=False, cache=False)
         frac = stamp_txt.str.slice(16, 7)
         frac_ok = frac.str.contains(r"^\d{7}$") & stamp_txt.str.contains(_RE[TICK])
         stamp = pl.when(frac_ok).then(base + pl.duration(microseconds=frac.str.slice(0, 6).cast(pl.Int64,
                                                                                               strict=False)))
     else:
-        stamp = stamp_txt.str.strptime(pl.Datetime("us"), stamp_fmt, strict=False)
+        stamp = stamp_txt.str.strptime(pl.Datetime("us"), stamp_fmt, strict=False, cache=False)
         if fmt in _RE:  # strptime is lenient on widths ("2025013" parses): insist on the layout
             stamp = pl.when(stamp_txt.str.contains(_RE[fmt])).then(stamp)
     exprs = [pl.col("line"), stamp.alias("stamp")]

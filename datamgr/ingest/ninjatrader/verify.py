@@ -425,15 +425,15 @@ def _rank(parsed: ParsedExport, calendar: SessionCalendar, *, configured_tz: str
     placed = _place_all(sample, configured_tz, interval)
     # one calendar lookup for every candidate (the session table is built once)
     real = [(k, p.bars) for k, p in placed.items() if p is not None and p.bars.height]
-    masks: dict[tuple[str, str], pl.Series] = {}
+    masks: dict[tuple[str, str], np.ndarray] = {}
     closed = None
     if real:
         allt = pl.concat([b["datetime"] for _, b in real])
-        lab = calendar.label(allt)["in_session"]
+        lab = calendar.in_session(allt)
         closed = _Closed.build(calendar, allt.min(), allt.max())
         off = 0
         for k, b in real:
-            masks[k] = lab.slice(off, b.height)
+            masks[k] = lab[off:off + b.height]
             off += b.height
     lo = hi = None
     use_match = False
@@ -453,7 +453,7 @@ def _rank(parsed: ParsedExport, calendar: SessionCalendar, *, configured_tz: str
         t = bars["datetime"].to_numpy().astype("datetime64[us]").astype("int64")
         lines = p.lines.to_numpy().astype(np.int64)
         blocks = np.searchsorted(block_lines, lines, side="right") - 1
-        ev = calendar_evidence(t, lines, blocks, masks[key].to_numpy(), closed, p.interval_minutes)
+        ev = calendar_evidence(t, lines, blocks, masks[key], closed, p.interval_minutes)
         mr = shape = offset = None
         if use_match:
             inrange = bars.filter(pl.col("datetime").is_between(lo, hi))
@@ -591,7 +591,7 @@ def verify_parsed(parsed: ParsedExport, calendar: SessionCalendar, *, tz: str, s
         ranking, masks, sampled, evidence, by_overlap = _rank(parsed, calendar, configured_tz=tz, master=master,
                                                               tick=tick, interval=interval)
         mask = masks.get((tz, stamp_used))
-        if sampled or mask is None or mask.len() != bars.height:
+        if sampled or mask is None or len(mask) != bars.height:
             outside = bars.height - calendar.count_in_session(bars["datetime"])
         else:
             outside = int(bars.height - mask.sum())
