@@ -40,7 +40,6 @@ import hashlib
 import json
 import logging
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -108,6 +107,8 @@ def parse_overrides(text: str, path: Path) -> Overrides:
 
 def read_toml(text: str, path: Path) -> dict:
     """The TOML document ``text`` as a dict; a syntax error is an InputError with its line."""
+    import tomllib  # only when there is a file to read: ~2 ms off every CLI start without one
+
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
