@@ -39,33 +39,9 @@ DST = {
 
 
 # ----------------------------------------------------------------------------- straightforward
-def plain_localize(stamps: pl.Series, tz: str) -> pl.Series:
-    """Wall clock -> UTC as the importer did before the hour table: offsets by a join on the
-    distinct local hours, ambiguous / missing hours resolved row by row."""
-    if tz == "UTC":
-        return stamps.dt.replace_time_zone("UTC")
-    hours = pl.DataFrame({"t": stamps}).with_columns(pl.col("t").dt.truncate("1h").alias("h"))
-    uniq = hours.select(pl.col("h").unique())
-    uniq = uniq.with_columns(
-        (pl.col("h") - pl.col("h").dt.replace_time_zone(tz, ambiguous="null", non_existent="null")
-         .dt.convert_time_zone("UTC").dt.replace_time_zone(None)).alias("off"))
-    off = hours.join(uniq, on="h", how="left", maintain_order="left")["off"]
-    s = (stamps - off).dt.replace_time_zone("UTC").dt.convert_time_zone(tz)
-    if s.null_count():
-        idx = s.is_null().arg_true()
-        sub = stamps.gather(idx)
-        second = (sub <= stamps.cum_max().shift(1).gather(idx)).fill_null(False)
-        f = pl.DataFrame({"t": sub, "second": second}).select(
-            pl.when(pl.col("second"))
-            .then(pl.col("t").dt.replace_time_zone(tz, ambiguous="latest", non_existent="null"))
-            .otherwise(pl.col("t").dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null"))
-        ).to_series()
-        s = s.scatter(idx, f)
-    return s.dt.convert_time_zone("UTC")
-
-
 def rowwise_localize(stamps: pl.Series, tz: str) -> pl.Series:
-    """Every stamp through the zone database on its own (a repeated stamp is the later instant)."""
+    """Every stamp through the zone database on its own (a repeated stamp is the later instant):
+    the reference for the hour table and for the hour join it falls back to."""
     second = (stamps <= stamps.cum_max().shift(1)).fill_null(False)
     return pl.DataFrame({"t": stamps, "second": second}).select(
         pl.when(pl.col("second"))
@@ -169,7 +145,6 @@ def test_localize_by_hour_table_equals_the_join_and_the_row_by_row_answer_on_rea
     stamps = _parsed(name).rows["stamp"]
     for tz in ZONES:
         got = place.localize(stamps, tz)
-        assert got.equals(plain_localize(stamps, tz)), tz
         assert got.equals(rowwise_localize(stamps, tz)), tz
 
 
@@ -182,7 +157,6 @@ def test_localize_equals_the_plain_answers_across_real_dst_changes(tz):
         assert got.null_count() == 0
         at = instant.replace(tzinfo=dt.UTC)  # the window holds bars all through the change
         assert got.filter(got.is_between(at - dt.timedelta(hours=1), at + dt.timedelta(hours=1))).len() >= 100
-        assert got.equals(plain_localize(stamps, tz))
         assert got.equals(rowwise_localize(stamps, tz))
         # the wall clock written from UTC comes back to the same instants, repeated hour included
         assert got.diff().drop_nulls().min() > dt.timedelta(0)
@@ -204,7 +178,7 @@ def test_a_stamp_inside_the_spring_forward_gap_is_null_in_both_and_refused_namin
     parsed = parse_export("\r\n".join(rows).encode(), "gap.txt")
     got = place.localize(parsed.rows["stamp"], tz)
     assert got.is_null().arg_true().to_list() == [i]
-    assert got.equals(plain_localize(parsed.rows["stamp"], tz))
+    assert got.equals(rowwise_localize(parsed.rows["stamp"], tz))
     with pytest.raises(Exception, match=rf"gap.txt: 1 time\(s\) that do not exist in {tz}.*line {i + 1} "):
         place.to_bars(parsed, tz)
 
@@ -212,7 +186,7 @@ def test_a_stamp_inside_the_spring_forward_gap_is_null_in_both_and_refused_namin
 def test_localize_takes_the_join_when_the_stamps_span_more_hours_than_the_table_holds():
     stamps = pl.Series([dt.datetime(1800, 1, 1, 10), dt.datetime(2100, 7, 1, 10)], dtype=pl.Datetime("us"))
     assert place._by_hour_grid(stamps, "America/New_York") is None
-    assert place.localize(stamps, "America/New_York").equals(plain_localize(stamps, "America/New_York"))
+    assert place.localize(stamps, "America/New_York").equals(rowwise_localize(stamps, "America/New_York"))
 
 
 # ----------------------------------------------------------------------------- finish / rules
@@ -417,7 +391,7 @@ def test_localize_reads_a_column_of_many_chunks_with_missing_and_repeated_hours_
     assert stamps.n_chunks() >= len(parts)
     got = place.localize(stamps, tz)
     assert got.null_count() == 2
-    assert got.equals(plain_localize(stamps.rechunk(), tz))
+    assert got.equals(rowwise_localize(stamps.rechunk(), tz))
 
 
 def test_price_steps_read_across_the_chunks_of_a_column_as_over_one_array():
