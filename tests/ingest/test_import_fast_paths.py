@@ -54,19 +54,8 @@ def plain_finish(parsed, bars: pl.DataFrame, lines_: pl.Series, minutes: int) ->
     """Every rule over every row, reasons for the rejected rows, the rest conformed."""
     b = bars.with_columns(pl.lit(parsed.source).alias("source"), lines_.alias("line"))
     b = b.with_columns(pl.col("datetime").cast(pl.Datetime("us", "UTC")))
-    prev = pl.col("datetime").cum_max().shift(1)
     cap = b["volume"].cast(pl.Float64).quantile(0.999, interpolation="higher")
-    reasons = [
-        ("price <= 0", pl.any_horizontal([pl.col(c) <= 0 for c in _PRICES])),
-        ("price is NaN or infinite", pl.any_horizontal([~pl.col(c).is_finite() for c in _PRICES])),
-        ("high < low", pl.col("high") < pl.col("low")),
-        ("low above open/close", pl.col("low") > pl.min_horizontal("open", "close")),
-        ("high below open/close", pl.col("high") < pl.max_horizontal("open", "close")),
-        ("negative volume", pl.col("volume") < 0),
-        ("duplicate time stamp (an earlier line has it)", (pl.col("datetime") == prev).fill_null(False)),
-        ("time stamp out of order", (pl.col("datetime") < prev).fill_null(False)),
-        *value_rules(minutes=minutes, now=NOW, cap=100 * cap if cap and cap > 0 else None),
-    ]
+    reasons = place.reject_rules(minutes, NOW, 100 * cap if cap and cap > 0 else None)
     flags = b.with_columns([e.fill_null(False).alias(f"_r{i}") for i, (_, e) in enumerate(reasons)])
     anyr = flags.select(pl.any_horizontal([pl.col(f"_r{i}") for i in range(len(reasons))])).to_series()
     texts = parsed.texts(flags.filter(anyr)["line"].to_list())

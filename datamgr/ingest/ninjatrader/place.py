@@ -236,13 +236,12 @@ def _stamps_clean(t: np.ndarray, minute: bool) -> bool:
     return True
 
 
-def _finish(parsed: ParsedExport, bars: pl.DataFrame, lines: pl.Series, rejects: list[Reject],
-            minutes: int, inferred: bool, now: dt.datetime | None = None) -> Placed:
-    """Split off rows breaking invariants (listed with reasons); return clean sorted bars."""
-    b = bars.with_columns(pl.lit(parsed.source).alias("source"), lines.alias("line"))
-    b = b.with_columns(pl.col("datetime").cast(pl.Datetime("us", "UTC")))
+def reject_rules(minutes: int, now: dt.datetime, cap: float | None) -> list[tuple[str, pl.Expr]]:
+    """Every reason a placed row is rejected, each with its row mask (SPEC 4 invariants, order of
+    the stamps, then :func:`datamgr.core.schema.value_rules`); the first ``_OWN_RULES`` are this
+    module's own."""
     prev = pl.col("datetime").cum_max().shift(1)
-    reasons = [
+    return [
         ("price <= 0", pl.any_horizontal([pl.col(c) <= 0 for c in _PRICES])),
         ("price is NaN or infinite", pl.any_horizontal([~pl.col(c).is_finite() for c in _PRICES])),
         ("high < low", pl.col("high") < pl.col("low")),
@@ -251,8 +250,16 @@ def _finish(parsed: ParsedExport, bars: pl.DataFrame, lines: pl.Series, rejects:
         ("negative volume", pl.col("volume") < 0),
         ("duplicate time stamp (an earlier line has it)", (pl.col("datetime") == prev).fill_null(False)),
         ("time stamp out of order", (pl.col("datetime") < prev).fill_null(False)),
-        *value_rules(minutes=minutes, now=now or now_utc(), cap=volume_cap(b["volume"])),
+        *value_rules(minutes=minutes, now=now, cap=cap),
     ]
+
+
+def _finish(parsed: ParsedExport, bars: pl.DataFrame, lines: pl.Series, rejects: list[Reject],
+            minutes: int, inferred: bool, now: dt.datetime | None = None) -> Placed:
+    """Split off rows breaking invariants (listed with reasons); return clean sorted bars."""
+    b = bars.with_columns(pl.lit(parsed.source).alias("source"), lines.alias("line"))
+    b = b.with_columns(pl.col("datetime").cast(pl.Datetime("us", "UTC")))
+    reasons = reject_rules(minutes, now or now_utc(), volume_cap(b["volume"]))
     # "is anything wrong": a few cheap checks that prove every row clean, else one pass over every
     # rule; the reasons are spelled out for the rejected rows only
     anyr = None if _surely_clean(b, reasons[_OWN_RULES:]) else \
