@@ -358,7 +358,7 @@ def encode_parts(table: pa.Table, options: dict[str, Any], row_group_size: int, 
     slices = [table.slice(i, row_group_size) for i in range(0, table.num_rows, row_group_size)] or [table]
     if len(slices) == 1:  # one writer is the same file: no splice
         return [part_of(encode(table, options, row_group_size))]
-    if pool is None or len(slices) < 2:
+    if pool is None:
         blobs = [encode(s, options, row_group_size) for s in slices]
     else:
         blobs = list(pool.map(lambda s: encode(s, options, row_group_size), slices))
@@ -372,9 +372,7 @@ def footer_bytes(parts: Sequence[Part], kv: dict[str | bytes, bytes] | None = No
         raise RawLayoutError("no parts")
     template = parts[-1].fmd  # schema, created_by, column orders: the same in every part
     for part in parts[:-1]:
-        for fid, what in ((2, "schema"), (6, "writer (created_by)"), (7, "column orders")):
-            if _get(part.fmd, fid) != _get(template, fid):
-                raise RawLayoutError(f"row groups of another {what} cannot be placed in this file")
+        _check_same_file_kind(part.fmd, template)
     groups: list[list[list[Any]]] = []
     placed: list[tuple[Part, int]] = []
     pos = len(MAGIC)
@@ -408,15 +406,20 @@ def assemble(parts: Sequence[Part], out: BinaryIO, kv: dict[str | bytes, bytes] 
 
 
 # ----------------------------------------------------------------------------- checks
+def _check_same_file_kind(fmd: list[list[Any]], like: list[list[Any]]) -> None:
+    """RawLayoutError unless two footers have the same schema, writer and column orders."""
+    for fid, what in ((2, "schema"), (6, "writer (created_by)"), (7, "column orders")):
+        if _get(fmd, fid) != _get(like, fid):
+            raise RawLayoutError(f"row groups written with another {what}")
+
+
 def check_same_layout(part: Part, like: Part) -> None:
     """RawLayoutError unless ``part``'s row groups are encoded as ``like``'s first row group is
     (same schema, writer, column orders, and per column the same codec and encodings): bytes
     copied from it then equal what encoding its rows again would give."""
     if not like.groups:
         raise RawLayoutError("no row group to compare the layout with")
-    for fid, what in ((2, "schema"), (6, "writer (created_by)"), (7, "column orders")):
-        if _get(part.fmd, fid) != _get(like.fmd, fid):
-            raise RawLayoutError(f"written with another {what}")
+    _check_same_file_kind(part.fmd, like.fmd)
     want = [(_get(_get(cc, _CC_META), 4), _get(_get(cc, _CC_META), 2))
             for cc in _get(like.groups[0], _RG_COLUMNS)[1]]
     for i, rg in enumerate(part.groups):

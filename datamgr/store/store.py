@@ -709,8 +709,9 @@ class Store:
         ``digests`` (when given) yields the row-group digests of ``df``; it is called once the row
         groups are encoded, so a hash computed on another thread overlaps the encoding. The footer
         metadata (``info`` with ``content_sha256`` and ``row_groups``) is the file's key-value
-        metadata, added before the footer is written. ``prefix`` (Arrow, the kept row groups of
-        the current file) goes before ``df``. Returns the content hash."""
+        metadata, added before the footer is written. ``prefix`` (the kept row groups of the
+        current file, copied raw when their layout allows it) goes before ``df``. Returns the
+        content hash."""
         schema = arrow_schema("bars" in df.columns)
         table = to_arrow_table(df, schema)
         kept = prefix.raw if prefix is not None else None
